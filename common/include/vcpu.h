@@ -1,0 +1,75 @@
+/* The virtual CPU: guest registers the VMCS does not hold, the VMCS itself and exit dispatch. */
+#pragma once
+#include "types.h"
+#include "vmx.h"
+#include "vmx_exit.h"
+
+/* Guest general registers, saved and restored by the world switch (vmx_switch.S). RSP, RIP
+ * and RFLAGS live in the VMCS guest-state area instead. The order is part of that contract. */
+struct guest_regs {
+	u64 rax, rcx, rdx, rbx, rbp, rsi, rdi;
+	u64 r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+/* What a VM exit tells the hypervisor (SDM 28.2), read once by exit_dispatch(). */
+struct vm_exit {
+	u32 reason;		/* full exit-reason field */
+	u64 qualification;
+	u32 instruction_length;
+	u64 guest_rip;
+};
+
+struct vcpu {
+	struct guest_regs regs;
+	void *vmxon_region;	/* 4-KiB VMXON region (SDM 25.11.5) */
+	void *vmcs;		/* 4-KiB VMCS region (SDM 25.2) */
+	bool launched;		/* VMLAUNCH done: VMRESUME from now on */
+	struct vm_exit exit;
+	u64 exit_count[EXIT_REASON_TABLE_SIZE];
+	u64 guest_entry, guest_stack; /* where the guest starts, set by the check */
+};
+
+/*
+ * The world switch (vmx_switch.S). Loads the guest registers from *regs, sets HOST_RSP and
+ * HOST_RIP, then executes VMRESUME if `launched`, else VMLAUNCH. Returns VMX_SUCCEED after
+ * the next VM exit (guest registers saved back to *regs), or the failure status of the VM
+ * entry instruction (guest registers untouched).
+ */
+enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
+
+/* What an exit handler tells the run loop. */
+enum exit_verdict {
+	EXIT_RESUME,	/* go back to the guest */
+	EXIT_STOP,	/* the guest is done: leave the run loop */
+};
+
+typedef enum exit_verdict (*exit_handler)(struct vcpu *v);
+
+/* Handles exit `reason` with `h` from now on (the last registration wins). */
+void exit_register(unsigned reason, exit_handler h);
+/* Reads the exit information and calls the handler registered for its basic reason. A failed
+ * VM entry (bit 31) or an exit nobody handles is reported in words with a VMCS dump. */
+enum exit_verdict exit_dispatch(struct vcpu *v);
+/* Reports a VMLAUNCH/VMRESUME that did not enter the guest, dumps the VMCS, ends the run. */
+void vmx_entry_failed(struct vcpu *v, enum vmx_status status) __noreturn;
+/* Prints the VMCS: controls, guest state, host state, exit information. */
+void vmcs_dump(void);
+
+/* The steps of lab 01, implemented by the student (labs/01-vmxon). */
+bool vmx_supported(void);
+void vmx_enable_feature_control(void);
+void vmx_set_fixed_bits(void);
+void vmx_on(struct vcpu *v);
+void vmcs_load(struct vcpu *v);
+void vmcs_setup_controls(struct vcpu *v);
+void vmcs_setup_host(struct vcpu *v);
+void vmcs_setup_guest(struct vcpu *v);
+void vcpu_run(struct vcpu *v);
+void vmx_skip_instruction(struct vcpu *v);
+void vmx_off(struct vcpu *v);
+
+/* Per-lab setup: every lab file may register one with LAB_SETUP(fn); they run in lab order
+ * after the VMCS is set up and before the first VM entry. */
+typedef void (*lab_setup_fn)(struct vcpu *v);
+#define LAB_SETUP(lab, fn) \
+	static const lab_setup_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn

@@ -1,0 +1,133 @@
+/* VMX control bits, named and numbered as the SDM defines them (Vol. 3C, 25.6-25.8). */
+#pragma once
+#include "types.h"
+
+/* 25.6.1 Pin-based VM-execution controls (Table 25-5) */
+#define PIN_EXTERNAL_INTERRUPT_EXITING BIT(0)
+#define PIN_NMI_EXITING BIT(3)
+#define PIN_VIRTUAL_NMIS BIT(5)
+#define PIN_ACTIVATE_VMX_PREEMPTION_TIMER BIT(6)
+#define PIN_PROCESS_POSTED_INTERRUPTS BIT(7)
+
+/* 25.6.2 Primary processor-based VM-execution controls (Table 25-6) */
+#define CPU_INTERRUPT_WINDOW_EXITING BIT(2)
+#define CPU_USE_TSC_OFFSETTING BIT(3)
+#define CPU_HLT_EXITING BIT(7)
+#define CPU_INVLPG_EXITING BIT(9)
+#define CPU_MWAIT_EXITING BIT(10)
+#define CPU_RDPMC_EXITING BIT(11)
+#define CPU_RDTSC_EXITING BIT(12)
+#define CPU_CR3_LOAD_EXITING BIT(15)
+#define CPU_CR3_STORE_EXITING BIT(16)
+#define CPU_ACTIVATE_TERTIARY_CONTROLS BIT(17)
+#define CPU_CR8_LOAD_EXITING BIT(19)
+#define CPU_CR8_STORE_EXITING BIT(20)
+#define CPU_USE_TPR_SHADOW BIT(21)
+#define CPU_NMI_WINDOW_EXITING BIT(22)
+#define CPU_MOV_DR_EXITING BIT(23)
+#define CPU_UNCONDITIONAL_IO_EXITING BIT(24)
+#define CPU_USE_IO_BITMAPS BIT(25)
+#define CPU_MONITOR_TRAP_FLAG BIT(27)
+#define CPU_USE_MSR_BITMAPS BIT(28)
+#define CPU_MONITOR_EXITING BIT(29)
+#define CPU_PAUSE_EXITING BIT(30)
+#define CPU_ACTIVATE_SECONDARY_CONTROLS BIT(31)
+
+/* 25.6.2 Secondary processor-based VM-execution controls (Table 25-7) */
+#define CPU2_VIRTUALIZE_APIC_ACCESSES BIT(0)
+#define CPU2_ENABLE_EPT BIT(1)
+#define CPU2_DESCRIPTOR_TABLE_EXITING BIT(2)
+#define CPU2_ENABLE_RDTSCP BIT(3)
+#define CPU2_VIRTUALIZE_X2APIC_MODE BIT(4)
+#define CPU2_ENABLE_VPID BIT(5)
+#define CPU2_WBINVD_EXITING BIT(6)
+#define CPU2_UNRESTRICTED_GUEST BIT(7)
+#define CPU2_APIC_REGISTER_VIRTUALIZATION BIT(8)
+#define CPU2_VIRTUAL_INTERRUPT_DELIVERY BIT(9)
+#define CPU2_PAUSE_LOOP_EXITING BIT(10)
+#define CPU2_RDRAND_EXITING BIT(11)
+#define CPU2_ENABLE_INVPCID BIT(12)
+#define CPU2_ENABLE_VM_FUNCTIONS BIT(13)
+#define CPU2_VMCS_SHADOWING BIT(14)
+#define CPU2_ENABLE_ENCLS_EXITING BIT(15)
+#define CPU2_RDSEED_EXITING BIT(16)
+#define CPU2_ENABLE_PML BIT(17)
+#define CPU2_EPT_VIOLATION_VE BIT(18)
+#define CPU2_CONCEAL_VMX_FROM_PT BIT(19)
+#define CPU2_ENABLE_XSAVES_XRSTORS BIT(20)
+#define CPU2_USE_TSC_SCALING BIT(25)
+
+/* 25.7.1 VM-exit controls (Table 25-13) */
+#define EXIT_SAVE_DEBUG_CONTROLS BIT(2)
+#define EXIT_HOST_ADDRESS_SPACE_SIZE BIT(9)
+#define EXIT_LOAD_IA32_PERF_GLOBAL_CTRL BIT(12)
+#define EXIT_ACKNOWLEDGE_INTERRUPT_ON_EXIT BIT(15)
+#define EXIT_SAVE_IA32_PAT BIT(18)
+#define EXIT_LOAD_IA32_PAT BIT(19)
+#define EXIT_SAVE_IA32_EFER BIT(20)
+#define EXIT_LOAD_IA32_EFER BIT(21)
+#define EXIT_SAVE_VMX_PREEMPTION_TIMER_VALUE BIT(22)
+
+/* 25.8.1 VM-entry controls (Table 25-15) */
+#define ENTRY_LOAD_DEBUG_CONTROLS BIT(2)
+#define ENTRY_IA32E_MODE_GUEST BIT(9)
+#define ENTRY_TO_SMM BIT(10)
+#define ENTRY_DEACTIVATE_DUAL_MONITOR_TREATMENT BIT(11)
+#define ENTRY_LOAD_IA32_PERF_GLOBAL_CTRL BIT(13)
+#define ENTRY_LOAD_IA32_PAT BIT(14)
+#define ENTRY_LOAD_IA32_EFER BIT(15)
+
+/* A.1 IA32_VMX_BASIC */
+#define VMX_BASIC_REVISION_ID_MASK 0x7fffffffUL   /* 30:0 */
+#define VMX_BASIC_VMCS_SIZE(basic) (((basic) >> 32) & 0x1fff) /* 44:32 */
+#define VMX_BASIC_TRUE_CONTROLS BIT(55)
+
+/* A.6 IA32_VMX_MISC */
+#define VMX_MISC_PREEMPTION_TIMER_RATE(misc) ((misc) & 0x1f) /* 4:0 */
+#define VMX_MISC_ACTIVITY_HLT BIT(6)
+#define VMX_MISC_CR3_TARGET_COUNT(misc) (((misc) >> 16) & 0x1ff) /* 24:16 */
+
+/* A.10 IA32_VMX_EPT_VPID_CAP */
+#define EPT_CAP_EXECUTE_ONLY BIT(0)
+#define EPT_CAP_PAGE_WALK_4 BIT(6)
+#define EPT_CAP_MEMTYPE_WB BIT(14)
+#define EPT_CAP_2MB_PAGES BIT(16)
+#define EPT_CAP_1GB_PAGES BIT(17)
+#define EPT_CAP_INVEPT BIT(20)
+#define EPT_CAP_ACCESSED_DIRTY BIT(21)
+#define EPT_CAP_INVEPT_SINGLE_CONTEXT BIT(25)
+#define EPT_CAP_INVEPT_ALL_CONTEXT BIT(26)
+#define VPID_CAP_INVVPID BIT(32)
+
+/* A.11 IA32_VMX_VMFUNC */
+#define VMFUNC_EPTP_SWITCHING BIT(0)
+
+/* 25.4.2 Guest activity state (guest non-register state) */
+enum guest_activity_state {
+	ACTIVITY_ACTIVE = 0,
+	ACTIVITY_HLT = 1,
+	ACTIVITY_SHUTDOWN = 2,
+	ACTIVITY_WAIT_FOR_SIPI = 3,
+};
+
+/* 25.4.2 Guest interruptibility state (Table 25-3) */
+#define INTERRUPTIBILITY_BLOCKING_BY_STI BIT(0)
+#define INTERRUPTIBILITY_BLOCKING_BY_MOV_SS BIT(1)
+#define INTERRUPTIBILITY_BLOCKING_BY_SMI BIT(2)
+#define INTERRUPTIBILITY_BLOCKING_BY_NMI BIT(3)
+
+/* 25.4.1 Segment access rights, the format of the VMCS guest AR fields (Table 25-2) */
+#define AR_TYPE(t) ((u32)(t) & 0xf)   /* 3:0 */
+#define AR_S BIT(4)                   /* descriptor type: 1 = code or data */
+#define AR_DPL(d) ((u32)(d) << 5)     /* 6:5 */
+#define AR_P BIT(7)                   /* present */
+#define AR_AVL BIT(12)
+#define AR_L BIT(13)                  /* 64-bit code segment */
+#define AR_DB BIT(14)                 /* default operation size */
+#define AR_G BIT(15)                  /* granularity */
+#define AR_UNUSABLE BIT(16)           /* segment unusable */
+#define SEG_TYPE_DATA_RW_ACCESSED 0x3
+#define SEG_TYPE_CODE_RX_ACCESSED 0xb
+#define SEG_TYPE_LDT 0x2
+#define SEG_TYPE_TSS_BUSY_64 0xb
+#define SEG_TYPE_TSS_BUSY_32 0xb

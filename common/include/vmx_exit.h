@@ -1,0 +1,112 @@
+/* Basic exit reasons (SDM Vol. 3C, Appendix C) and the exit-information layouts (SDM 28.2). */
+#pragma once
+#include "types.h"
+
+#define EXIT_REASONS(X)                                 \
+	X(EXCEPTION_OR_NMI, 0)                          \
+	X(EXTERNAL_INTERRUPT, 1)                        \
+	X(TRIPLE_FAULT, 2)                              \
+	X(INIT_SIGNAL, 3)                               \
+	X(START_UP_IPI, 4)                              \
+	X(IO_SMI, 5)                                    \
+	X(OTHER_SMI, 6)                                 \
+	X(INTERRUPT_WINDOW, 7)                          \
+	X(NMI_WINDOW, 8)                                \
+	X(TASK_SWITCH, 9)                               \
+	X(CPUID, 10)                                    \
+	X(GETSEC, 11)                                   \
+	X(HLT, 12)                                      \
+	X(INVD, 13)                                     \
+	X(INVLPG, 14)                                   \
+	X(RDPMC, 15)                                    \
+	X(RDTSC, 16)                                    \
+	X(RSM, 17)                                      \
+	X(VMCALL, 18)                                   \
+	X(VMCLEAR, 19)                                  \
+	X(VMLAUNCH, 20)                                 \
+	X(VMPTRLD, 21)                                  \
+	X(VMPTRST, 22)                                  \
+	X(VMREAD, 23)                                   \
+	X(VMRESUME, 24)                                 \
+	X(VMWRITE, 25)                                  \
+	X(VMXOFF, 26)                                   \
+	X(VMXON, 27)                                    \
+	X(CONTROL_REGISTER_ACCESS, 28)                  \
+	X(MOV_DR, 29)                                   \
+	X(IO_INSTRUCTION, 30)                           \
+	X(RDMSR, 31)                                    \
+	X(WRMSR, 32)                                    \
+	X(VM_ENTRY_FAILURE_INVALID_GUEST_STATE, 33)     \
+	X(VM_ENTRY_FAILURE_MSR_LOADING, 34)             \
+	X(MWAIT, 36)                                    \
+	X(MONITOR_TRAP_FLAG, 37)                        \
+	X(MONITOR, 39)                                  \
+	X(PAUSE, 40)                                    \
+	X(VM_ENTRY_FAILURE_MACHINE_CHECK_EVENT, 41)     \
+	X(TPR_BELOW_THRESHOLD, 43)                      \
+	X(APIC_ACCESS, 44)                              \
+	X(VIRTUALIZED_EOI, 45)                          \
+	X(ACCESS_TO_GDTR_OR_IDTR, 46)                   \
+	X(ACCESS_TO_LDTR_OR_TR, 47)                     \
+	X(EPT_VIOLATION, 48)                            \
+	X(EPT_MISCONFIGURATION, 49)                     \
+	X(INVEPT, 50)                                   \
+	X(RDTSCP, 51)                                   \
+	X(VMX_PREEMPTION_TIMER_EXPIRED, 52)             \
+	X(INVVPID, 53)                                  \
+	X(WBINVD_OR_WBNOINVD, 54)                       \
+	X(XSETBV, 55)                                   \
+	X(APIC_WRITE, 56)                               \
+	X(RDRAND, 57)                                   \
+	X(INVPCID, 58)                                  \
+	X(VMFUNC, 59)                                   \
+	X(ENCLS, 60)                                    \
+	X(RDSEED, 61)                                   \
+	X(PAGE_MODIFICATION_LOG_FULL, 62)               \
+	X(XSAVES, 63)                                   \
+	X(XRSTORS, 64)                                  \
+	X(PCONFIG, 65)                                  \
+	X(SPP_RELATED_EVENT, 66)                        \
+	X(UMWAIT, 67)                                   \
+	X(TPAUSE, 68)                                   \
+	X(LOADIWKEY, 69)                                \
+	X(ENCLV, 70)                                    \
+	X(ENQCMD_PASID_TRANSLATION_FAILURE, 72)         \
+	X(ENQCMDS_PASID_TRANSLATION_FAILURE, 73)        \
+	X(BUS_LOCK, 74)                                 \
+	X(INSTRUCTION_TIMEOUT, 75)
+
+enum exit_reason {
+#define EXIT_REASON_ENUM_ENTRY(name, number) EXIT_REASON_##name = number,
+	EXIT_REASONS(EXIT_REASON_ENUM_ENTRY)
+#undef EXIT_REASON_ENUM_ENTRY
+	EXIT_REASON_TABLE_SIZE = 128, /* room for every 16-bit basic reason the SDM may add */
+};
+
+/* 28.2.1 Exit reason field */
+#define EXIT_REASON_BASIC(r) ((r) & 0xffff) /* 15:0 */
+#define EXIT_REASON_ENCLAVE_MODE BIT(27)
+#define EXIT_REASON_PENDING_MTF BIT(28)
+#define EXIT_REASON_FROM_VMX_ROOT BIT(29)
+#define EXIT_REASON_VM_ENTRY_FAILURE BIT(31)
+
+/* 28.2.2 VM-exit / 25.8.3 VM-entry interruption information (also IDT-vectoring information) */
+#define INTR_INFO_VECTOR(i) ((i) & 0xff) /* 7:0 */
+#define INTR_INFO_TYPE(i) (((i) >> 8) & 7) /* 10:8 */
+#define INTR_INFO_TYPE_SHIFT 8
+#define INTR_INFO_DELIVER_ERROR_CODE BIT(11)
+#define INTR_INFO_NMI_UNBLOCKING_DUE_TO_IRET BIT(12)
+#define INTR_INFO_VALID BIT(31)
+
+enum interruption_type {
+	INTR_TYPE_EXTERNAL_INTERRUPT = 0,
+	INTR_TYPE_NMI = 2,
+	INTR_TYPE_HARDWARE_EXCEPTION = 3,
+	INTR_TYPE_SOFTWARE_INTERRUPT = 4,
+	INTR_TYPE_PRIVILEGED_SOFTWARE_EXCEPTION = 5,
+	INTR_TYPE_SOFTWARE_EXCEPTION = 6,
+	INTR_TYPE_OTHER_EVENT = 7,
+};
+
+/* The basic exit reason's name, e.g. "CPUID", or NULL when the SDM defines none. */
+const char *exit_reason_name(unsigned reason);

@@ -1,0 +1,66 @@
+/* Exit dispatch: one table indexed by basic exit reason, one place for what nobody handles. */
+#include "kernel.h"
+#include "vcpu.h"
+
+static exit_handler handlers[EXIT_REASON_TABLE_SIZE];
+
+void exit_register(unsigned reason, exit_handler h)
+{
+	if (reason >= EXIT_REASON_TABLE_SIZE)
+		panic("exit_register: exit reason %u is out of range", reason);
+	handlers[reason] = h;
+}
+
+static const char *reason_name(unsigned reason)
+{
+	const char *name = exit_reason_name(reason);
+	return name ? name : "unknown";
+}
+
+/* SDM 28.8: a VM entry that fails after loading guest state exits with bit 31 set. */
+static void __noreturn entry_failed_after_checks(struct vcpu *v)
+{
+	unsigned basic = EXIT_REASON_BASIC(v->exit.reason);
+	printf("VMX: VM entry failed: exit reason %u (%s) with bit 31 set, exit qualification %lu\n",
+	       basic, reason_name(basic), v->exit.qualification);
+	if (basic == EXIT_REASON_VM_ENTRY_FAILURE_INVALID_GUEST_STATE)
+		printf("VMX: the guest-state area breaks a check of SDM 27.3.1; Bochs's log names it "
+		       "(\"VMENTER FAIL: ...\")\n");
+	vmcs_dump();
+	panic("VM entry failed: %s", reason_name(basic));
+}
+
+static void __noreturn unexpected_exit(struct vcpu *v)
+{
+	unsigned basic = EXIT_REASON_BASIC(v->exit.reason);
+	printf("VMX: unexpected VM exit: reason %u (%s), qualification 0x%lx, guest RIP 0x%lx\n",
+	       basic, reason_name(basic), v->exit.qualification, v->exit.guest_rip);
+	vmcs_dump();
+	panic("no handler for VM exit reason %u (%s)", basic, reason_name(basic));
+}
+
+enum exit_verdict exit_dispatch(struct vcpu *v)
+{
+	v->exit.reason = (u32)vmcs_read(EXIT_REASON);
+	v->exit.qualification = vmcs_read(EXIT_QUALIFICATION);
+	v->exit.instruction_length = (u32)vmcs_read(VM_EXIT_INSTRUCTION_LENGTH);
+	v->exit.guest_rip = vmcs_read(GUEST_RIP);
+	if (v->exit.reason & EXIT_REASON_VM_ENTRY_FAILURE)
+		entry_failed_after_checks(v);
+	unsigned basic = EXIT_REASON_BASIC(v->exit.reason);
+	if (basic >= EXIT_REASON_TABLE_SIZE || !handlers[basic])
+		unexpected_exit(v);
+	v->exit_count[basic]++;
+	return handlers[basic](v);
+}
+
+/* SDM 27.1-27.2: VMLAUNCH/VMRESUME failed before loading any guest state. */
+void vmx_entry_failed(struct vcpu *v, enum vmx_status status)
+{
+	vmx_report_failure(v->launched ? "VMRESUME" : "VMLAUNCH", status);
+	if (status == VMX_FAIL_VALID)
+		printf("VMX: the checks of SDM 27.2 (controls and host state) failed; Bochs's log "
+		       "names the check (\"VMFAIL: ...\")\n");
+	vmcs_dump();
+	panic("VM entry failed: %s", vmx_status_name(status));
+}

@@ -1,0 +1,68 @@
+/* The hypervisor's side of the hypercall interface (VMCALL exits, SDM 26.1.2). */
+#include "hypercall.h"
+#include "kernel.h"
+#include "params.h"
+#include "trap.h"
+#include "vcpu.h"
+
+#define GUEST_STRING_MAX 128
+
+/* The per-run token: the grader only trusts FACT lines carrying it. */
+static u32 run_token(void)
+{
+	u64 x = boot_params.nonce * 0x9e3779b97f4a7c15UL;
+	return (u32)(x >> 32) ^ (u32)x;
+}
+
+void report_fact(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	printf("FACT %08x %s=", run_token(), key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+}
+
+/* The guest shares the host's identity mapping, so its pointers are ours; copy bounded. */
+static void copy_guest_string(char *dst, u64 src)
+{
+	const char *s = (const char *)src;
+	size_t i = 0;
+	for (; i + 1 < GUEST_STRING_MAX && s[i]; i++)
+		dst[i] = s[i];
+	dst[i] = '\0';
+}
+
+static enum exit_verdict handle_vmcall(struct vcpu *v)
+{
+	char text[GUEST_STRING_MAX];
+	switch (v->regs.rax) {
+	case HC_REPORT:
+		copy_guest_string(text, v->regs.rdi);
+		report_fact(text, "0x%lx", v->regs.rsi);
+		break;
+	case HC_PUTS:
+		copy_guest_string(text, v->regs.rdi);
+		printf("guest: %s\n", text);
+		break;
+	case HC_DONE:
+		report_fact("guest.done", "0x%lx", v->regs.rdi);
+		return EXIT_STOP;
+	case HC_EXCEPTION:
+		printf("GUEST EXCEPTION %s (vector %lu) at guest rip=0x%lx\n",
+		       exception_name(v->regs.rdi), v->regs.rdi, v->regs.rsi);
+		return EXIT_STOP;
+	default:
+		printf("VMX: unknown hypercall %lu\n", v->regs.rax);
+		return EXIT_STOP;
+	}
+	v->regs.rax = 0;
+	vmx_skip_instruction(v);
+	return EXIT_RESUME;
+}
+
+void hypercall_init(void)
+{
+	exit_register(EXIT_REASON_VMCALL, handle_vmcall);
+}

@@ -1,0 +1,33 @@
+/* A check: a named run of the hypervisor up to a stage, optionally with a guest program.
+ * Checks belong to the grader: the student's files never define or change them. */
+#pragma once
+#include "guest.h"
+#include "vcpu.h"
+
+/* The stages of bringing up the hypervisor, in order; a check runs them up to last_stage. */
+enum stage {
+	STAGE_DETECT = 1,	/* vmx_supported(), vmx_enable_feature_control() */
+	STAGE_FIXED_BITS,	/* vmx_set_fixed_bits() */
+	STAGE_VMXON,		/* vmx_on() */
+	STAGE_VMCS,		/* vmcs_load() */
+	STAGE_RUN,		/* vmcs_setup_*(), lab setups, vcpu_run() with the guest program */
+	STAGE_VMXOFF,		/* vmx_off() */
+};
+
+struct check {
+	const char *name;
+	enum stage last_stage;
+	guest_program guest;		/* runs in VMX non-root operation */
+	void (*setup)(struct vcpu *v);	/* host side, after the labs' setups, before VM entry */
+	void (*verify)(struct vcpu *v);	/* host side, after the guest is done */
+	bool demo;			/* the check `make run` shows for this lab */
+};
+
+/* Defines a check and puts a pointer to it into the .checks.<lab> section; the linker script
+ * collects them, sorted by lab, between __checks_start and __checks_end. */
+#define CHECK(lab, ident, ...)                                            \
+	static const struct check check_##ident = { __VA_ARGS__ };        \
+	static const struct check *const check_ptr_##ident               \
+		__section(".checks." #lab) __used = &check_##ident
+
+extern const struct check *const __checks_start[], *const __checks_end[];

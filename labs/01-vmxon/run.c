@@ -1,0 +1,37 @@
+/* Lab 01: running the guest: VM entries, VM exits, and moving past an emulated instruction. */
+#include "lab.h"
+
+/* Enter the guest and handle its exits until a handler says stop. */
+void vcpu_run(struct vcpu *v)
+{
+	for (;;) {
+		/* TODO 01-9
+		 * SDM 27 and 31.3 (VMLAUNCH/VMRESUME): the first VM entry with a VMCS must be
+		 * VMLAUNCH (launch state "clear"), every later one VMRESUME (launch state
+		 * "launched"). If the instruction fails, the processor does not enter the guest:
+		 * VMfailInvalid or VMfailValid with an error number in the VM-instruction error field.
+		 * Do: enter the guest with vmx_enter() (VMRESUME once v->launched is set), report a
+		 * failed entry with vmx_entry_failed(), and set v->launched after a successful one.
+		 * Hint: vmx_enter() returns after the next VM exit; see its contract in vcpu.h.
+		 */
+		TODO("01-9");
+		if (exit_dispatch(v) == EXIT_STOP)
+			return;
+	}
+}
+
+/* Continue the guest after the instruction that caused this exit, as if it had executed. */
+void vmx_skip_instruction(struct vcpu *v)
+{
+	/* TODO 01-11
+	 * SDM 28.2.5: for a VM exit caused by an instruction, the VM-exit instruction-length field
+	 * holds that instruction's length in bytes; the guest RIP saved on the exit points at the
+	 * instruction itself. SDM 25.4.2: blocking by STI and by MOV SS ends once the next
+	 * instruction completes, so an emulated instruction ends it too.
+	 * Do: advance GUEST_RIP by the exit's instruction length and clear the blocking-by-STI and
+	 * blocking-by-MOV-SS bits of the guest interruptibility state.
+	 * Hint: exit_dispatch() already read the length into v->exit.instruction_length.
+	 */
+	(void)v;
+	TODO("01-11");
+}
