@@ -43,7 +43,7 @@ LDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 --no-warn-rwx-segment
 
 COMMON_SRC := $(wildcard common/boot/*.S common/kernel/*.c common/kernel/*.S common/vmx/*.c \
 	common/vmx/*.S common/guest/*.c common/guest/*.S) grader/harness/harness.c
-CHECK_SRC := $(foreach n,$(LAB_NUMBERS),$(wildcard grader/checks/lab$(n).c))
+CHECK_SRC := grader/checks/probe.c $(foreach n,$(LAB_NUMBERS),$(wildcard grader/checks/lab$(n).c))
 LAB_SRC := $(foreach d,$(LAB_DIRS),$(wildcard $(d)/*.c $(d)/*.S))
 # Each object keeps its source's path under $(BUILD)/obj; sources outside the repo get /ext.
 obj_of = $(BUILD)/obj/$(subst ..,__,$(patsubst /%,ext/%,$(1))).o
@@ -93,13 +93,13 @@ probe:
 
 grade: check-lab
 	@test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
-	@$(PYTHON) -m pytest -q -p no:cacheprovider grader/tests/test_labs.py --lab $(LAB) --source $(SOURCE) --earlier $(EARLIER)
+	@$(PYTHON) -m pytest -c grader/pytest.ini -q grader/grading --lab $(LAB) --source $(SOURCE) --earlier $(EARLIER) $(if $(SEED),--seed $(SEED))
 
 # The project's own test run: warning-free builds, skeletons in sync, every reference solution
 # at full marks, every untouched skeleton failing its own lab's checks with a marker ID.
 test:
 	@test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
-	@$(PYTHON) -m pytest -p no:cacheprovider grader/tests
+	@$(PYTHON) -m pytest -c grader/pytest.ini grader/tests
 
 skeletons:
 	@for d in solutions/[0-9][0-9]-*; do $(PYTHON_ANY) grader/skeleton.py generate $$d labs/$$(basename $$d) || exit 1; done

@@ -6,7 +6,8 @@
 
 /* The stages of bringing up the hypervisor, in order; a check runs them up to last_stage. */
 enum stage {
-	STAGE_DETECT = 1,	/* vmx_supported(), vmx_enable_feature_control() */
+	STAGE_NONE = 0,		/* no lab code at all: only the check's verify() */
+	STAGE_DETECT,	/* vmx_supported(), vmx_enable_feature_control() */
 	STAGE_FIXED_BITS,	/* vmx_set_fixed_bits() */
 	STAGE_VMXON,		/* vmx_on() */
 	STAGE_VMCS,		/* vmcs_load() */

@@ -1,0 +1,140 @@
+"""Booting an image in Bochs: the pinned binary, a generated bochsrc, one private copy of the
+image per run, a deadline, and the two logs (serial console and Bochs's own log)."""
+import dataclasses
+import os
+import pathlib
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CPU_MODEL = "corei7_skylake_x"   # has every VMX feature the ten labs use (see `make probe`)
+IPS = 10_000_000                 # instructions per emulated second: fixed, so runs repeat exactly
+TIME0 = 946684800                # the emulated wall clock at power-on (2000-01-01)
+MEGS = 128
+CYLINDER_BYTES = 16 * 63 * 512
+PARAMS_OFFSET = 512              # sector 1: struct boot_params (common/include/params.h)
+PARAMS_MAGIC = b"VMXPARAM"
+DEFAULT_TIMEOUT = float(os.environ.get("GRADE_TIMEOUT", "60"))
+BIOS = "/usr/share/bochs/BIOS-bochs-latest"
+VGABIOS = "/usr/share/vgabios/vgabios.bin"
+
+
+class SetupError(Exception):
+    """Something the machine lacks; the message names the cause and the fix."""
+
+
+def bochs_binary(flavour="debugger"):
+    """The pinned Bochs (built on first use by grader/bochs.sh), or $BOCHS."""
+    for path, what in ((BIOS, "bochsbios"), (VGABIOS, "vgabios")):
+        if not os.path.exists(path):
+            raise SetupError(f"{path} is missing. Run 'make deps' as root, or: apt-get install {what}")
+    proc = subprocess.run([str(ROOT / "grader" / "bochs.sh"), flavour], stdout=subprocess.PIPE,
+                          stderr=None, text=True)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise SetupError("no usable Bochs: grader/bochs.sh failed (its messages are above)")
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def bochs_version(binary):
+    """The version from Bochs's banner, e.g. '3.0'."""
+    try:
+        out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SetupError(f"cannot run Bochs at {binary}: {e}")
+    for line in out.splitlines():
+        if "Bochs x86 Emulator" in line:
+            return line.split("Emulator", 1)[1].strip().split()[0]
+    return "unknown"
+
+
+def write_params(image, check, nonce):
+    """Writes the check name and nonce into the image's parameter sector."""
+    with open(image, "r+b") as f:
+        f.seek(PARAMS_OFFSET)
+        if f.read(8) != PARAMS_MAGIC:
+            raise SetupError(f"{image} has no parameter sector: is it an image built by this Makefile?")
+        name = check.encode()
+        if len(name) >= 48:
+            raise ValueError(f"check name too long: {check}")
+        f.seek(PARAMS_OFFSET + 8)
+        f.write(name.ljust(48, b"\0") + struct.pack("<Q", nonce))
+
+
+def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, trace_exits=False, magic_break=False):
+    lines = [
+        f"megs: {MEGS}",
+        f"cpu: model={CPU_MODEL}, count=1, ips={IPS}, reset_on_triple_fault=0, ignore_bad_msrs=0",
+        f"clock: sync=none, time0={TIME0}",
+        f"romimage: file={BIOS}",
+        f"vgaromimage: file={VGABIOS}",
+        "ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14",
+        f"ata0-master: type=disk, path={disk}, mode=flat, cylinders={cylinders}, heads=16, spt=63",
+        "boot: disk",
+        f"com1: enabled=1, mode=file, dev={serial}",
+        "port_e9_hack: enabled=1",
+        f"log: {log}",
+        "panic: action=fatal",
+        "error: action=report",
+        "info: action=report",
+        "debug: action=ignore" + (", cpu0=report" if trace_exits else ""),
+        "display_library: nogui",
+    ]
+    if magic_break:
+        lines.append("magic_break: enabled=1")
+    if gdb_port:
+        lines.append(f"gdbstub: enabled=1, port={gdb_port}, text_base=0, data_base=0, bss_base=0")
+    return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass
+class Run:
+    check: str
+    nonce: int
+    serial: str
+    bochs_log: str
+    stdout: str
+    timed_out: bool
+    seconds: float
+    workdir: pathlib.Path
+
+
+def prepare(image, workdir, check, nonce, **rc_options):
+    """Copies the image into workdir, writes parameters and a bochsrc; returns the rc path."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    disk = workdir / "disk.img"
+    shutil.copyfile(image, disk)
+    size = disk.stat().st_size
+    if size % CYLINDER_BYTES:
+        raise SetupError(f"{image}: size {size} is not a whole number of cylinders; rebuild it with make")
+    write_params(disk, check, nonce)
+    rc = workdir / "bochsrc"
+    rc.write_text(bochsrc(disk.name, "serial.txt", "bochs.log", size // CYLINDER_BYTES, **rc_options))
+    (workdir / "commands").write_text("c\n")
+    for old in ("serial.txt", "bochs.log"):
+        (workdir / old).unlink(missing_ok=True)
+    return rc
+
+
+def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT):
+    """Boots image with the given check and nonce; returns what the run left behind."""
+    workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmxlabs-"))
+    prepare(image, workdir, check, nonce)
+    start = time.monotonic()
+    timed_out = False
+    proc = subprocess.Popen([binary, "-q", "-f", "bochsrc", "-rc", "commands"], cwd=workdir,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        out, _ = proc.communicate()
+    read = lambda name: (workdir / name).read_text(errors="replace") if (workdir / name).exists() else ""
+    return Run(check, nonce, read("serial.txt").replace("\r", ""), read("bochs.log"),
+               out.decode(errors="replace"), timed_out, time.monotonic() - start, workdir)

@@ -1,0 +1,284 @@
+"""The grading engine: checks are declared per lab (grader/spec/labNN.py); each boots its own
+copy of the image with a nonce, reads the FACT lines the harness printed, and compares them
+with what the SDM requires. A failure explains itself: GOOD / BAD / MISSING lines, the TODO
+marker reached, the Bochs lines about a failed VM entry, a crash RIP as function and line."""
+import dataclasses
+import hashlib
+import importlib
+import pathlib
+import re
+import subprocess
+
+import bochs
+
+ROOT = bochs.ROOT
+LAB_MODULES = sorted(p.stem for p in (ROOT / "grader" / "spec").glob("lab[0-9][0-9].py"))
+
+FACT = re.compile(r"^FACT ([0-9a-f]{8}) ([^=\s]+)=(.*)$")
+TODO = re.compile(r"^TODO (\d\d-\d+) reached \(([^)]*)\)")
+HOST_RIP = re.compile(r"host exception (\S+) .*rip=(0x[0-9a-f]+)")
+BOCHS_VMX = re.compile(r"(VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
+BOCHS_TRIPLE = re.compile(r"(triple fault|3rd \(\d+\) exception with no resolution|shutdown status)",
+                          re.IGNORECASE)
+
+
+@dataclasses.dataclass
+class Check:
+    lab: str
+    name: str
+    points: int
+    markers: tuple      # the lab steps this check exercises
+    title: str
+    verify: callable    # verify(result) records expectations
+
+
+CHECKS = []
+
+
+def check(lab, name, points, markers, title):
+    """Declares a check: the decorated function states what the facts must be."""
+    def register(fn):
+        CHECKS.append(Check(lab, name, points, tuple(markers), title, fn))
+        return fn
+    return register
+
+
+def load_checks(max_lab):
+    """All checks of labs 01..max_lab, in lab order."""
+    for module in LAB_MODULES:
+        importlib.import_module(f"spec.{module}")
+    return [c for c in CHECKS if int(c.lab) <= int(max_lab)]
+
+
+def run_token(nonce):
+    """The token the harness puts on its FACT lines (common/vmx/hypercall.c: run_token)."""
+    x = (nonce * 0x9E3779B97F4A7C15) & (2**64 - 1)
+    return f"{((x >> 32) ^ x) & 0xffffffff:08x}"
+
+
+def nonce_for(check_name, seed):
+    """Deterministic per check and seed, so the same code scores the same every time."""
+    digest = hashlib.sha256(f"{seed}:{check_name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") | 1
+
+
+def as_int(text):
+    return int(text, 0)
+
+
+class Result:
+    """The outcome of one check's run: its facts, the expectations compared, and diagnostics."""
+
+    def __init__(self, check, run, elf=None):
+        self.check, self.run, self.elf = check, run, elf
+        self.nonce = run.nonce
+        self.facts, self.lines = {}, []
+        token = run_token(run.nonce)
+        for line in run.serial.splitlines():
+            m = FACT.match(line)
+            if m and m.group(1) == token:
+                self.facts[m.group(2)] = m.group(3).strip()
+
+    # ---- expectations, each printed as GOOD, BAD or MISSING ----
+    def fact(self, key):
+        return self.facts.get(key)
+
+    def expect(self, key, ok, want, why):
+        """Records key: GOOD when ok(value) holds, else BAD (or MISSING when absent)."""
+        value = self.facts.get(key)
+        if value is None:
+            self.lines.append(("MISSING", f"{key}: expected {want} -- {why}"))
+            return False
+        try:
+            good = ok(value)
+        except ValueError:
+            good = False
+        self.lines.append(("GOOD" if good else "BAD",
+                           f"{key} = {value}" + ("" if good else f", expected {want} -- {why}")))
+        return good
+
+    def expect_eq(self, key, want, why):
+        if isinstance(want, int):
+            return self.expect(key, lambda v: as_int(v) == want, hex(want), why)
+        return self.expect(key, lambda v: v == want, want, why)
+
+    def expect_bits(self, key, must_be_1, must_be_0, why):
+        def ok(v):
+            v = as_int(v)
+            return (v & must_be_1) == must_be_1 and (v & must_be_0) == 0
+        return self.expect(key, ok, f"bits 0x{must_be_1:x} set and 0x{must_be_0:x} clear", why)
+
+    @property
+    def passed(self):
+        return bool(self.lines) and all(kind == "GOOD" for kind, _ in self.lines)
+
+    # ---- diagnostics ----
+    def todo(self):
+        for line in self.run.serial.splitlines():
+            m = TODO.match(line)
+            if m:
+                return m.group(1), m.group(2)
+        return None
+
+    def diagnostics(self):
+        out = []
+        serial = self.run.serial.splitlines()
+        todo = self.todo()
+        if todo:
+            out.append(f"TODO {todo[0]} reached at {todo[1]}: implement that step (see its marker).")
+        for line in serial:
+            if line.startswith(("PANIC:", "VMX:", "GUEST EXCEPTION")):
+                out.append(f"hypervisor: {line}")
+            m = HOST_RIP.search(line)
+            if m and self.elf:
+                out.append(f"crash in VMX root operation: {m.group(1)} at {addr2line(self.elf, m.group(2))}")
+        vmx_lines = [m.group(1) for m in map(BOCHS_VMX.search, self.run.bochs_log.splitlines()) if m]
+        for line in vmx_lines[:8]:
+            out.append(f"Bochs says: {line}")
+        for line in self.run.bochs_log.splitlines():
+            if BOCHS_TRIPLE.search(line):
+                out.append(f"Bochs says: {line.split(']', 1)[-1].strip()} (a triple fault: the "
+                           "CPU could not deliver an exception, often a broken host state after a VM exit)")
+                break
+        if self.run.timed_out:
+            out.append(f"TIMEOUT: the run did not end within {self.run.seconds:.0f} s: the "
+                       "hypervisor or the guest loops (for example RIP not advanced after an exit).")
+        if not serial:
+            out.append("The serial console is empty: the image did not boot (see bochs.log).")
+        elif "END OF RUN" not in self.run.serial and not self.run.timed_out:
+            out.append("The run stopped without 'END OF RUN' (Bochs ended it: see bochs.log).")
+        if todo is None and not out and "check.complete" not in self.facts:
+            out.append("The check did not complete. Last console lines:")
+            out.extend(f"  | {line}" for line in serial[-6:])
+        return out
+
+    def explain(self):
+        text = [f"check {self.check.name} (lab {self.check.lab}, steps {', '.join(self.check.markers)}): "
+                f"{self.check.title}"]
+        text += [f"  {kind:8} {line}" for kind, line in self.lines]
+        text += [f"  {line}" for line in self.diagnostics()]
+        text.append(f"  logs: {self.run.workdir}")
+        return "\n".join(text)
+
+
+def addr2line(elf, address):
+    try:
+        out = subprocess.run(["addr2line", "-f", "-C", "-e", str(elf), address],
+                             stdout=subprocess.PIPE, text=True, timeout=10).stdout.split("\n")
+        func, where = out[0], out[1]
+        return f"{func} ({pathlib.Path(where.split(' ')[0]).name if where else '?'}) [{address}]" \
+            if func != "??" else address
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return address
+
+
+def grade_one(check, binary, image, workdir, seed="vmx-labs", timeout=bochs.DEFAULT_TIMEOUT, elf=None):
+    """Boots the image for one check and evaluates it; returns the Result."""
+    nonce = nonce_for(check.name, seed)
+    run = bochs.boot(binary, image, check.name, nonce, workdir, timeout)
+    result = Result(check, run, elf)
+    check.verify(result)
+    result.expect_eq("check.complete", check.name, "the harness reaches the end of the check")
+    return result
+
+
+def summary(results):
+    """Points per check, per lab and in total."""
+    lines, labs = [], {}
+    for r in results:
+        got = r.check.points if r.passed else 0
+        lab = labs.setdefault(r.check.lab, [0, 0])
+        lab[0] += got
+        lab[1] += r.check.points
+        status = "PASS" if r.passed else "FAIL"
+        extra = ""
+        if not r.passed:
+            todo = r.todo()
+            extra = f"  (TODO {todo[0]} reached)" if todo else ""
+            if r.run.timed_out:
+                extra = "  (timeout)"
+        lines.append(f"  lab {r.check.lab}  {r.check.name:<22} {status}  {got:>3}/{r.check.points:<3}"
+                     f" {r.run.seconds:5.2f}s{extra}")
+    for lab, (got, total) in sorted(labs.items()):
+        lines.append(f"  lab {lab} total: {got}/{total}")
+    got = sum(v[0] for v in labs.values())
+    total = sum(v[1] for v in labs.values())
+    lines.append(f"  score: {got}/{total}")
+    return "\n".join(lines), got, total
+
+
+# ---- building, probing, grading a whole lab ----
+
+class BuildError(Exception):
+    pass
+
+
+def lab_names():
+    return sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]-*"))
+
+
+def build(lab, source="labs", earlier=None, build_dir=None, werror=False):
+    """Builds the image of `lab` from `source` (labs 01..lab-1 from `earlier`); returns (image, elf)."""
+    earlier = earlier or source
+    args = ["make", "--no-print-directory", "-C", str(ROOT), "image", f"LAB={lab}",
+            f"SOURCE={source}", f"EARLIER={earlier}", f"WERROR={1 if werror else 0}"]
+    if build_dir:
+        args.append(f"BUILD={build_dir}")
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"the lab {lab} image does not build (SOURCE={source}, EARLIER={earlier}):\n"
+                         + "\n".join(l for l in proc.stdout.splitlines() if not l.startswith(("gcc ", "ld ", "objcopy ")))
+                         + "\nFix the compiler errors above, then grade again.")
+    built = [l for l in proc.stdout.splitlines() if l.startswith("built ")]
+    image = ROOT / built[-1].split()[1]
+    return image, image.with_suffix(".elf")
+
+
+# Every VMX feature the ten labs use, with the lab that first needs it.
+REQUIRED_FEATURES = {
+    "vmx": "01", "true-controls": "01", "io-bitmaps": "02", "msr-bitmaps": "02",
+    "secondary-controls": "02", "acknowledge-interrupt-on-exit": "04", "nmi-window-exiting": "04",
+    "virtual-nmis": "04", "activity-state-hlt": "04", "preemption-timer": "05",
+    "save-preemption-timer": "05", "monitor-trap-flag": "06", "ept": "07", "ept-4-level-walk": "07",
+    "ept-write-back": "07", "ept-2mb-pages": "07", "ept-accessed-dirty": "07", "invept": "07",
+    "invept-single-context": "07", "invept-all-context": "07", "vpid": "07", "invvpid": "07",
+    "unrestricted-guest": "08", "tpr-shadow": "09", "apic-access": "09",
+    "apic-register-virtualization": "09", "virtual-interrupt-delivery": "09", "vm-functions": "10",
+    "eptp-switching": "10", "ept-violation-ve": "10",
+}
+MIN_BOCHS = (3, 0)
+
+
+def check_bochs(binary, probe_facts=None, version=None):
+    """Refuses a Bochs that cannot run every lab; returns the list of problems (empty = fine)."""
+    problems = []
+    version = version or bochs.bochs_version(binary)
+    try:
+        numbers = tuple(int(x) for x in version.split(".")[:2])
+    except ValueError:
+        numbers = (0, 0)
+    if numbers < MIN_BOCHS:
+        problems.append(f"Bochs {version} at {binary} is too old: the monitor trap flag (lab 06) "
+                        "first works in 2.8 and several VMX fixes came in 3.0. Unset BOCHS to use "
+                        "the pinned Bochs 3.0 build (grader/bochs.sh builds it).")
+    if probe_facts is not None:
+        for feature, lab in REQUIRED_FEATURES.items():
+            if probe_facts.get(f"probe.{feature}") != "1":
+                problems.append(f"this Bochs (CPU model {bochs.CPU_MODEL}) lacks the VMX feature "
+                                f"'{feature}' that lab {lab} needs. Fix: use the pinned Bochs 3.0 "
+                                "(unset BOCHS) or a CPU model that has it.")
+    return problems
+
+
+def probe(binary, image, workdir):
+    """Boots the image's probe check and checks this Bochs; raises SetupError when unusable."""
+    problems = check_bochs(binary)
+    if not problems:
+        run = bochs.boot(binary, image, "probe", 1, workdir, timeout=60)
+        r = Result(Check("00", "probe", 0, (), "probe", lambda r: None), run)
+        if "probe.vmx" not in r.facts:
+            raise bochs.SetupError("the Bochs probe printed nothing: Bochs could not boot the image "
+                                   f"(see {workdir}/bochs.log and its output:\n{run.stdout[-800:]})")
+        problems = check_bochs(binary, r.facts)
+    if problems:
+        raise bochs.SetupError("\n".join(problems))
