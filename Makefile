@@ -7,7 +7,8 @@
 #
 # Variables: LAB (01..10), SOURCE (the tree lab LAB comes from: labs = your code, solutions =
 # the reference, or a path to a copy of labs/), EARLIER (the tree for labs before LAB, default
-# SOURCE), CHECK (the check `make run` shows), WERROR=1 (warnings are errors).
+# SOURCE), CHECK (the check `make run` shows), WERROR=1 (warnings are errors), V=1 (show
+# compiler command lines), SEED (vary the nonces `make grade` uses), BOCHS (use that binary).
 
 LAB ?= 01
 override LAB := $(shell printf '%02d' $$(echo '$(LAB)' | sed 's/^0*//; s/^$$/0/') 2>/dev/null)
@@ -31,6 +32,8 @@ BUILD ?= build/lab$(LAB)-$(call tag,$(SOURCE))$(if $(filter-out $(SOURCE),$(EARL
 IMAGE := $(BUILD)/lab$(LAB).img
 ELF := $(BUILD)/lab$(LAB).elf
 
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
 CC := gcc
 LD := ld
 OBJCOPY := objcopy
@@ -51,7 +54,7 @@ OBJS := $(foreach s,$(COMMON_SRC) $(CHECK_SRC) $(LAB_SRC),$(call obj_of,$(s)))
 HEADERS := $(wildcard common/include/*.h grader/harness/*.h)
 
 .PHONY: all image run debug gdb grade test skeletons check-skeletons deps bochs bochs-gdb \
-	probe clean help check-lab
+	probe clean help check-lab deps-ok
 .DEFAULT_GOAL := image
 all: image
 
@@ -66,38 +69,40 @@ image: check-lab $(IMAGE)
 define compile_rule
 $(call obj_of,$(1)): $(1) $(HEADERS)
 	@mkdir -p $$(dir $$@)
-	$(if $(filter %.S,$(1)),$(CC) $(ASFLAGS) -c $$< -o $$@,$(CC) $(CFLAGS) -c $$< -o $$@)
+	@echo "  CC      $(1)"
+	$(Q)$(if $(filter %.S,$(1)),$(CC) $(ASFLAGS) -c $$< -o $$@,$(CC) $(CFLAGS) -c $$< -o $$@)
 endef
 $(foreach s,$(COMMON_SRC) $(CHECK_SRC) $(LAB_SRC),$(eval $(call compile_rule,$(s))))
 
 $(ELF): $(OBJS) common/boot/kernel.ld
-	$(LD) $(LDFLAGS) -T common/boot/kernel.ld -o $@ $(OBJS)
+	@echo "  LD      $@"
+	$(Q)$(LD) $(LDFLAGS) -T common/boot/kernel.ld -o $@ $(OBJS)
 
 # A flat disk image padded to whole cylinders of 16 heads x 63 sectors.
 $(IMAGE): $(ELF)
-	$(OBJCOPY) -O binary $< $@.tmp
+	$(Q)$(OBJCOPY) -O binary $< $@.tmp
 	@size=$$(stat -c %s $@.tmp); cyl=516096; truncate -s $$(( (size + cyl - 1) / cyl * cyl )) $@.tmp
 	@mv $@.tmp $@
 
-run: image
+run: deps-ok image
 	@$(PYTHON_ANY) grader/run.py run --image $(IMAGE) --elf $(ELF) --lab $(LAB) $(if $(CHECK),--check $(CHECK))
 
-debug: image
+debug: deps-ok image
 	@$(PYTHON_ANY) grader/run.py debug --image $(IMAGE) --elf $(ELF) --lab $(LAB) $(if $(CHECK),--check $(CHECK))
 
-gdb: image
+gdb: deps-ok image
 	@$(PYTHON_ANY) grader/run.py gdb --image $(IMAGE) --elf $(ELF) --lab $(LAB) $(if $(CHECK),--check $(CHECK))
 
-probe:
+probe: deps-ok
 	@$(PYTHON_ANY) grader/run.py probe
 
-grade: check-lab
+grade: deps-ok check-lab
 	@test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
 	@$(PYTHON) -m pytest -c grader/pytest.ini -q grader/grading --lab $(LAB) --source $(SOURCE) --earlier $(EARLIER) $(if $(SEED),--seed $(SEED))
 
 # The project's own test run: warning-free builds, skeletons in sync, every reference solution
 # at full marks, every untouched skeleton failing its own lab's checks with a marker ID.
-test:
+test: deps-ok
 	@test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
 	@$(PYTHON) -m pytest -c grader/pytest.ini grader/tests
 
@@ -109,7 +114,7 @@ check-skeletons:
 	@for d in solutions/[0-9][0-9]-*; do $(PYTHON_ANY) grader/skeleton.py check $$d labs/$$(basename $$d) || exit 1; done
 	@echo "skeletons are in sync with solutions/"
 
-deps:
+deps deps-ok:
 	@sh grader/deps.sh
 
 bochs:

@@ -51,8 +51,11 @@ def bochs_version(binary):
     return "unknown"
 
 
-def write_params(image, check, nonce):
-    """Writes the check name and nonce into the image's parameter sector."""
+BOOT_VERBOSE = 1
+
+
+def write_params(image, check, nonce, flags=0):
+    """Writes the check name, nonce and flags into the image's parameter sector."""
     with open(image, "r+b") as f:
         f.seek(PARAMS_OFFSET)
         if f.read(8) != PARAMS_MAGIC:
@@ -62,6 +65,8 @@ def write_params(image, check, nonce):
             raise ValueError(f"check name too long: {check}")
         f.seek(PARAMS_OFFSET + 8)
         f.write(name.ljust(48, b"\0") + struct.pack("<Q", nonce))
+        f.seek(PARAMS_OFFSET + 68)
+        f.write(struct.pack("<I", flags))
 
 
 def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, trace_exits=False, magic_break=False):
@@ -102,7 +107,7 @@ class Run:
     workdir: pathlib.Path
 
 
-def prepare(image, workdir, check, nonce, **rc_options):
+def prepare(image, workdir, check, nonce, flags=0, **rc_options):
     """Copies the image into workdir, writes parameters and a bochsrc; returns the rc path."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -111,7 +116,7 @@ def prepare(image, workdir, check, nonce, **rc_options):
     size = disk.stat().st_size
     if size % CYLINDER_BYTES:
         raise SetupError(f"{image}: size {size} is not a whole number of cylinders; rebuild it with make")
-    write_params(disk, check, nonce)
+    write_params(disk, check, nonce, flags)
     rc = workdir / "bochsrc"
     rc.write_text(bochsrc(disk.name, "serial.txt", "bochs.log", size // CYLINDER_BYTES, **rc_options))
     (workdir / "commands").write_text("c\n")

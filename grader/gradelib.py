@@ -155,8 +155,17 @@ class Result:
     def explain(self):
         text = [f"check {self.check.name} (lab {self.check.lab}, steps {', '.join(self.check.markers)}): "
                 f"{self.check.title}"]
-        text += [f"  {kind:8} {line}" for kind, line in self.lines]
-        text += [f"  {line}" for line in self.diagnostics()]
+        diagnostics = self.diagnostics()
+        text += [f"  {line}" for line in diagnostics]
+        missing = [line for kind, line in self.lines if kind == "MISSING"]
+        shown = 0
+        for kind, line in self.lines:
+            if kind == "MISSING" and diagnostics and shown >= 2:
+                continue
+            shown += kind == "MISSING"
+            text.append(f"  {kind:8} {line}")
+        if diagnostics and len(missing) > shown:
+            text.append(f"  MISSING  ... and {len(missing) - shown} more facts: the run ended before reporting them")
         text.append(f"  logs: {self.run.workdir}")
         return "\n".join(text)
 

@@ -1,6 +1,9 @@
 /* Exit dispatch: one table indexed by basic exit reason, one place for what nobody handles. */
 #include "kernel.h"
+#include "params.h"
 #include "vcpu.h"
+
+#define EXITS_NARRATED 40 /* a verbose run prints this many exits, then stays quiet */
 
 static exit_handler handlers[EXIT_REASON_TABLE_SIZE];
 
@@ -39,6 +42,20 @@ static void __noreturn unexpected_exit(struct vcpu *v)
 	panic("no handler for VM exit reason %u (%s)", basic, reason_name(basic));
 }
 
+static void narrate(struct vcpu *v, unsigned basic)
+{
+	static unsigned narrated;
+	if (!(boot_params.flags & BOOT_VERBOSE) || narrated > EXITS_NARRATED)
+		return;
+	if (narrated++ == EXITS_NARRATED) {
+		printf("VM exit: (further exits are not printed)\n");
+		return;
+	}
+	printf("VM exit: %s (reason %u) at guest RIP 0x%lx, qualification 0x%lx, length %u, RAX 0x%lx\n",
+	       reason_name(basic), basic, v->exit.guest_rip, v->exit.qualification,
+	       v->exit.instruction_length, v->regs.rax);
+}
+
 enum exit_verdict exit_dispatch(struct vcpu *v)
 {
 	v->exit.reason = (u32)vmcs_read(EXIT_REASON);
@@ -51,6 +68,7 @@ enum exit_verdict exit_dispatch(struct vcpu *v)
 	if (basic >= EXIT_REASON_TABLE_SIZE || !handlers[basic])
 		unexpected_exit(v);
 	v->exit_count[basic]++;
+	narrate(v, basic);
 	return handlers[basic](v);
 }
 

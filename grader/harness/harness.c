@@ -9,11 +9,19 @@
 
 extern const lab_setup_fn __lab_setup_start[], __lab_setup_end[];
 
+/* A verbose run (make run) says what each stage is about to do. */
+static void stage(const char *what)
+{
+	if (boot_params.flags & BOOT_VERBOSE)
+		printf("== %s\n", what);
+}
+
 static const char *status_text(enum vmx_status s) { return vmx_status_name(s); }
 
 static void stage_detect(struct vcpu *v)
 {
 	(void)v;
+	stage("detect VMX and check IA32_FEATURE_CONTROL (vmx_supported, vmx_enable_feature_control)");
 	report_fact("detect.cpuid_vmx", "%d", (cpuid(1, 0).ecx & CPUID_1_ECX_VMX) != 0);
 	report_fact("detect.vmx_supported", "%d", vmx_supported());
 	vmx_enable_feature_control();
@@ -23,6 +31,7 @@ static void stage_detect(struct vcpu *v)
 static void stage_fixed_bits(struct vcpu *v)
 {
 	(void)v;
+	stage("apply the CR0/CR4 fixed bits and set CR4.VMXE (vmx_set_fixed_bits)");
 	vmx_set_fixed_bits();
 	report_fact("fixed.cr0", "0x%lx", read_cr0());
 	report_fact("fixed.cr4", "0x%lx", read_cr4());
@@ -47,6 +56,7 @@ static enum vmx_status try_vmxon_again(void)
 
 static void stage_vmxon(struct vcpu *v)
 {
+	stage("enter VMX root operation (vmx_on)");
 	vmx_on(v);
 	u64 pa = virt_to_phys(v->vmxon_region);
 	report_fact("vmxon.region_aligned", "%d", v->vmxon_region && (pa & 0xfff) == 0);
@@ -58,6 +68,7 @@ static void stage_vmxon(struct vcpu *v)
 static void stage_vmcs(struct vcpu *v)
 {
 	u64 current = ~0UL, error = 0;
+	stage("make a VMCS current (vmcs_load)");
 	vmcs_load(v);
 	u64 pa = virt_to_phys(v->vmcs);
 	report_fact("vmcs.region_aligned", "%d", v->vmcs && (pa & 0xfff) == 0);
@@ -85,6 +96,7 @@ static void report_exit_counts(struct vcpu *v)
 
 static void stage_run(struct vcpu *v, const struct check *c)
 {
+	stage("fill the VMCS and run the guest (vmcs_setup_*, vcpu_run)");
 	v->guest_entry = (u64)guest_start;
 	v->guest_stack = (u64)guest_stack_top;
 	guest_program_to_run = c->guest;
@@ -104,6 +116,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 
 static void stage_vmxoff(struct vcpu *v)
 {
+	stage("leave VMX operation (vmx_off)");
 	vmx_off(v);
 	bool vmxe = (read_cr4() & CR4_VMXE) != 0;
 	report_fact("vmxoff.cr4_vmxe", "%d", vmxe);

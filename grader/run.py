@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Run, debug or probe a lab image in Bochs (called by `make run`, `make debug`, `make gdb`,
+`make probe`).
+
+    run.py run   --image IMG --elf ELF --lab NN [--check NAME] [--nonce N]
+    run.py debug --image IMG --elf ELF --lab NN [--check NAME]
+    run.py gdb   --image IMG --elf ELF --lab NN [--check NAME]
+    run.py probe [--image IMG]
+"""
+import argparse
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import bochs  # noqa: E402
+import gradelib  # noqa: E402
+
+DEMO_NONCE = 0x5EED
+
+
+def workdir_for(image, what):
+    d = pathlib.Path(image).parent / what
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    return d
+
+
+def explain(run, elf):
+    """The same diagnostics a failed check shows: TODO reached, VM-entry failures, crashes."""
+    check = gradelib.Check("--", run.check or "(demo)", 0, (), "", lambda r: None)
+    return gradelib.Result(check, run, elf).diagnostics()
+
+
+def cmd_run(args, binary):
+    work = workdir_for(args.image, "run")
+    bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE)
+    print(f"run: booting {args.image} in Bochs (check '{args.check or 'demo'}'), logs in {work}",
+          flush=True)
+    serial = work / "serial.txt"
+    start, shown = time.monotonic(), 0
+    with open(work / "bochs.out", "wb") as out:
+        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc", "-rc", "commands"], cwd=work,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        timed_out = False
+        while True:
+            done = proc.poll() is not None
+            if serial.exists():
+                text = serial.read_bytes()[shown:]
+                shown += len(text)
+                sys.stdout.write(text.decode(errors="replace").replace("\r", ""))
+                sys.stdout.flush()
+            if done:
+                break
+            if time.monotonic() - start > args.timeout:
+                proc.kill()
+                proc.wait()
+                timed_out = True
+                break
+            time.sleep(0.05)
+    read = lambda p: p.read_text(errors="replace") if p.exists() else ""
+    run = bochs.Run(args.check, args.nonce, read(serial).replace("\r", ""), read(work / "bochs.log"),
+                    read(work / "bochs.out"), timed_out, time.monotonic() - start, work)
+    notes = explain(run, args.elf)
+    print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if timed_out else ""))
+    for line in notes:
+        print(f"run: {line}")
+    ok = "END OF RUN" in run.serial and not any(l.startswith(("TODO", "hypervisor: PANIC", "TIMEOUT")) for l in notes)
+    return 0 if ok else 1
+
+
+def symbol_file(elf, work):
+    """Bochs's `ldsym` format: one 'address name' line per symbol."""
+    out = subprocess.run(["nm", "-n", str(elf)], stdout=subprocess.PIPE, text=True).stdout
+    syms = work / "symbols.txt"
+    syms.write_text("".join(f"{p[0]} {p[2]}\n" for p in (l.split() for l in out.splitlines())
+                            if len(p) == 3 and p[1] in "TtDdBbRr"))
+    return syms
+
+
+DEBUG_HELP = """\
+Bochs debugger, hypervisor symbols loaded. Useful commands (docs/debugging.md has more):
+  vmexitbp            stop at every VM exit (again to turn off)
+  lb vcpu_run         break at a symbol's address      b 0x8000   break at an address
+  c                   continue                          s / n       step / step over
+  r  sreg  creg       registers, segments, control registers
+  x /4gx 0x7e00       examine memory                   u /10       disassemble at RIP
+  info symbols        what the loaded symbols are      q           quit
+"""
+
+
+def cmd_debug(args, binary):
+    work = workdir_for(args.image, "debug")
+    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, magic_break=True)
+    syms = symbol_file(args.elf, work)
+    (work / "commands").write_text(f'ldsym global "{syms.name}"\n')
+    print(DEBUG_HELP)
+    print(f"serial console: {work / 'serial.txt'} (also echoed here through port 0xE9)")
+    return subprocess.call([binary, "-q", "-f", rc.name, "-rc", "commands"], cwd=work)
+
+
+def cmd_gdb(args, binary_unused):
+    binary = bochs.bochs_binary("gdbstub")
+    work = workdir_for(args.image, "gdb")
+    port = int(os.environ.get("GDB_PORT", "1234"))
+    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, gdb_port=port)
+    print(f"gdb: starting the gdb-stub Bochs on port {port}; logs in {work}")
+    with open(work / "bochs.out", "wb") as out:
+        proc = subprocess.Popen([binary, "-q", "-f", rc.name], cwd=work, stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+    gdb = shutil.which("gdb")
+    if not gdb:
+        proc.kill()
+        print("gdb: gdb is missing. Run 'make deps' as root, or: apt-get install gdb")
+        return 1
+    try:
+        time.sleep(0.5)
+        extra = os.environ.get("GDB_ARGS", "").split()
+        return subprocess.call([gdb, "-q", "-ex", "set architecture i386:x86-64",
+                                "-ex", f"file {args.elf}", "-ex", f"target remote localhost:{port}",
+                                *extra])
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def cmd_probe(args, binary):
+    image = args.image
+    if not image:
+        image, _ = gradelib.build("01", "solutions")
+    work = workdir_for(image, "probe")
+    gradelib.probe(binary, image, work)
+    print(f"probe: Bochs {bochs.bochs_version(binary)} at {binary} (CPU model {bochs.CPU_MODEL}) "
+          f"has every VMX feature the labs need: {', '.join(gradelib.REQUIRED_FEATURES)}")
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["run", "debug", "gdb", "probe"])
+    p.add_argument("--image")
+    p.add_argument("--elf")
+    p.add_argument("--lab")
+    p.add_argument("--check", default="")
+    p.add_argument("--nonce", type=lambda s: int(s, 0), default=DEMO_NONCE)
+    p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
+    args = p.parse_args()
+    try:
+        binary = bochs.bochs_binary()
+        if args.command in ("run", "debug", "gdb"):
+            gradelib.probe(binary, args.image, workdir_for(args.image, "probe"))
+        return {"run": cmd_run, "debug": cmd_debug, "gdb": cmd_gdb, "probe": cmd_probe}[args.command](args, binary)
+    except (bochs.SetupError, gradelib.BuildError) as e:
+        print(f"{args.command}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
