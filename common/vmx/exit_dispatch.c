@@ -20,12 +20,30 @@ static const char *reason_name(unsigned reason)
 	return name ? name : "unknown";
 }
 
-/* SDM 28.8: a VM entry that fails after loading guest state exits with bit 31 set. */
+/* SDM 27.8 and 28.2.1: what the exit qualification says about a failed VM entry. */
+static const char *entry_failure_qualification(u64 q)
+{
+	switch (q) {
+	case 0:
+		return "no detail";
+	case 2:
+		return "the PDPTEs could not be loaded: a PAE-paging guest whose CR3 does not point "
+		       "at valid PDPTEs (is the IA-32e mode guest entry control missing?)";
+	case 3:
+		return "an NMI injection was blocked";
+	case 4:
+		return "the VMCS link pointer is invalid";
+	}
+	return "reserved";
+}
+
+/* SDM 27.8: a VM entry that fails while checking or loading guest state exits with bit 31 set. */
 static void __noreturn entry_failed_after_checks(struct vcpu *v)
 {
 	unsigned basic = EXIT_REASON_BASIC(v->exit.reason);
-	printf("VMX: VM entry failed: exit reason %u (%s) with bit 31 set, exit qualification %lu\n",
-	       basic, reason_name(basic), v->exit.qualification);
+	printf("VMX: VM entry failed: exit reason %u (%s) with bit 31 set, exit qualification %lu (%s)\n",
+	       basic, reason_name(basic), v->exit.qualification,
+	       entry_failure_qualification(v->exit.qualification));
 	if (basic == EXIT_REASON_VM_ENTRY_FAILURE_INVALID_GUEST_STATE)
 		printf("VMX: the guest-state area breaks a check of SDM 27.3.1; Bochs's log names it "
 		       "(\"VMENTER FAIL: ...\")\n");

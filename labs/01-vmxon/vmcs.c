@@ -64,7 +64,8 @@ void vmcs_setup_guest(struct vcpu *v)
 	 * Do: give the guest the host's control registers and GDT (CS 0x18, data 0x10, TR 0x30),
 	 * LDTR unusable, RIP = v->guest_entry, RSP = v->guest_stack, RFLAGS = 0x2, DR7 = 0x400,
 	 * activity state active, no interruptibility blocking, VMCS link pointer ~0.
-	 * Hint: vmcs_write_guest_segment() above writes a segment's four fields; AR_* in vmx_controls.h.
+	 * Hint: vmcs_write_guest_segment() (vmx.h) writes a segment's four fields; AR_* are in
+	 * vmx_controls.h.
 	 */
 	(void)v;
 	TODO("01-8");
