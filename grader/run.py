@@ -93,13 +93,14 @@ Bochs debugger, hypervisor symbols loaded. Useful commands (docs/debugging.md ha
 
 
 def cmd_debug(args, binary):
+    """Bochs 3.0 starts its debugger only with -dbg; -rc runs our commands file first."""
     work = workdir_for(args.image, "debug")
     rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, magic_break=True)
     syms = symbol_file(args.elf, work)
     (work / "commands").write_text(f'ldsym global "{syms.name}"\n')
     print(DEBUG_HELP)
     print(f"serial console: {work / 'serial.txt'} (also echoed here through port 0xE9)")
-    return subprocess.call([binary, "-q", "-f", rc.name, "-rc", "commands"], cwd=work)
+    return subprocess.call([binary, "-q", "-dbg", "-f", rc.name, "-rc", "commands"], cwd=work)
 
 
 def cmd_gdb(args, binary_unused):
