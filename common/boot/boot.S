@@ -11,8 +11,8 @@
 #define CR4_PAE 0x20
 #define MSR_EFER 0xc0000080
 #define EFER_LME 0x100
-#define PTE_P_RW 0x3
-#define PDE_P_RW_PS 0x83
+#define PTE_P_RW_US 0x7		/* present, writable, user: ring-3 guest code runs here too */
+#define PDE_P_RW_US_PS 0x87
 #define SECTORS_PER_READ 64
 
 	.section .boot, "awx"
@@ -121,12 +121,12 @@ protected_mode:
 
 	/* PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2-MiB pages. */
 	mov $boot_pdpt, %eax
-	or $PTE_P_RW, %eax
+	or $PTE_P_RW_US, %eax
 	mov %eax, boot_pml4
 	mov $boot_pd, %edi
 	xor %ecx, %ecx
 5:	mov %edi, %eax
-	or $PTE_P_RW, %eax
+	or $PTE_P_RW_US, %eax
 	mov %eax, boot_pdpt(,%ecx,8)
 	add $4096, %edi
 	inc %ecx
@@ -136,7 +136,7 @@ protected_mode:
 	xor %ecx, %ecx
 6:	mov %ecx, %eax
 	shl $21, %eax
-	or $PDE_P_RW_PS, %eax
+	or $PDE_P_RW_US_PS, %eax
 	mov %eax, (%edi,%ecx,8)
 	mov %ecx, %eax
 	shr $11, %eax

@@ -27,6 +27,12 @@ struct vcpu {
 	struct vm_exit exit;
 	u64 exit_count[EXIT_REASON_TABLE_SIZE];
 	u64 guest_entry, guest_stack; /* where the guest starts, set by the check */
+
+	/* Lab 02 */
+	u8 *io_bitmap_a, *io_bitmap_b;	/* ports 0000-7FFF and 8000-FFFF (SDM 25.6.4) */
+	u8 *msr_bitmap;			/* four 1-KiB read/write bitmaps (SDM 25.6.9) */
+	u64 msr_tsc_aux;		/* the guest's IA32_TSC_AUX, kept by the hypervisor */
+	u64 msr_scratch;		/* the virtual MSR HV_MSR_SCRATCH */
 };
 
 /*
@@ -47,6 +53,8 @@ typedef enum exit_verdict (*exit_handler)(struct vcpu *v);
 
 /* Handles exit `reason` with `h` from now on (the last registration wins). */
 void exit_register(unsigned reason, exit_handler h);
+/* The handler registered for `reason`, or NULL. */
+exit_handler exit_handler_for(unsigned reason);
 /* Reads the exit information and calls the handler registered for its basic reason. A failed
  * VM entry (bit 31) or an exit nobody handles is reported in words with a VMCS dump. */
 enum exit_verdict exit_dispatch(struct vcpu *v);
@@ -54,6 +62,14 @@ enum exit_verdict exit_dispatch(struct vcpu *v);
 void vmx_entry_failed(struct vcpu *v, enum vmx_status status) __noreturn;
 /* Prints the VMCS: controls, guest state, host state, exit information. */
 void vmcs_dump(void);
+
+/* Guest general register `index` in the SDM's encoding (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP,
+ * 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15), as exit qualifications name them; RSP is in the VMCS. */
+u64 guest_reg_read(struct vcpu *v, unsigned index);
+void guest_reg_write(struct vcpu *v, unsigned index, u64 value);
+/* A host pointer to guest linear address `gla`. Valid while the guest shares the host's page
+ * tables and memory 1:1 (labs 01-06). */
+void *guest_linear_to_host(struct vcpu *v, u64 gla);
 
 /* The steps of lab 01, implemented by the student (labs/01-vmxon). */
 bool vmx_supported(void);
@@ -68,8 +84,17 @@ void vcpu_run(struct vcpu *v);
 void vmx_skip_instruction(struct vcpu *v);
 void vmx_off(struct vcpu *v);
 
-/* Per-lab setup: every lab file may register one with LAB_SETUP(fn); they run in lab order
- * after the VMCS is set up and before the first VM entry. */
-typedef void (*lab_setup_fn)(struct vcpu *v);
+/* The steps of lab 02, implemented by the student (labs/02-exits). */
+void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code);
+void io_intercept(struct vcpu *v, u16 port, unsigned count);
+void msr_intercept(struct vcpu *v, u32 msr, bool read, bool write);
+void exit_stats_print(struct vcpu *v);
+
+/* Per-lab hooks: every lab file may register a setup with LAB_SETUP(lab, fn), run in lab
+ * order after the VMCS is set up and before the first VM entry, and a finish with
+ * LAB_FINISH(lab, fn), run in lab order after the guest is done. */
+typedef void (*lab_hook_fn)(struct vcpu *v);
 #define LAB_SETUP(lab, fn) \
-	static const lab_setup_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn
+	static const lab_hook_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn
+#define LAB_FINISH(lab, fn) \
+	static const lab_hook_fn lab_finish_##fn __section(".lab_finish." #lab) __used = fn

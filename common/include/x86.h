@@ -79,6 +79,8 @@
 #define MSR_IA32_EFER 0xc0000080
 #define MSR_IA32_FS_BASE 0xc0000100
 #define MSR_IA32_GS_BASE 0xc0000101
+#define MSR_IA32_KERNEL_GS_BASE 0xc0000102
+#define MSR_IA32_TSC_AUX 0xc0000103
 
 /* IA32_FEATURE_CONTROL (SDM 24.7) */
 #define FEATURE_CONTROL_LOCK BIT(0)
@@ -87,6 +89,7 @@
 
 /* CPUID.1:ECX feature bits */
 #define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_ECX_XSAVE BIT(26)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
 
 /* Exception vectors (SDM 6.3.1) */
@@ -213,6 +216,58 @@ static inline u8 inb(u16 port)
 	u8 v;
 	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
 	return v;
+}
+
+/* XCR0 (SDM Vol. 1, 13.3) */
+#define XCR0_X87 BIT(0)
+#define XCR0_SSE BIT(1)
+#define XCR0_AVX BIT(2)
+#define XCR0_AVX512 (BIT(5) | BIT(6) | BIT(7)) /* opmask, ZMM_Hi256, Hi16_ZMM: all or none */
+
+static inline u64 xgetbv(u32 xcr)
+{
+	u32 lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void xsetbv(u32 xcr, u64 value)
+{
+	__asm__ volatile("xsetbv" : : "c"(xcr), "a"((u32)value), "d"((u32)(value >> 32)));
+}
+
+static inline void invlpg(u64 linear_address)
+{
+	__asm__ volatile("invlpg (%0)" : : "r"(linear_address) : "memory");
+}
+
+static inline void wbinvd(void) { __asm__ volatile("wbinvd" : : : "memory"); }
+
+/* DR0-DR3 and DR6 by number (DR7 of a guest lives in the VMCS). */
+static inline u64 read_dr(unsigned n)
+{
+	u64 v = 0;
+	switch (n) {
+	case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
+	case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
+	case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
+	case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
+	case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
+	case 7: __asm__ volatile("mov %%dr7, %0" : "=r"(v)); break;
+	}
+	return v;
+}
+
+static inline void write_dr(unsigned n, u64 v)
+{
+	switch (n) {
+	case 0: __asm__ volatile("mov %0, %%dr0" : : "r"(v)); break;
+	case 1: __asm__ volatile("mov %0, %%dr1" : : "r"(v)); break;
+	case 2: __asm__ volatile("mov %0, %%dr2" : : "r"(v)); break;
+	case 3: __asm__ volatile("mov %0, %%dr3" : : "r"(v)); break;
+	case 6: __asm__ volatile("mov %0, %%dr6" : : "r"(v)); break;
+	case 7: __asm__ volatile("mov %0, %%dr7" : : "r"(v)); break;
+	}
 }
 
 static inline void cli(void) { __asm__ volatile("cli"); }

@@ -5,6 +5,7 @@
 #define TSS_SIZE 104
 #define TSS_RSP0 4
 #define TSS_IST1 36
+#define TSS_IOMAP_BASE 102
 #define TSS_TYPE_AVAILABLE_64 0x9
 #define DESC_PRESENT BIT(47)
 
@@ -24,6 +25,7 @@ void gdt_init(void)
 	u64 base = (u64)kernel_tss, limit = TSS_SIZE - 1;
 	tss_set(TSS_RSP0, (u64)(ring0_stack + sizeof(ring0_stack)));
 	tss_set(TSS_IST1, (u64)(fault_stack + sizeof(fault_stack)));
+	kernel_tss[TSS_IOMAP_BASE] = TSS_SIZE; /* no I/O permission bitmap: CPL 3 gets no port */
 	gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
 			   ((u64)TSS_TYPE_AVAILABLE_64 << 40) | DESC_PRESENT |
 			   (((base >> 24) & 0xff) << 56);

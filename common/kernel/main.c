@@ -2,12 +2,21 @@
 #include "kernel.h"
 #include "mm.h"
 #include "params.h"
+#include "x86.h"
 
 void harness_main(void);
+
+/* The BIOS leaves the 8259 PICs programmed; mask every line so no legacy IRQ reaches us. */
+static void pic_mask_all(void)
+{
+	outb(0x21, 0xff);
+	outb(0xa1, 0xff);
+}
 
 void kmain(void)
 {
 	console_init();
+	pic_mask_all();
 	gdt_init();
 	idt_init();
 	mm_init();

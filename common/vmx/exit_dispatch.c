@@ -14,6 +14,11 @@ void exit_register(unsigned reason, exit_handler h)
 	handlers[reason] = h;
 }
 
+exit_handler exit_handler_for(unsigned reason)
+{
+	return reason < EXIT_REASON_TABLE_SIZE ? handlers[reason] : NULL;
+}
+
 static const char *reason_name(unsigned reason)
 {
 	const char *name = exit_reason_name(reason);

@@ -7,7 +7,8 @@
 #include "lab.h"
 #include "params.h"
 
-extern const lab_setup_fn __lab_setup_start[], __lab_setup_end[];
+extern const lab_hook_fn __lab_setup_start[], __lab_setup_end[];
+extern const lab_hook_fn __lab_finish_start[], __lab_finish_end[];
 
 /* A verbose run (make run) says what each stage is about to do. */
 static void stage(const char *what)
@@ -104,11 +105,13 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	vmcs_setup_controls(v);
 	vmcs_setup_host(v);
 	vmcs_setup_guest(v);
-	for (const lab_setup_fn *f = __lab_setup_start; f < __lab_setup_end; f++)
+	for (const lab_hook_fn *f = __lab_setup_start; f < __lab_setup_end; f++)
 		(*f)(v);
 	if (c->setup)
 		c->setup(v);
 	vcpu_run(v);
+	for (const lab_hook_fn *f = __lab_finish_start; f < __lab_finish_end; f++)
+		(*f)(v);
 	report_exit_counts(v);
 	if (c->verify)
 		c->verify(v);

@@ -1,0 +1,37 @@
+/* Access to the guest's general registers by SDM index, and to its memory. */
+#include "kernel.h"
+#include "vcpu.h"
+
+/* SDM index -> slot in struct guest_regs (index 4, RSP, is in the VMCS). */
+static u64 *reg_slot(struct vcpu *v, unsigned index)
+{
+	u64 *const slots[16] = {
+		&v->regs.rax, &v->regs.rcx, &v->regs.rdx, &v->regs.rbx, NULL, &v->regs.rbp,
+		&v->regs.rsi, &v->regs.rdi, &v->regs.r8, &v->regs.r9, &v->regs.r10, &v->regs.r11,
+		&v->regs.r12, &v->regs.r13, &v->regs.r14, &v->regs.r15,
+	};
+	if (index >= 16)
+		panic("guest register index %u out of range", index);
+	return slots[index];
+}
+
+u64 guest_reg_read(struct vcpu *v, unsigned index)
+{
+	u64 *slot = reg_slot(v, index);
+	return slot ? *slot : vmcs_read(GUEST_RSP);
+}
+
+void guest_reg_write(struct vcpu *v, unsigned index, u64 value)
+{
+	u64 *slot = reg_slot(v, index);
+	if (slot)
+		*slot = value;
+	else
+		vmcs_write(GUEST_RSP, value);
+}
+
+void *guest_linear_to_host(struct vcpu *v, u64 gla)
+{
+	(void)v;
+	return (void *)gla;
+}
