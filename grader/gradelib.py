@@ -108,6 +108,26 @@ class Result:
             return (v & must_be_1) == must_be_1 and (v & must_be_0) == 0
         return self.expect(key, ok, f"bits 0x{must_be_1:x} set and 0x{must_be_0:x} clear", why)
 
+    def expect_absent(self, key, why):
+        """Records GOOD when the run never reported key (e.g. an exit that must not happen)."""
+        value = self.facts.get(key)
+        self.lines.append(("GOOD", f"{key} not reported") if value is None else
+                          ("BAD", f"{key} = {value}, expected no such fact -- {why}"))
+        return value is None
+
+    def expect_that(self, what, ok, seen, want, why):
+        """Records a derived comparison: `what` is seen as `seen`, must be `want`."""
+        self.lines.append(("GOOD", f"{what} = {seen}") if ok else
+                          ("BAD", f"{what} = {seen}, expected {want} -- {why}"))
+        return ok
+
+    def int_fact(self, key, default=None):
+        value = self.facts.get(key)
+        try:
+            return as_int(value) if value is not None else default
+        except ValueError:
+            return default
+
     @property
     def passed(self):
         return bool(self.lines) and all(kind == "GOOD" for kind, _ in self.lines)

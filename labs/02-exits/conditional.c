@@ -1,0 +1,110 @@
+/* Lab 02: instructions that exit because a VM-execution control says so (SDM 26.1.3). */
+#include "lab.h"
+
+/* Turns on the conditional exits this lab handles. */
+static void lab02_controls_setup(struct vcpu *v)
+{
+	(void)v;
+	/* TODO 02-5
+	 * SDM 25.6.2 (Tables 25-6 and 25-7): primary processor-based controls "HLT exiting"
+	 * (bit 7), "INVLPG exiting" (9), "RDTSC exiting" (12), "use TSC offsetting" (3), "MOV-DR
+	 * exiting" (23), "use I/O bitmaps" (25), "use MSR bitmaps" (28), "PAUSE exiting" (30),
+	 * "activate secondary controls" (31); secondary control "WBINVD exiting" (bit 6).
+	 * Do: add these bits to the controls lab 01 wrote, each field through
+	 * vmx_adjust_controls(), and start with a TSC offset of 0.
+	 * Hint: read the current value with vmcs_read(); CPU_* and CPU2_* are in vmx_controls.h;
+	 * the secondary controls' capability MSR is MSR_IA32_VMX_PROCBASED_CTLS2.
+	 */
+	TODO("02-5");
+}
+LAB_SETUP(02, lab02_controls_setup);
+
+/* HLT: with interrupts enabled the guest idles until an event; with them disabled it can
+ * never wake up, so the hypervisor ends it. */
+static enum exit_verdict handle_hlt(struct vcpu *v)
+{
+	/* TODO 02-6
+	 * SDM 26.1.3: with "HLT exiting" set, HLT exits before the processor halts. HLT ends at
+	 * the next interrupt, NMI, SMI or INIT; a guest that halts with RFLAGS.IF = 0 waits for
+	 * an event this machine never sends (the legacy PIC is masked).
+	 * Do: if the guest's RFLAGS.IF is 1, treat the HLT as done (an idle that woke up at once):
+	 * skip it and resume. If IF is 0, print that the guest halted with interrupts disabled
+	 * and return EXIT_STOP.
+	 * Hint: GUEST_RFLAGS is in the VMCS; RFLAGS_IF is in x86.h.
+	 */
+	(void)v;
+	TODO("02-6");
+}
+
+/* RDTSC under "RDTSC exiting": the hypervisor answers with the offset TSC. */
+static enum exit_verdict handle_rdtsc(struct vcpu *v)
+{
+	/* TODO 02-7
+	 * SDM 26.1.3 and 26.3 (RDTSC): with "RDTSC exiting" set, RDTSC exits; without it the
+	 * guest reads the TSC plus the TSC offset when "use TSC offsetting" is set. An emulated
+	 * RDTSC must give the guest what it would have read: the TSC plus TSC_OFFSET, low 32
+	 * bits in EAX and high 32 bits in EDX (the upper halves of RAX and RDX cleared).
+	 * Do: compute the guest's TSC, write RAX and RDX, skip, resume.
+	 * Hint: rdtsc() in x86.h; the offset is the VMCS field TSC_OFFSET.
+	 */
+	(void)v;
+	TODO("02-7");
+}
+
+/* INVLPG: the guest shares our page tables, so flush the page for it. */
+static enum exit_verdict handle_invlpg(struct vcpu *v)
+{
+	/* TODO 02-8
+	 * SDM 28.2.1: for INVLPG the exit qualification is the linear-address
+	 * operand of the instruction.
+	 * Do: invalidate that address's TLB entries in the host, skip, resume.
+	 * Hint: invlpg() in x86.h; v->exit.qualification.
+	 */
+	(void)v;
+	TODO("02-8");
+}
+
+/* MOV to/from DR0-DR7: decode the exit qualification and emulate the move. */
+static enum exit_verdict handle_mov_dr(struct vcpu *v)
+{
+	/* TODO 02-9
+	 * SDM 28.2.1 (exit qualification for MOV DR): bits 2:0 = the debug register, bit 4 =
+	 * direction (0 = MOV to DR, 1 = MOV from DR), bits 11:8 = the general register (0 RAX,
+	 * 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15). The guest's DR7 is the
+	 * VMCS field GUEST_DR7; DR0-DR3 and DR6 are the processor's own registers. SDM 18.2.2:
+	 * with CR4.DE = 0, DR4 and DR5 are aliases of DR6 and DR7; with CR4.DE = 1 they raise #UD.
+	 * In 64-bit mode a MOV to DR6 or DR7 with any of bits 63:32 set raises #GP(0).
+	 * Do: decode, apply the alias and fault rules (inject and return without skipping),
+	 * move the value between the register and the DR, skip, resume.
+	 * Hint: guest_reg_read()/guest_reg_write() (vcpu.h); read_dr()/write_dr() (x86.h);
+	 * the guest's CR4 is GUEST_CR4.
+	 */
+	(void)v;
+	TODO("02-9");
+}
+
+/* WBINVD and PAUSE: nothing to emulate beyond the instruction itself. */
+static enum exit_verdict handle_wbinvd_or_pause(struct vcpu *v)
+{
+	/* TODO 02-10
+	 * SDM 26.1.3: "WBINVD exiting" (secondary) and "PAUSE exiting" (primary) make these
+	 * instructions exit. WBINVD must still write back and invalidate the caches; PAUSE is
+	 * only a hint, so a hypervisor may just continue (or run something else meanwhile).
+	 * Do: execute WBINVD for a WBINVD exit, then skip the instruction and resume.
+	 * Hint: the basic exit reason is in v->exit.reason (EXIT_REASON_BASIC()).
+	 */
+	(void)v;
+	TODO("02-10");
+}
+
+static void lab02_conditional_handlers(struct vcpu *v)
+{
+	(void)v;
+	exit_register(EXIT_REASON_HLT, handle_hlt);
+	exit_register(EXIT_REASON_RDTSC, handle_rdtsc);
+	exit_register(EXIT_REASON_INVLPG, handle_invlpg);
+	exit_register(EXIT_REASON_MOV_DR, handle_mov_dr);
+	exit_register(EXIT_REASON_WBINVD_OR_WBNOINVD, handle_wbinvd_or_pause);
+	exit_register(EXIT_REASON_PAUSE, handle_wbinvd_or_pause);
+}
+LAB_SETUP(02, lab02_conditional_handlers);

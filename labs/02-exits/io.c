@@ -1,0 +1,57 @@
+/* Lab 02: I/O instructions: which ports exit (the I/O bitmaps) and how an exit is emulated
+ * (SDM Vol. 3C, 25.6.4, 26.1.3, 28.2.1 and 28.2.5). */
+#include "io_device.h"
+#include "lab.h"
+
+static void lab02_io_setup(struct vcpu *v)
+{
+	v->io_bitmap_a = page_alloc();
+	v->io_bitmap_b = page_alloc();
+	vmcs_write(IO_BITMAP_A, virt_to_phys(v->io_bitmap_a));
+	vmcs_write(IO_BITMAP_B, virt_to_phys(v->io_bitmap_b));
+}
+LAB_SETUP(02, lab02_io_setup);
+
+/* Makes IN/OUT to ports port .. port + count - 1 exit. */
+void io_intercept(struct vcpu *v, u16 port, unsigned count)
+{
+	/* TODO 02-11
+	 * SDM 25.6.4: with "use I/O bitmaps", I/O bitmap A holds one bit per port 0000H-7FFFH
+	 * and bitmap B one bit per port 8000H-FFFFH; an access exits when the bit of any port it
+	 * touches is 1 (bit n%8 of byte n/8 of the page). Ports are 16 bits: stop at FFFFH.
+	 * Do: set the bit of every port in the range, in the bitmap that holds it.
+	 * Hint: v->io_bitmap_a and v->io_bitmap_b are zeroed 4-KiB pages (lab02_io_setup above).
+	 */
+	(void)v;
+	(void)port;
+	(void)count;
+	TODO("02-11");
+}
+
+/* Emulates a trapped IN, OUT, INS or OUTS (with or without REP) on io_access(). */
+static enum exit_verdict handle_io(struct vcpu *v)
+{
+	/* TODO 02-12
+	 * SDM 28.2.1 (exit qualification for I/O instructions): bits 2:0 = size - 1 (0, 1 or 3),
+	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bits 31:16 =
+	 * port. SDM 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the
+	 * address size in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits). INS writes to ES:RDI, OUTS
+	 * reads from DS:RSI (bases are 0 in 64-bit mode); each element moves RDI/RSI by the size,
+	 * backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A plain IN of 1
+	 * or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
+	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
+	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
+	 * Skip the instruction and resume.
+	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; mask the
+	 * registers with the address size.
+	 */
+	(void)v;
+	TODO("02-12");
+}
+
+static void lab02_io_handlers(struct vcpu *v)
+{
+	(void)v;
+	exit_register(EXIT_REASON_IO_INSTRUCTION, handle_io);
+}
+LAB_SETUP(02, lab02_io_handlers);
