@@ -242,6 +242,7 @@ static void guest_io_bitmap(u64 nonce)
 	outb(DEVICE_BASE, (u8)x);
 	outw(DEVICE_BASE + 1, (u16)(x >> 8));		/* 0x7fff-0x8000: both bitmaps */
 	__asm__ volatile("outl %0, %w1" : : "a"(x ^ 0xa5a5a5a5U), "Nd"((u16)(DEVICE_BASE + 2)));
+	guest_report("io.in1_7fff", inb(DEVICE_BASE + 1));	/* the last port of bitmap A */
 	r1 = inb(DEVICE_BASE + 3);
 	__asm__ volatile("inw %w1, %w0" : "=a"(r2) : "Nd"((u16)DEVICE_BASE));
 	r2 &= 0xffff;

@@ -126,13 +126,14 @@ def io_bitmap(r):
     dev.out(0, x & 0xFF)
     dev.out(1, (x >> 8) & 0xFFFF)
     dev.out(2, x ^ 0xA5A5A5A5)
+    r.expect_eq("io.in1_7fff", dev.inp(1, 1), "IN AL from port 0x7fff (the last bit of bitmap A)")
     r.expect_eq("io.in1", dev.inp(3, 1), "IN AL from port 0x8001 (bitmap B)")
     r.expect_eq("io.in2", dev.inp(0, 2), "IN AX from port 0x7ffe (bitmap A)")
     r.expect_eq("io.in4", dev.inp(2, 4), "IN EAX from port 0x8000")
     r.expect_eq("io.inb_rax", 0x1122334455667700 | dev.inp(0, 1), "IN AL keeps RAX bits 63:8")
     r.expect_eq("io.inl_rax", dev.inp(2, 4), "IN EAX clears RAX bits 63:32")
-    r.expect_eq("exits.IO_INSTRUCTION", 8,
-                "exactly the 8 accesses to ports 0x7ffe-0x8001 exit; 0x7ffd and 0x8002 do not")
+    r.expect_eq("exits.IO_INSTRUCTION", 9,
+                "exactly the 9 accesses to ports 0x7ffe-0x8001 exit; 0x7ffd and 0x8002 do not")
 
 
 @check(LAB, "io-string", 8, ["02-12"], "INS/OUTS with and without REP, forwards and backwards")
