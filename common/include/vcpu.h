@@ -33,6 +33,9 @@ struct vcpu {
 	u8 *msr_bitmap;			/* four 1-KiB read/write bitmaps (SDM 25.6.9) */
 	u64 msr_tsc_aux;		/* the guest's IA32_TSC_AUX, kept by the hypervisor */
 	u64 msr_scratch;		/* the virtual MSR HV_MSR_SCRATCH */
+
+	/* Lab 03 */
+	u64 cr8;			/* the guest's TPR as MOV CR8 sees it (no TPR shadow) */
 };
 
 /*
@@ -89,6 +92,9 @@ void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code);
 void io_intercept(struct vcpu *v, u16 port, unsigned count);
 void msr_intercept(struct vcpu *v, u32 msr, bool read, bool write);
 void exit_stats_print(struct vcpu *v);
+
+/* The steps of lab 03, implemented by the student (labs/03-cr-shadows). */
+void cr3_target_add(struct vcpu *v, u64 cr3);
 
 /* Per-lab hooks: every lab file may register a setup with LAB_SETUP(lab, fn), run in lab
  * order after the VMCS is set up and before the first VM entry, and a finish with
