@@ -10,6 +10,7 @@
 import argparse
 import os
 import pathlib
+import shlex
 import shutil
 import subprocess
 import sys
@@ -84,11 +85,11 @@ def symbol_file(elf, work):
 DEBUG_HELP = """\
 Bochs debugger, hypervisor symbols loaded. Useful commands (docs/debugging.md has more):
   vmexitbp            stop at every VM exit (again to turn off)
-  lb vcpu_run         break at a symbol's address      b 0x8000   break at an address
+  lb "vcpu_run"       break at a symbol's address      b 0x8000   break at an address
   c                   continue                          s / n       step / step over
   r  sreg  creg       registers, segments, control registers
   x /4gx 0x7e00       examine memory                   u /10       disassemble at RIP
-  info symbols        what the loaded symbols are      q           quit
+  info symbols "vmx"  symbols starting with vmx        q           quit
 """
 
 
@@ -119,7 +120,7 @@ def cmd_gdb(args, binary_unused):
         return 1
     try:
         time.sleep(0.5)
-        extra = os.environ.get("GDB_ARGS", "").split()
+        extra = shlex.split(os.environ.get("GDB_ARGS", ""))
         return subprocess.call([gdb, "-q", "-ex", "set architecture i386:x86-64",
                                 "-ex", f"file {args.elf}", "-ex", f"target remote localhost:{port}",
                                 *extra])

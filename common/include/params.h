@@ -1,5 +1,5 @@
 /* The grader's parameter sector: sector 1 of the disk image, loaded at 0x7e00 by the boot code.
- * The grader writes it into each run's copy of the image (grader/image.py knows this layout). */
+ * The grader writes it into each run's copy of the image (grader/bochs.py: write_params() knows this layout). */
 #pragma once
 #include "types.h"
 

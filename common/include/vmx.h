@@ -105,7 +105,7 @@ static inline enum vmx_status vmwrite(enum vmcs_field field, u64 value)
 	return vmx_status_from(cf, zf);
 }
 
-/* SDM 30.3 INVEPT / INVVPID types and descriptors */
+/* SDM 31.3 INVEPT / INVVPID types and descriptors */
 enum invept_type { INVEPT_SINGLE_CONTEXT = 1, INVEPT_ALL_CONTEXT = 2 };
 enum invvpid_type {
 	INVVPID_INDIVIDUAL_ADDRESS = 0,

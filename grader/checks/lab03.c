@@ -96,8 +96,9 @@ static void guest_clts_lmsw(u64 nonce)
 	guest_report("lmsw.ts_fpu", fault_of(fpu_op, 0));
 	lmsw((u16)(read_cr0() | CR0_MP));	/* only MP changes: not owned, no exit */
 	guest_report("lmsw.mp_view", read_cr0() & CR0_MP);
-	lmsw((u16)(read_cr0() & ~CR0_PE));	/* LMSW never clears PE */
+	lmsw((u16)((read_cr0() & ~CR0_PE) ^ CR0_TS));	/* TS changes: exits; PE must stay */
 	guest_report("lmsw.pe_view", read_cr0() & CR0_PE);
+	guest_report("lmsw.pe_ts_view", read_cr0() & CR0_TS);
 	clts();
 	guest_report("ts.final_fpu", fault_of(fpu_op, 0));
 }

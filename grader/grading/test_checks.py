@@ -22,13 +22,13 @@ def pytest_generate_tests(metafunc):
 def lab_image(request, tmp_path_factory):
     opt = request.config.getoption
     lab = f"{int(opt('--lab')):02d}"
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
     try:
         image, elf = gradelib.build(lab, opt("--source"), opt("--earlier"))
         binary = bochs.bochs_binary()
         gradelib.probe(binary, image, tmp_path_factory.mktemp("probe"))
     except (gradelib.BuildError, bochs.SetupError) as e:
         pytest.exit(f"cannot grade: {e}", returncode=1)
-    shutil.rmtree(LOG_DIR, ignore_errors=True)
     yield binary, image, elf
     text, got, total = gradelib.summary(RESULTS)
     conftest.SUMMARIES.append((f"score for lab {lab} ({opt('--source')})", text +
