@@ -13,14 +13,20 @@ extern u64 catch_rsp;
 extern u8 catch_landing[], catch_returned_landing[];
 static struct guest_fault last_fault;
 
-static struct idt_gate guest_idt[IDT_VECTORS] __aligned(16);
+struct idt_gate guest_idt[IDT_VECTORS] __aligned(16);
+void (*guest_interrupt_hook)(struct trap_frame *f);
 guest_program guest_program_to_run;
+
+void guest_idt_init(void)
+{
+	idt_fill(guest_idt, guest_vector_stubs);
+	guest_idt[GUEST_USER_RETURN_VECTOR].type_attr |= GATE_DPL3;
+}
 
 void guest_main(void)
 {
 	struct descriptor_table d = { sizeof(guest_idt) - 1, (u64)guest_idt };
-	idt_fill(guest_idt, guest_vector_stubs);
-	guest_idt[GUEST_USER_RETURN_VECTOR].type_attr |= GATE_DPL3;
+	guest_idt_init();
 	__asm__ volatile("lidt %0" : : "m"(d));
 	if (guest_program_to_run)
 		guest_program_to_run(boot_params.nonce);
@@ -61,6 +67,11 @@ static void land(struct trap_frame *f, u8 *landing)
  * hypervisor and ends the guest. */
 void guest_trap(struct trap_frame *f)
 {
+	bool interrupt = f->vector == VEC_NMI || (f->vector >= 32 && f->vector != GUEST_USER_RETURN_VECTOR);
+	if (interrupt && guest_interrupt_hook) {
+		guest_interrupt_hook(f);
+		return;
+	}
 	if (catch_active && f->vector == GUEST_USER_RETURN_VECTOR) {
 		land(f, catch_returned_landing);
 		return;

@@ -2,6 +2,7 @@
 #pragma once
 #include "types.h"
 #include "hypercall.h"
+#include "trap.h"
 
 /* The first guest instruction (set GUEST_RIP to it) and the top of the guest's stack. */
 void guest_start(void);
@@ -21,6 +22,13 @@ struct guest_fault {
 bool guest_catch(void (*fn)(u64), u64 arg, struct guest_fault *fault);
 /* Runs fn(arg) at CPL 3 on a user stack, with IOPL 0 and IF 0; same result as guest_catch(). */
 bool guest_user(void (*fn)(u64), u64 arg, struct guest_fault *fault);
+
+/* Interrupts and NMIs in the guest go to this hook when it is set (vector in f->vector);
+ * it runs on the interrupted stack and returns with IRETQ. */
+extern void (*guest_interrupt_hook)(struct trap_frame *f);
+/* The guest's IDT, filled by guest_idt_init() (the guest runtime calls it first thing). */
+extern struct idt_gate guest_idt[];
+void guest_idt_init(void);
 
 /* The program the current check runs in the guest; set by the harness before VM entry. */
 typedef void (*guest_program)(u64 nonce);

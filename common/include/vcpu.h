@@ -36,7 +36,15 @@ struct vcpu {
 
 	/* Lab 03 */
 	u64 cr8;			/* the guest's TPR as MOV CR8 sees it (no TPR shadow) */
+
+	/* Lab 04 */
+	u64 pending_irq[4];		/* external-interrupt vectors waiting for the guest */
+	unsigned pending_nmi;		/* NMIs waiting for the guest */
+	u64 host_interrupts;		/* interrupts the hypervisor kept for itself */
 };
+
+/* Lab 04: vectors at or above this one belong to the hypervisor and never reach the guest. */
+#define HV_VECTOR_BASE 0xe0
 
 /*
  * The world switch (vmx_switch.S). Loads the guest registers from *regs, sets HOST_RSP and
@@ -58,6 +66,10 @@ typedef enum exit_verdict (*exit_handler)(struct vcpu *v);
 void exit_register(unsigned reason, exit_handler h);
 /* The handler registered for `reason`, or NULL. */
 exit_handler exit_handler_for(unsigned reason);
+/* Runs `hook` before every VM entry: after each exit handled with EXIT_RESUME, and once
+ * before the first entry (the harness calls vcpu_before_entry()). */
+void exit_set_before_entry(void (*hook)(struct vcpu *v));
+void vcpu_before_entry(struct vcpu *v);
 /* Reads the exit information and calls the handler registered for its basic reason. A failed
  * VM entry (bit 31) or an exit nobody handles is reported in words with a VMCS dump. */
 enum exit_verdict exit_dispatch(struct vcpu *v);
@@ -95,6 +107,10 @@ void exit_stats_print(struct vcpu *v);
 
 /* The steps of lab 03, implemented by the student (labs/03-cr-shadows). */
 void cr3_target_add(struct vcpu *v, u64 cr3);
+
+/* The steps of lab 04, implemented by the student (labs/04-events). */
+void vcpu_queue_interrupt(struct vcpu *v, u8 vector);
+void vcpu_queue_nmi(struct vcpu *v);
 
 /* Per-lab hooks: every lab file may register a setup with LAB_SETUP(lab, fn), run in lab
  * order after the VMCS is set up and before the first VM entry, and a finish with

@@ -143,6 +143,9 @@ static inline enum vmx_status invvpid(enum invvpid_type type, u16 vpid, u64 line
 u64 vmcs_read(enum vmcs_field field);
 void vmcs_write(enum vmcs_field field, u64 value);
 
+/* Sets (on) or clears the `bits` of a control field. */
+void vmcs_set_bits(enum vmcs_field field, u64 bits, bool on);
+
 /* Writes a guest segment register's selector, base, limit and access rights (SDM 25.4.1);
  * `selector_field` is one of GUEST_ES_SELECTOR ... GUEST_TR_SELECTOR. */
 void vmcs_write_guest_segment(enum vmcs_field selector_field, u16 selector, u64 base, u32 limit,

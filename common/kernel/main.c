@@ -1,4 +1,5 @@
 /* kmain: bring up the base runtime, then hand over to the check harness. */
+#include "apic.h"
 #include "kernel.h"
 #include "mm.h"
 #include "params.h"
@@ -17,6 +18,7 @@ void kmain(void)
 {
 	console_init();
 	pic_mask_all();
+	apic_init();
 	gdt_init();
 	idt_init();
 	mm_init();

@@ -6,6 +6,15 @@
 #define EXITS_NARRATED 40 /* a verbose run prints this many exits, then stays quiet */
 
 static exit_handler handlers[EXIT_REASON_TABLE_SIZE];
+static void (*before_entry)(struct vcpu *v);
+
+void exit_set_before_entry(void (*hook)(struct vcpu *v)) { before_entry = hook; }
+
+void vcpu_before_entry(struct vcpu *v)
+{
+	if (before_entry)
+		before_entry(v);
+}
 
 void exit_register(unsigned reason, exit_handler h)
 {
@@ -92,7 +101,10 @@ enum exit_verdict exit_dispatch(struct vcpu *v)
 		unexpected_exit(v);
 	v->exit_count[basic]++;
 	narrate(v, basic);
-	return handlers[basic](v);
+	enum exit_verdict verdict = handlers[basic](v);
+	if (verdict == EXIT_RESUME)
+		vcpu_before_entry(v);
+	return verdict;
 }
 
 /* SDM 27.1-27.2: VMLAUNCH/VMRESUME failed before loading any guest state. */

@@ -57,3 +57,9 @@ void vmcs_write_guest_segment(enum vmcs_field selector_field, u16 selector, u64 
 	vmcs_write(GUEST_ES_LIMIT + index, limit);
 	vmcs_write(GUEST_ES_ACCESS_RIGHTS + index, access_rights);
 }
+
+void vmcs_set_bits(enum vmcs_field field, u64 bits, bool on)
+{
+	u64 value = vmcs_read(field);
+	vmcs_write(field, on ? value | bits : value & ~bits);
+}

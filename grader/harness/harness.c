@@ -109,6 +109,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 		(*f)(v);
 	if (c->setup)
 		c->setup(v);
+	vcpu_before_entry(v);
 	vcpu_run(v);
 	for (const lab_hook_fn *f = __lab_finish_start; f < __lab_finish_end; f++)
 		(*f)(v);
