@@ -46,7 +46,7 @@ LDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 --no-warn-rwx-segment
 
 COMMON_SRC := $(wildcard common/boot/*.S common/kernel/*.c common/kernel/*.S common/vmx/*.c \
 	common/vmx/*.S common/guest/*.c common/guest/*.S) grader/harness/harness.c
-CHECK_SRC := grader/checks/probe.c $(foreach n,$(LAB_NUMBERS),$(wildcard grader/checks/lab$(n).c))
+CHECK_SRC := grader/checks/probe.c $(foreach n,$(LAB_NUMBERS),$(wildcard grader/checks/lab$(n).c grader/checks/lab$(n)_*.c grader/checks/lab$(n)_*.S))
 LAB_SRC := $(foreach d,$(LAB_DIRS),$(wildcard $(d)/*.c $(d)/*.S))
 # Each object keeps its source's path under $(BUILD)/obj; sources outside the repo get /ext.
 obj_of = $(BUILD)/obj/$(subst ..,__,$(patsubst /%,ext/%,$(1))).o

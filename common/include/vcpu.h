@@ -41,6 +41,7 @@ struct vcpu {
 	u64 pending_irq[4];		/* external-interrupt vectors waiting for the guest */
 	unsigned pending_nmi;		/* NMIs waiting for the guest */
 	u64 host_interrupts;		/* interrupts the hypervisor kept for itself */
+	bool vectored_event_done;	/* the exit handler completed the event being delivered */
 };
 
 /* Lab 04: vectors at or above this one belong to the hypervisor and never reach the guest. */
@@ -120,3 +121,11 @@ typedef void (*lab_hook_fn)(struct vcpu *v);
 	static const lab_hook_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn
 #define LAB_FINISH(lab, fn) \
 	static const lab_hook_fn lab_finish_##fn __section(".lab_finish." #lab) __used = fn
+
+/* The guest's GDT entry for `selector` (its table, index and GDTR limit come from the VMCS);
+ * returns false when the selector is past the limit or points into an LDT. */
+bool guest_gdt_entry(struct vcpu *v, u16 selector, u64 **entry);
+/* Loads segment register `selector_field` (GUEST_ES_SELECTOR ... GUEST_GS_SELECTOR) from the
+ * guest's GDT as a segment load would: a null selector makes it unusable. Returns false when
+ * the selector cannot be loaded (past the GDT limit, not present). */
+bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 selector);

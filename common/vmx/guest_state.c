@@ -1,6 +1,8 @@
 /* Access to the guest's general registers by SDM index, and to its memory. */
 #include "kernel.h"
+#include "tss32.h"
 #include "vcpu.h"
+#include "vmx_controls.h"
 
 /* SDM index -> slot in struct guest_regs (index 4, RSP, is in the VMCS). */
 static u64 *reg_slot(struct vcpu *v, unsigned index)
@@ -34,4 +36,28 @@ void *guest_linear_to_host(struct vcpu *v, u64 gla)
 {
 	(void)v;
 	return (void *)gla;
+}
+
+bool guest_gdt_entry(struct vcpu *v, u16 selector, u64 **entry)
+{
+	u64 index = selector & ~7UL;
+	if ((selector & 4) || index + 7 > vmcs_read(GUEST_GDTR_LIMIT))
+		return false;
+	*entry = guest_linear_to_host(v, vmcs_read(GUEST_GDTR_BASE) + index);
+	return true;
+}
+
+bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 selector)
+{
+	u64 *entry;
+	if ((selector & ~3) == 0) {
+		vmcs_write_guest_segment(selector_field, selector, 0, 0, AR_UNUSABLE);
+		return true;
+	}
+	if (!guest_gdt_entry(v, selector, &entry) || !DESC_PRESENT(*entry))
+		return false;
+	*entry |= 1UL << 40;	/* the processor sets the accessed bit on a load */
+	vmcs_write_guest_segment(selector_field, selector, DESC_BASE(*entry), desc_limit(*entry),
+				 desc_access_rights(*entry));
+	return true;
 }

@@ -63,3 +63,60 @@ def idt_vectoring(r):
     r.expect_eq("vectoring.info", 0x80000043, "the #GP exit came during delivery of vector 0x43")
     r.expect_eq("irq.count", 1, "after the gate is repaired the interrupt must not be lost")
     r.expect_eq("irq.vector", 0x43, "the same vector")
+
+
+SEL_TSS_A, SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT = 0x18, 0x38, 0x40
+TSS_AVAILABLE = 0x9
+EFLAGS_NT = 0x4000
+VEC_TS, VEC_NP, VEC_GP = 10, 11, 13
+
+
+@check(LAB, "task-jmp", 6, ["04-6", "04-7", "04-8"],
+       "JMP to a TSS: state saved and loaded, old task's busy bit cleared, NT unchanged")
+def task_jmp(r):
+    r.expect_eq("tasks.b_ebx", (r.nonce & 0xFFFFFFFF) ^ 0xB0B0B0B0, "task B starts with the EBX of its TSS")
+    r.expect_eq("tasks.b_nt_jmp", 0, "a JMP does not set NT")
+    r.expect_eq("tasks.a_ebx_after_jmp", (r.nonce >> 32) | 1, "task A's EBX survives A -> B -> A")
+    r.expect_eq("tasks.b_type_after_jmp", TSS_AVAILABLE, "B's JMP back to A cleared B's busy bit")
+    r.expect("exits.TASK_SWITCH", lambda v: int(v, 0) >= 2, "at least 2", "every task switch exits")
+
+
+@check(LAB, "task-call-iret", 6, ["04-7", "04-8"],
+       "CALL to a TSS sets NT and the back link; IRET with NT returns and frees the task")
+def task_call_iret(r):
+    r.expect_eq("tasks.b_nt_call", EFLAGS_NT, "a CALL runs the new task with NT = 1")
+    r.expect_eq("tasks.b_back_link", SEL_TSS_A, "and writes the old TSS selector into its back link")
+    r.expect_eq("tasks.a_ebx_after_call", (r.nonce >> 32) | 1, "IRET resumes task A with its registers")
+    r.expect_eq("tasks.b_type_after_iret", TSS_AVAILABLE, "IRET clears the busy bit of the task it leaves")
+    r.expect_eq("tasks.a_nt_after_iret", 0, "task A runs on with NT = 0")
+
+
+@check(LAB, "task-gate", 6, ["04-4", "04-7", "04-8"],
+       "INT n through a task gate: a nested task; the event is not delivered twice")
+def task_gate(r):
+    r.expect_eq("tasks.c_nt", EFLAGS_NT, "a task gate nests the task (NT = 1)")
+    r.expect_eq("tasks.c_back_link", SEL_TSS_A, "with the back link to A")
+    r.expect_eq("tasks.a_ebx_after_gate", (r.nonce >> 32) | 1, "A resumes after its INT")
+    r.expect_eq("tasks.c_type_after_iret", TSS_AVAILABLE, "C is free again after its IRET")
+    r.expect_eq("tasks.cr0_ts", 8, "every task switch sets CR0.TS (seen through the read shadow)")
+
+
+@check(LAB, "task-bad-tss", 6, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
+def task_bad_tss(r):
+    r.expect_eq("tasks.short_vector", VEC_TS, "TSS limit below 67H: #TS")
+    r.expect_eq("tasks.short_error", SEL_TSS_SHORT, "error code = the new TSS selector")
+    r.expect_eq("tasks.np_vector", VEC_NP, "TSS not present: #NP")
+    r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
+    r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
+    r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
+
+
+@check(LAB, "task-double-fault", 6, ["04-7", "04-8"],
+       "a double fault through a task gate: error code pushed on the new task's stack")
+def task_double_fault(r):
+    r.expect_eq("tasks.d_expected", 1, "task D runs only for the deliberate double fault")
+    r.expect_eq("tasks.d_error", 0, "#DF pushes error code 0 on task D's stack")
+    r.expect_eq("tasks.d_esp", r.int_fact("host.tss_d_stack_top", "task D's stack top"),
+                "after popping it, ESP is back at the top of D's stack (the push happened)")
+    r.expect_eq("tasks.d_back_link", SEL_TSS_A, "a task gate sets the back link")
+    r.expect_eq("exits.TASK_SWITCH", 7, "JMP, JMP, CALL, IRET, INT gate, IRET, #DF gate: 7 exits")

@@ -75,7 +75,6 @@ int highest_pending_irq(struct vcpu *v)
 /* Re-delivers an event whose delivery a VM exit interrupted; true if it did. */
 static bool reinject_vectored_event(struct vcpu *v)
 {
-	(void)v;
 	/* TODO 04-4
 	 * SDM 28.2.4 (information for VM exits during event delivery): when a VM exit happens
 	 * while an event (interrupt, NMI, exception, software interrupt) is being delivered
@@ -84,12 +83,16 @@ static bool reinject_vectored_event(struct vcpu *v)
 	 * in IDT_VECTORING_ERROR_CODE. The event was not delivered: the hypervisor must inject it
 	 * again, or the guest loses it. Software interrupts and exceptions (types 4, 5, 6) also
 	 * need VM_ENTRY_INSTRUCTION_LENGTH = the VM-exit instruction length.
-	 * Do: if the IDT-vectoring information is valid and nothing is being injected already
+	 * The one exception: a handler that completed the delivery itself (the task-switch
+	 * emulation does, for a task gate in the IDT) sets v->vectored_event_done.
+	 * Do: clear v->vectored_event_done and return false if it was set. Otherwise, if the
+	 * IDT-vectoring information is valid and nothing is being injected already
 	 * (VM-entry interruption information not valid), copy it (with the error code and, for
 	 * types 4-6, the instruction length) into the VM-entry fields and return true.
 	 * Hint: INTR_INFO_VALID, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_TYPE() in vmx_exit.h;
 	 * clear bit 12 (NMI unblocking due to IRET) when you copy the field: it is reserved there.
 	 */
+	(void)v;
 	TODO("04-4");
 }
 

@@ -97,8 +97,7 @@ int highest_pending_irq(struct vcpu *v)
 /* Re-delivers an event whose delivery a VM exit interrupted; true if it did. */
 static bool reinject_vectored_event(struct vcpu *v)
 {
-	(void)v;
-	/* BEGIN 04-4
+	/* BEGIN 04-4 unused: v
 	 * SDM 28.2.4 (information for VM exits during event delivery): when a VM exit happens
 	 * while an event (interrupt, NMI, exception, software interrupt) is being delivered
 	 * through the guest's IDT, the IDT-vectoring information field is valid (bit 31) and
@@ -106,12 +105,19 @@ static bool reinject_vectored_event(struct vcpu *v)
 	 * in IDT_VECTORING_ERROR_CODE. The event was not delivered: the hypervisor must inject it
 	 * again, or the guest loses it. Software interrupts and exceptions (types 4, 5, 6) also
 	 * need VM_ENTRY_INSTRUCTION_LENGTH = the VM-exit instruction length.
-	 * Do: if the IDT-vectoring information is valid and nothing is being injected already
+	 * The one exception: a handler that completed the delivery itself (the task-switch
+	 * emulation does, for a task gate in the IDT) sets v->vectored_event_done.
+	 * Do: clear v->vectored_event_done and return false if it was set. Otherwise, if the
+	 * IDT-vectoring information is valid and nothing is being injected already
 	 * (VM-entry interruption information not valid), copy it (with the error code and, for
 	 * types 4-6, the instruction length) into the VM-entry fields and return true.
 	 * Hint: INTR_INFO_VALID, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_TYPE() in vmx_exit.h;
 	 * clear bit 12 (NMI unblocking due to IRET) when you copy the field: it is reserved there.
 	 */
+	if (v->vectored_event_done) {
+		v->vectored_event_done = false;
+		return false;
+	}
 	u32 idt = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
 	if (!(idt & INTR_INFO_VALID) || (vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION) & INTR_INFO_VALID))
 		return false;

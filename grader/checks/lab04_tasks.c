@@ -1,0 +1,127 @@
+/* Lab 04 task-switch checks, host side: a 32-bit protected-mode guest with its own GDT, IDT,
+ * TSSes and 4-MiB-page page directory, started at task_main (lab04_tasks.S). */
+#include "check.h"
+#include "lab.h"
+#include "params.h"
+#include "tss32.h"
+
+#define SEL_CODE32 0x08
+#define SEL_DATA 0x10
+#define SEL_TSS_A 0x18
+#define SEL_TSS_B 0x20
+#define SEL_TSS_C 0x28
+#define SEL_TSS_D 0x30
+#define SEL_TSS_SHORT 0x38
+#define SEL_TSS_NOT_PRESENT 0x40
+#define GDT32_ENTRIES 9
+#define IDT32_ENTRIES 0x51
+#define VEC_TASK_GATE 0x50
+#define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
+#define GATE_INTERRUPT_32 0x8e
+#define GATE_TASK 0x85
+
+extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[];
+extern char fault_10[], fault_11[], fault_13[];
+extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
+
+static u64 tss_descriptor(void *tss, u32 limit, u64 type, bool present)
+{
+	u64 base = (u64)tss;
+	return (limit & 0xffff) | ((base & 0xffffff) << 16) | (type << 40) | ((u64)present << 47) |
+	       ((u64)((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+}
+
+static u64 interrupt_gate32(void *handler)
+{
+	u64 offset = (u64)handler;
+	return (offset & 0xffff) | ((u64)SEL_CODE32 << 16) | ((u64)GATE_INTERRUPT_32 << 40) |
+	       ((offset >> 16) << 48);
+}
+
+static u64 task_gate(u16 tss_selector) { return ((u64)tss_selector << 16) | ((u64)GATE_TASK << 40); }
+
+static u32 stack_top(void) { return (u32)(u64)page_alloc() + PAGE_SIZE; }
+
+static struct tss32 *new_task(void *entry, u32 cr3, u32 ebx)
+{
+	struct tss32 *t = page_alloc();
+	t->cr3 = cr3;
+	t->eip = (u32)(u64)entry;
+	t->eflags = RFLAGS_FIXED;
+	t->esp = stack_top();
+	t->ebx = ebx;
+	t->cs = SEL_CODE32;
+	t->ss = t->ds = t->es = t->fs = t->gs = SEL_DATA;
+	t->io_map_base = sizeof(struct tss32);
+	return t;
+}
+
+/* The VMCS for a 32-bit protected-mode guest with paging and task A (TR) current. */
+static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_a)
+{
+	const u32 code32 = AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P | AR_DB | AR_G;
+	const u32 data = AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G;
+	u64 cr4 = (vmcs_read(GUEST_CR4) & ~CR4_PAE) | CR4_PSE;
+	vmcs_set_bits(VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE_GUEST, false);
+	vmcs_write(GUEST_CR4, cr4);
+	vmcs_write(CR4_READ_SHADOW, cr4 & ~CR4_VMXE);
+	vmcs_write(GUEST_CR3, (u64)pd);
+	vmcs_write_guest_segment(GUEST_CS_SELECTOR, SEL_CODE32, 0, 0xffffffff, code32);
+	enum vmcs_field data_segments[] = { GUEST_SS_SELECTOR, GUEST_DS_SELECTOR, GUEST_ES_SELECTOR,
+					    GUEST_FS_SELECTOR, GUEST_GS_SELECTOR };
+	for (unsigned i = 0; i < ARRAY_SIZE(data_segments); i++)
+		vmcs_write_guest_segment(data_segments[i], SEL_DATA, 0, 0xffffffff, data);
+	vmcs_write_guest_segment(GUEST_TR_SELECTOR, SEL_TSS_A, (u64)tss_a, TSS32_MIN_LIMIT,
+				 AR_TYPE(SYS_TYPE_TSS32_BUSY) | AR_P);
+	vmcs_write(GUEST_GDTR_BASE, (u64)gdt);
+	vmcs_write(GUEST_GDTR_LIMIT, GDT32_ENTRIES * 8 - 1);
+	vmcs_write(GUEST_IDTR_BASE, (u64)idt);
+	vmcs_write(GUEST_IDTR_LIMIT, IDT32_ENTRIES * 8 - 1);
+	vmcs_write(GUEST_RIP, (u64)task_main);
+	vmcs_write(GUEST_RSP, stack_top());
+	vmcs_write(GUEST_RFLAGS, RFLAGS_FIXED);
+}
+
+static void setup_tasks(struct vcpu *v)
+{
+	(void)v;
+	u32 *pd = page_alloc();
+	u64 *gdt = page_alloc(), *idt = page_alloc();
+	u32 cr3 = (u32)(u64)pd;
+	for (u32 i = 0; i < 1024; i++)
+		pd[i] = (i << 22) | PDE_4M;
+	struct tss32 *a = page_alloc();
+	a->cr3 = cr3;			/* static: a task switch never saves CR3 (SDM 8.2.1) */
+	a->io_map_base = sizeof(struct tss32);
+	struct tss32 *b = new_task(task_b_entry, cr3, (u32)boot_params.nonce ^ 0xb0b0b0b0);
+	struct tss32 *c = new_task(task_c_entry, cr3, 0xc);
+	struct tss32 *d = new_task(task_d_entry, cr3, 0xd);
+	gdt[1] = 0x00cf9a000000ffffUL;
+	gdt[2] = 0x00cf92000000ffffUL;
+	gdt[SEL_TSS_A / 8] = tss_descriptor(a, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_BUSY, true);
+	gdt[SEL_TSS_B / 8] = tss_descriptor(b, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_C / 8] = tss_descriptor(c, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_D / 8] = tss_descriptor(d, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_SHORT / 8] = tss_descriptor(page_alloc(), 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_NOT_PRESENT / 8] = tss_descriptor(page_alloc(), TSS32_MIN_LIMIT,
+						      SYS_TYPE_TSS32_AVAILABLE, false);
+	idt[VEC_DF] = task_gate(SEL_TSS_D);
+	idt[VEC_TS] = interrupt_gate32(fault_10);
+	idt[VEC_NP] = interrupt_gate32(fault_11);
+	idt[VEC_GP] = interrupt_gate32(fault_13);
+	idt[VEC_TASK_GATE] = task_gate(SEL_TSS_C);
+	canary_a = (u32)(boot_params.nonce >> 32) | 1;
+	gdt32_ptr = (u32)(u64)gdt;
+	idt32_ptr = (u32)(u64)idt;
+	tss_b_ptr = (u32)(u64)b;
+	tss_c_ptr = (u32)(u64)c;
+	tss_d_ptr = (u32)(u64)d;
+	report_fact("host.tss_d_stack_top", "0x%x", d->esp);
+	enter_protected_mode(gdt, idt, pd, a);
+}
+
+CHECK(04, task_jmp, .name = "task-jmp", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_call, .name = "task-call-iret", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_gate, .name = "task-gate", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_bad, .name = "task-bad-tss", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_df, .name = "task-double-fault", .last_stage = STAGE_RUN, .setup = setup_tasks);

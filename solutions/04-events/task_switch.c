@@ -1,0 +1,188 @@
+/* Lab 04: task switches always exit in VMX non-root operation (SDM Vol. 3C, 26.4.2); the
+ * hypervisor performs them as the processor would (SDM Vol. 3A, 8.3). Only 32-bit TSSes in
+ * the GDT, for a 32-bit protected-mode guest. */
+#include "lab.h"
+#include "tss32.h"
+
+enum task_switch_source { SOURCE_CALL = 0, SOURCE_IRET = 1, SOURCE_JMP = 2, SOURCE_IDT_GATE = 3 };
+
+struct task_switch {
+	u16 selector;			/* the new task's TSS selector */
+	enum task_switch_source source;
+	u64 *new_desc, *old_desc;	/* their GDT entries */
+	struct tss32 *new_tss, *old_tss;
+	u32 fault_vector, fault_error;	/* an exception the checks raise instead (0: none) */
+};
+
+#define GUEST_TR_BUSY_32 (AR_TYPE(SYS_TYPE_TSS32_BUSY) | AR_P)
+
+/* Finds the new TSS and checks it as SDM 8.3 steps 2-5 describe. */
+bool task_switch_check(struct vcpu *v, struct task_switch *t)
+{
+	/* BEGIN 04-6 unused: v, t
+	 * SDM 28.2.1 (Table 28-2): for a task switch the exit qualification holds the new TSS
+	 * selector (bits 15:0) and the source (bits 31:30: 0 CALL, 1 IRET, 2 JMP, 3 task gate in
+	 * the IDT). SDM 8.3: the new TSS descriptor must be a TSS (else #GP(selector)), present
+	 * (else #NP(selector)) and have a limit of at least 67H (else #TS(selector)); for CALL, JMP
+	 * and a task gate it must not be busy (else #GP(selector)); for IRET it must be busy (else
+	 * #TS(selector)). Error codes carry the selector with bits 1:0 cleared. The processor
+	 * makes these checks itself before the exit (Bochs does; SDM 26.4.2), but the GDT is
+	 * guest memory the hypervisor reads again, so it checks once more, as KVM does.
+	 * Do: fill t (selector, source, both descriptors and both TSSes; the old task is GUEST_TR)
+	 * and apply these checks; on a violation set t->fault_vector and t->fault_error and
+	 * return false.
+	 * Hint: guest_gdt_entry() and guest_linear_to_host() (vcpu.h); DESC_* in tss32.h.
+	 */
+	u64 q = v->exit.qualification;
+	t->selector = (u16)q;
+	t->source = (q >> 30) & 3;
+	t->fault_error = t->selector & 0xfffc;
+	u16 old_selector = (u16)vmcs_read(GUEST_TR_SELECTOR);
+	if (!guest_gdt_entry(v, t->selector, &t->new_desc) || !guest_gdt_entry(v, old_selector, &t->old_desc)) {
+		t->fault_vector = VEC_GP;
+		return false;
+	}
+	u64 d = *t->new_desc;
+	bool busy = DESC_TYPE(d) == SYS_TYPE_TSS32_BUSY;
+	if (DESC_S(d) || (DESC_TYPE(d) != SYS_TYPE_TSS32_AVAILABLE && !busy))
+		t->fault_vector = VEC_GP;
+	else if (!DESC_PRESENT(d))
+		t->fault_vector = VEC_NP;
+	else if (desc_limit(d) < TSS32_MIN_LIMIT)
+		t->fault_vector = VEC_TS;
+	else if (t->source == SOURCE_IRET && !busy)
+		t->fault_vector = VEC_TS;
+	else if (t->source != SOURCE_IRET && busy)
+		t->fault_vector = VEC_GP;
+	else
+		t->fault_vector = 0;
+	t->new_tss = guest_linear_to_host(v, DESC_BASE(d));
+	t->old_tss = guest_linear_to_host(v, vmcs_read(GUEST_TR_BASE));
+	return t->fault_vector == 0;
+	/* END 04-6 */
+}
+
+/* Saves the current task into its TSS and updates busy bits, back link and NT. */
+void task_switch_save(struct vcpu *v, struct task_switch *t)
+{
+	/* BEGIN 04-7 unused: v, t
+	 * SDM 8.3 steps 7-9: the old task's state goes into its TSS: EIP (for CALL, JMP and
+	 * IRET, and for a software interrupt through a task gate, the instruction after the
+	 * one that switched; for an exception, the faulting instruction), EFLAGS, the general
+	 * registers and ES, CS, SS, DS, FS, GS. For JMP and IRET the old task's busy bit is
+	 * cleared; for CALL and a task gate it stays set. For IRET, NT is cleared in the saved
+	 * EFLAGS. For CALL and a task gate, the new TSS's previous-task link gets the old TSS
+	 * selector (and the new task will run with NT = 1). The new task's busy bit is set.
+	 * Do: all of that. For a task gate, the IDT-vectoring information type tells an
+	 * exception (hardware, 3) from a software interrupt (INT n, 4).
+	 * Hint: the VM-exit instruction length is v->exit.instruction_length; guest_reg_read()
+	 * reads registers by SDM index (0 EAX ... 7 EDI); DESC_BUSY_BIT.
+	 */
+	u64 eip = v->exit.guest_rip;
+	u32 vectoring = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
+	bool is_exception = t->source == SOURCE_IDT_GATE && (vectoring & INTR_INFO_VALID) &&
+			    INTR_INFO_TYPE(vectoring) == INTR_TYPE_HARDWARE_EXCEPTION;
+	if (!is_exception)
+		eip += v->exit.instruction_length;
+	u64 eflags = vmcs_read(GUEST_RFLAGS);
+	if (t->source == SOURCE_IRET)
+		eflags &= ~RFLAGS_NT;
+	struct tss32 *o = t->old_tss;
+	o->eip = (u32)eip;
+	o->eflags = (u32)eflags;
+	o->eax = (u32)guest_reg_read(v, 0);
+	o->ecx = (u32)guest_reg_read(v, 1);
+	o->edx = (u32)guest_reg_read(v, 2);
+	o->ebx = (u32)guest_reg_read(v, 3);
+	o->esp = (u32)guest_reg_read(v, 4);
+	o->ebp = (u32)guest_reg_read(v, 5);
+	o->esi = (u32)guest_reg_read(v, 6);
+	o->edi = (u32)guest_reg_read(v, 7);
+	o->es = (u16)vmcs_read(GUEST_ES_SELECTOR);
+	o->cs = (u16)vmcs_read(GUEST_CS_SELECTOR);
+	o->ss = (u16)vmcs_read(GUEST_SS_SELECTOR);
+	o->ds = (u16)vmcs_read(GUEST_DS_SELECTOR);
+	o->fs = (u16)vmcs_read(GUEST_FS_SELECTOR);
+	o->gs = (u16)vmcs_read(GUEST_GS_SELECTOR);
+	if (t->source == SOURCE_JMP || t->source == SOURCE_IRET)
+		*t->old_desc &= ~DESC_BUSY_BIT;
+	if (t->source == SOURCE_CALL || t->source == SOURCE_IDT_GATE)
+		t->new_tss->back_link = (u16)vmcs_read(GUEST_TR_SELECTOR);
+	*t->new_desc |= DESC_BUSY_BIT;
+	/* END 04-7 */
+}
+
+/* Loads the new task from its TSS, as SDM 8.3 steps 10-12 describe. */
+bool task_switch_load(struct vcpu *v, struct task_switch *t)
+{
+	/* BEGIN 04-8 unused: v, t
+	 * SDM 8.3 steps 10-12: TR gets the new selector (with the descriptor's base and limit,
+	 * type busy); the processor loads CR3 (paging is on), EIP, EFLAGS (NT = 1 for CALL and a
+	 * task gate), the general registers, LDTR and ES, CS, SS, DS, FS, GS from the new TSS,
+	 * each segment from its descriptor; CR0.TS is set. SDM 6.12.2: an exception with an error
+	 * code that reaches a task through a task gate pushes the error code on the new task's
+	 * stack. The debug register DR7 local enables (L0-L3, bits 0, 2, 4, 6) are cleared.
+	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
+	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
+	 * event had one; set v->vectored_event_done for a task gate (the event is delivered).
+	 * Return false if a segment cannot be loaded (the caller raises #TS).
+	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above.
+	 */
+	struct tss32 *n = t->new_tss;
+	u64 d = *t->new_desc;
+	vmcs_write_guest_segment(GUEST_TR_SELECTOR, t->selector, DESC_BASE(d), desc_limit(d),
+				 GUEST_TR_BUSY_32);
+	vmcs_write(GUEST_CR3, n->cr3);
+	vmcs_write(GUEST_RIP, n->eip);
+	u64 eflags = n->eflags | RFLAGS_FIXED;
+	if (t->source == SOURCE_CALL || t->source == SOURCE_IDT_GATE)
+		eflags |= RFLAGS_NT;
+	vmcs_write(GUEST_RFLAGS, eflags);
+	const u32 gprs[8] = { n->eax, n->ecx, n->edx, n->ebx, n->esp, n->ebp, n->esi, n->edi };
+	for (unsigned i = 0; i < 8; i++)
+		guest_reg_write(v, i, gprs[i]);
+	if (!guest_load_segment(v, GUEST_LDTR_SELECTOR, n->ldt))
+		return false;
+	const struct { enum vmcs_field field; u16 sel; } segs[] = {
+		{ GUEST_ES_SELECTOR, n->es }, { GUEST_CS_SELECTOR, n->cs }, { GUEST_SS_SELECTOR, n->ss },
+		{ GUEST_DS_SELECTOR, n->ds }, { GUEST_FS_SELECTOR, n->fs }, { GUEST_GS_SELECTOR, n->gs },
+	};
+	for (unsigned i = 0; i < ARRAY_SIZE(segs); i++)
+		if (!guest_load_segment(v, segs[i].field, segs[i].sel))
+			return false;
+	vmcs_write(GUEST_CR0, vmcs_read(GUEST_CR0) | CR0_TS);
+	vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);
+	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~0x55UL);
+	u32 vectoring = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
+	if (t->source == SOURCE_IDT_GATE && (vectoring & INTR_INFO_DELIVER_ERROR_CODE)) {
+		u32 esp = n->esp - 4;
+		*(u32 *)guest_linear_to_host(v, vmcs_read(GUEST_SS_BASE) + esp) =
+			(u32)vmcs_read(IDT_VECTORING_ERROR_CODE);
+		guest_reg_write(v, 4, esp);
+	}
+	if (t->source == SOURCE_IDT_GATE)
+		v->vectored_event_done = true;
+	return true;
+	/* END 04-8 */
+}
+
+/* Exit reason 9: check, save, load; a bad new TSS becomes the fault the SDM names. */
+static enum exit_verdict handle_task_switch(struct vcpu *v)
+{
+	struct task_switch t = { 0 };
+	if (!task_switch_check(v, &t)) {
+		vmx_inject_exception(v, (u8)t.fault_vector, t.fault_error);
+		return EXIT_RESUME;
+	}
+	task_switch_save(v, &t);
+	if (!task_switch_load(v, &t))
+		vmx_inject_exception(v, VEC_TS, t.selector & 0xfffc);
+	return EXIT_RESUME;
+}
+
+static void lab04_task_handlers(struct vcpu *v)
+{
+	(void)v;
+	exit_register(EXIT_REASON_TASK_SWITCH, handle_task_switch);
+}
+LAB_SETUP(04, lab04_task_handlers);
