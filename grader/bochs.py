@@ -119,7 +119,6 @@ def prepare(image, workdir, check, nonce, flags=0, **rc_options):
     write_params(disk, check, nonce, flags)
     rc = workdir / "bochsrc"
     rc.write_text(bochsrc(disk.name, "serial.txt", "bochs.log", size // CYLINDER_BYTES, **rc_options))
-    (workdir / "commands").write_text("c\n")
     for old in ("serial.txt", "bochs.log"):
         (workdir / old).unlink(missing_ok=True)
     return rc
@@ -131,7 +130,8 @@ def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT):
     prepare(image, workdir, check, nonce)
     start = time.monotonic()
     timed_out = False
-    proc = subprocess.Popen([binary, "-q", "-f", "bochsrc", "-rc", "commands"], cwd=workdir,
+    # Bochs 3.0 enters its debugger only with -dbg (make debug): a plain run just runs.
+    proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=workdir,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -44,7 +44,7 @@ def cmd_run(args, binary):
     serial = work / "serial.txt"
     start, shown = time.monotonic(), 0
     with open(work / "bochs.out", "wb") as out:
-        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc", "-rc", "commands"], cwd=work,
+        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=work,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         timed_out = False
         while True:
