@@ -1,11 +1,11 @@
 # vmx-labs: build a lab's hypervisor image, run it in Bochs, grade it.
 #
 #   make run LAB=01                 boot your lab 01 hypervisor in Bochs (console in the terminal)
-#   make grade LAB=01               grade your labs 01..LAB
+#   make grade                      grade all your labs (LAB=02: labs 01..02 only)
 #   make test                       the project's own test run (what CI runs)
 #   make help                       everything else
 #
-# Variables: LAB (01..10), SOURCE (the tree lab LAB comes from: labs = your code, solutions =
+# Variables: LAB (01..10; default: the highest lab present), SOURCE (the tree lab LAB comes from: labs = your code, solutions =
 # the reference, or a path to a copy of labs/), EARLIER (the tree for labs before LAB, default
 # SOURCE), CHECK (the check `make run` shows), WERROR=1 (warnings are errors), V=1 (show
 # compiler command lines), SEED (vary the nonces `make grade` uses), BOCHS (use that binary).
