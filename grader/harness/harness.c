@@ -17,7 +17,6 @@ static void stage(const char *what)
 		printf("== %s\n", what);
 }
 
-static const char *status_text(enum vmx_status s) { return vmx_status_name(s); }
 
 static void stage_detect(struct vcpu *v)
 {
@@ -63,7 +62,7 @@ static void stage_vmxon(struct vcpu *v)
 	report_fact("vmxon.region_aligned", "%d", v->vmxon_region && (pa & 0xfff) == 0);
 	report_fact("vmxon.region_revision", "0x%x", v->vmxon_region ? *(u32 *)v->vmxon_region : 0);
 	report_fact("vmxon.basic_revision", "0x%lx", rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_REVISION_ID_MASK);
-	report_fact("vmxon.second_vmxon", "%s", status_text(try_vmxon_again()));
+	report_fact("vmxon.second_vmxon", "%s", vmx_status_name(try_vmxon_again()));
 }
 
 static void stage_vmcs(struct vcpu *v)
@@ -80,7 +79,7 @@ static void stage_vmcs(struct vcpu *v)
 	s = try_vmxon_again();
 	if (s == VMX_FAIL_VALID)
 		vmread(VM_INSTRUCTION_ERROR, &error);
-	report_fact("vmcs.second_vmxon", "%s %lu", status_text(s), error);
+	report_fact("vmcs.second_vmxon", "%s %lu", vmx_status_name(s), error);
 }
 
 static void report_exit_counts(struct vcpu *v)
@@ -126,7 +125,7 @@ static void stage_vmxoff(struct vcpu *v)
 	report_fact("vmxoff.cr4_vmxe", "%d", vmxe);
 	if (!vmxe) { /* VMXON must work again from a clean state */
 		write_cr4(read_cr4() | CR4_VMXE);
-		report_fact("vmxoff.vmxon_again", "%s", status_text(try_vmxon_again()));
+		report_fact("vmxoff.vmxon_again", "%s", vmx_status_name(try_vmxon_again()));
 		write_cr4(read_cr4() & ~CR4_VMXE);
 	}
 }
