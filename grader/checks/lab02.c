@@ -257,6 +257,22 @@ static void guest_io_bitmap(u64 nonce)
 	guest_report("io.done", 1);
 }
 
+/* Unconditional I/O exiting instead of the bitmaps: every port exits, the device's and others. */
+static void setup_io_unconditional(struct vcpu *v)
+{
+	setup_device(v);
+	vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_USE_IO_BITMAPS, false);
+	vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_UNCONDITIONAL_IO_EXITING, true);
+}
+
+static void guest_io_unconditional(u64 nonce)
+{
+	outb(DEVICE_BASE, (u8)nonce);
+	guest_report("io.unconditional_in", inb(DEVICE_BASE));
+	inb(DEVICE_BASE - 1);				/* not the device's: exits all the same */
+	inb(DEVICE_BASE + DEVICE_PORTS);
+}
+
 static void guest_io_string(u64 nonce)
 {
 	u8 src[16];
@@ -369,6 +385,8 @@ CHECK(02, invlpg, .name = "invlpg", .last_stage = STAGE_RUN, .guest = guest_invl
 CHECK(02, mov_dr, .name = "mov-dr", .last_stage = STAGE_RUN, .guest = guest_mov_dr);
 CHECK(02, io_bitmap, .name = "io-bitmap", .last_stage = STAGE_RUN, .guest = guest_io_bitmap,
       .setup = setup_device);
+CHECK(02, io_unconditional, .name = "io-unconditional", .last_stage = STAGE_RUN,
+      .guest = guest_io_unconditional, .setup = setup_io_unconditional);
 CHECK(02, io_string, .name = "io-string", .last_stage = STAGE_RUN, .guest = guest_io_string,
       .setup = setup_device);
 CHECK(02, msr, .name = "msr-bitmap", .last_stage = STAGE_RUN, .guest = guest_msr, .setup = setup_msr);

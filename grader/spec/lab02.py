@@ -119,7 +119,7 @@ def mov_dr(r):
     r.expect_eq("exits.MOV_DR", 9, "MOV-DR exiting on: every MOV DR exits")
 
 
-@check(LAB, "io-bitmap", 10, ["02-11", "02-12"],
+@check(LAB, "io-bitmap", 8, ["02-11", "02-12"],
        "I/O bitmaps trap exactly the device's ports (across bitmaps A and B); IN/OUT emulated")
 def io_bitmap(r):
     dev, x = Accumulator(r.nonce), (r.nonce >> 32) & 0xFFFFFFFF
@@ -134,6 +134,16 @@ def io_bitmap(r):
     r.expect_eq("io.inl_rax", dev.inp(2, 4), "IN EAX clears RAX bits 63:32")
     r.expect_eq("exits.IO_INSTRUCTION", 9,
                 "exactly the 9 accesses to ports 0x7ffe-0x8001 exit; 0x7ffd and 0x8002 do not")
+
+
+@check(LAB, "io-unconditional", 4, ["02-12"],
+       "unconditional I/O exiting (no bitmaps): every port exits; ports without a device pass through")
+def io_unconditional(r):
+    dev = Accumulator(r.nonce)
+    dev.out(0, r.nonce & 0xFF)
+    r.expect_eq("io.unconditional_in", dev.inp(0, 1), "the device still answers")
+    r.expect_eq("exits.IO_INSTRUCTION", 4, "all 4 accesses exit, 0x7ffd and 0x8002 too; the handler "
+                "performs those on the real ports")
 
 
 @check(LAB, "io-string", 8, ["02-12"], "INS/OUTS with and without REP, forwards and backwards")
@@ -156,7 +166,7 @@ def io_string(r):
     r.expect_eq("str.final", dev.inp(0, 4), "the device saw every byte in order")
 
 
-@check(LAB, "msr-bitmap", 10, ["02-13", "02-14"],
+@check(LAB, "msr-bitmap", 8, ["02-13", "02-14"],
        "MSR bitmaps (low/high, read/write): pass-through, read-only, virtual and unknown MSRs")
 def msr_bitmap(r):
     r.expect_eq("msr.sysenter_esp", r.int_fact("host.guest_sysenter_esp", "host.guest_sysenter_esp (not reported)"),

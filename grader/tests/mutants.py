@@ -182,6 +182,11 @@ MUTANTS = [
     ("df-error-code-not-pushed", "04", "task_switch.c",
      "if (t->source == SOURCE_IDT_GATE && (vectoring & INTR_INFO_DELIVER_ERROR_CODE)) {",
      "if (false) {", "task-double-fault", "BAD      tasks.d_esp"),
+    ("io-port-misdecoded", "02", "io.c",
+     "u16 port = (u16)(q >> 16);", "u16 port = (u16)(q >> 15);",
+     "io-unconditional", "BAD"),
+    ("empty-queue-reports-vector-0", "04", "events.c",
+     "\treturn -1;\n}", "\treturn 0;\n}", "extint-direct", "GUEST EXCEPTION #DE"),
 ]
 
 # A bug that makes the guest loop: the grader must end the run at its deadline and say so.
