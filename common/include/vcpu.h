@@ -125,7 +125,8 @@ typedef void (*lab_hook_fn)(struct vcpu *v);
 /* The guest's GDT entry for `selector` (its table, index and GDTR limit come from the VMCS);
  * returns false when the selector is past the limit or points into an LDT. */
 bool guest_gdt_entry(struct vcpu *v, u16 selector, u64 **entry);
-/* Loads segment register `selector_field` (GUEST_ES_SELECTOR ... GUEST_GS_SELECTOR) from the
- * guest's GDT as a segment load would: a null selector makes it unusable. Returns false when
- * the selector cannot be loaded (past the GDT limit, not present). */
+/* Loads segment register `selector_field` (GUEST_ES_SELECTOR ... GUEST_GS_SELECTOR, or
+ * GUEST_LDTR_SELECTOR) from the guest's GDT as a segment load would: a null selector makes it
+ * unusable. Returns false when the selector cannot be loaded (past the GDT limit, not
+ * present, not a code/data segment, or for LDTR not an LDT). Privilege checks are left out. */
 bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 selector);

@@ -54,9 +54,13 @@ bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 sele
 		vmcs_write_guest_segment(selector_field, selector, 0, 0, AR_UNUSABLE);
 		return true;
 	}
+	bool ldtr = selector_field == GUEST_LDTR_SELECTOR;
 	if (!guest_gdt_entry(v, selector, &entry) || !DESC_PRESENT(*entry))
 		return false;
-	*entry |= 1UL << 40;	/* the processor sets the accessed bit on a load */
+	if (ldtr ? DESC_S(*entry) || DESC_TYPE(*entry) != SEG_TYPE_LDT : !DESC_S(*entry))
+		return false;
+	if (!ldtr)
+		*entry |= 1UL << 40;	/* a code/data load sets the accessed bit */
 	vmcs_write_guest_segment(selector_field, selector, DESC_BASE(*entry), desc_limit(*entry),
 				 desc_access_rights(*entry));
 	return true;

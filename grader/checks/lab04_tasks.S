@@ -9,6 +9,8 @@
 #define SEL_TSS_B 0x20
 #define SEL_TSS_SHORT 0x38
 #define SEL_TSS_NOT_PRESENT 0x40
+#define SEL_TSS_E 0x48				/* sound until the check damages it after the exit */
+#define SEL_TSS_F 0x50
 #define SEL_BEYOND_GDT 0x1238
 #define EFLAGS_NT 0x4000
 #define TSS_TYPE_OFFSET 5		/* byte of a descriptor that holds P, DPL, S and the type */
@@ -49,7 +51,7 @@
 
 	.text
 	.code32
-	.globl task_main, task_b_entry, task_c_entry, task_d_entry
+	.globl task_main, task_b_entry, task_c_entry, task_d_entry, task_e_entry
 	.globl fault_10, fault_11, fault_13
 task_main:
 	mov canary_a, %ebx
@@ -85,6 +87,17 @@ task_main:
 1:	REPORT tasks.busy_vector, last_vector
 	REPORT tasks.busy_error, last_error
 
+	movl $0, last_vector			/* the processor finds E sound; the check shortens */
+	movl $1f, resume_eip			/* its limit before the hypervisor reads it */
+	ljmp $SEL_TSS_E, $0
+1:	REPORT tasks.hv_short_vector, last_vector
+	REPORT tasks.hv_short_error, last_error
+	movl $0, last_vector			/* ... and clears F's present bit */
+	movl $1f, resume_eip
+	ljmp $SEL_TSS_F, $0
+1:	REPORT tasks.hv_np_vector, last_vector
+	REPORT tasks.hv_np_error, last_error
+
 	mov idt32_ptr, %eax			/* #GP and #NP gates not present: a #GP becomes */
 	andb $0x7f, 13 * 8 + 5(%eax)		/* #NP during its delivery, which is a double */
 	andb $0x7f, 11 * 8 + 5(%eax)		/* fault: delivered through the task gate to D */
@@ -110,6 +123,12 @@ task_c_entry:
 	BACK_LINK tss_c_ptr
 	REPORT tasks.c_back_link, %eax
 	iret
+	ud2
+
+/* E and F run only if the hypervisor missed the damage: say so and go back to A. */
+task_e_entry:
+	REPORT tasks.damaged_task_ran, $1
+	ljmp $SEL_TSS_A, $0
 	ud2
 
 task_d_entry:

@@ -13,14 +13,16 @@
 #define SEL_TSS_D 0x30
 #define SEL_TSS_SHORT 0x38
 #define SEL_TSS_NOT_PRESENT 0x40
-#define GDT32_ENTRIES 9
+#define SEL_TSS_E 0x48
+#define SEL_TSS_F 0x50
+#define GDT32_ENTRIES 11
 #define IDT32_ENTRIES 0x51
 #define VEC_TASK_GATE 0x50
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
 
-extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[];
+extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[];
 extern char fault_10[], fault_11[], fault_13[];
 extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
 
@@ -82,9 +84,28 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
 	vmcs_write(GUEST_RFLAGS, RFLAGS_FIXED);
 }
 
+/* The processor checked the new TSS descriptor before the exit; the hypervisor reads it again
+ * from guest memory, which may have changed since (another CPU, a DMA). Change it here. */
+static exit_handler student_task_switch;
+static struct tss32 *tss_e;
+
+static enum exit_verdict damage_then_switch(struct vcpu *v)
+{
+	u64 *gdt = (u64 *)(u64)gdt32_ptr;
+	u16 selector = (u16)v->exit.qualification;
+	if (selector == SEL_TSS_E)
+		gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
+	if (selector == SEL_TSS_F)
+		gdt[SEL_TSS_F / 8] &= ~BIT(47);
+	return student_task_switch(v);
+}
+
 static void setup_tasks(struct vcpu *v)
 {
 	(void)v;
+	student_task_switch = exit_handler_for(EXIT_REASON_TASK_SWITCH);
+	if (student_task_switch)
+		exit_register(EXIT_REASON_TASK_SWITCH, damage_then_switch);
 	u32 *pd = page_alloc();
 	u64 *gdt = page_alloc(), *idt = page_alloc();
 	u32 cr3 = (u32)(u64)pd;
@@ -105,6 +126,10 @@ static void setup_tasks(struct vcpu *v)
 	gdt[SEL_TSS_SHORT / 8] = tss_descriptor(page_alloc(), 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_NOT_PRESENT / 8] = tss_descriptor(page_alloc(), TSS32_MIN_LIMIT,
 						      SYS_TYPE_TSS32_AVAILABLE, false);
+	tss_e = new_task(task_e_entry, cr3, 0xe);
+	gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_F / 8] = tss_descriptor(new_task(task_e_entry, cr3, 0xf), TSS32_MIN_LIMIT,
+					    SYS_TYPE_TSS32_AVAILABLE, true);
 	idt[VEC_DF] = task_gate(SEL_TSS_D);
 	idt[VEC_TS] = interrupt_gate32(fault_10);
 	idt[VEC_NP] = interrupt_gate32(fault_11);

@@ -187,6 +187,9 @@ MUTANTS = [
      "io-unconditional", "BAD"),
     ("empty-queue-reports-vector-0", "04", "events.c",
      "\treturn -1;\n}", "\treturn 0;\n}", "extint-direct", "GUEST EXCEPTION #DE"),
+    ("tss-limit-unchecked", "04", "task_switch.c",
+     "\telse if (desc_limit(d) < TSS32_MIN_LIMIT)\n\t\tt->fault_vector = VEC_TS;\n", "",
+     "task-bad-tss", "BAD      tasks.hv_short_vector"),
 ]
 
 # A bug that makes the guest loop: the grader must end the run at its deadline and say so.

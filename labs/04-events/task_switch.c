@@ -49,8 +49,11 @@ void task_switch_save(struct vcpu *v, struct task_switch *t)
 	 * cleared; for CALL and a task gate it stays set. For IRET, NT is cleared in the saved
 	 * EFLAGS. For CALL and a task gate, the new TSS's previous-task link gets the old TSS
 	 * selector (and the new task will run with NT = 1). The new task's busy bit is set.
-	 * Do: all of that. For a task gate, the IDT-vectoring information type tells an
-	 * exception (hardware, 3) from a software interrupt (INT n, 4).
+	 * Do: all of that. For a task gate, the IDT-vectoring information type tells what was
+	 * being delivered: only a software interrupt or exception (INT n, INT3, INTO: types 4-6)
+	 * resumes after its instruction; for an external interrupt, an NMI or a hardware
+	 * exception (types 0, 2, 3) the saved EIP is the guest RIP itself (SDM 28.2.5 defines
+	 * the instruction length only for switches caused by instructions).
 	 * Hint: the VM-exit instruction length is v->exit.instruction_length; guest_reg_read()
 	 * reads registers by SDM index (0 EAX ... 7 EDI); DESC_BUSY_BIT.
 	 */

@@ -68,9 +68,12 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	 * (2 = NMI, 3 = hardware exception, 6 = software exception) and the vector, and bit 11
 	 * says whether VM_EXIT_INTERRUPTION_ERROR_CODE holds an error code. With "NMI exiting"
 	 * an NMI never reaches the guest by itself: the hypervisor decides when to inject it.
+	 * SDM 28.2.3: with virtual NMIs, bit 12 set in that field means the guest's IRET had
+	 * unblocked NMIs before the exception: the hypervisor restores blocking by NMI (bit 3 of
+	 * the interruptibility state) so that the IRET, run again, unblocks them then.
 	 * Do: queue an NMI for the guest. Reflect a hardware exception back into the guest with
 	 * its vector and error code (exceptions exit only when a check sets exception-bitmap
-	 * bits). Resume without moving RIP.
+	 * bits), restoring NMI blocking as above. Resume without moving RIP.
 	 * Hint: INTR_INFO_TYPE(), INTR_TYPE_NMI; vmx_inject_exception() from lab 02.
 	 */
 	u32 info = (u32)vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION);
@@ -80,6 +83,8 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	}
 	u32 error = (info & INTR_INFO_DELIVER_ERROR_CODE) ?
 		    (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;
+	if ((info & INTR_INFO_NMI_UNBLOCKING_DUE_TO_IRET) && INTR_INFO_VECTOR(info) != VEC_DF)
+		vmcs_set_bits(GUEST_INTERRUPTIBILITY_STATE, INTERRUPTIBILITY_BLOCKING_BY_NMI, true);
 	vmx_inject_exception(v, INTR_INFO_VECTOR(info), error);
 	return EXIT_RESUME;
 	/* END 04-3 */
