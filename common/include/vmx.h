@@ -40,12 +40,6 @@ enum vmx_status {
 	X(26, "VM entry with events blocked by MOV SS")                                        \
 	X(28, "Invalid operand to INVEPT/INVVPID")
 
-enum vm_instruction_error {
-	VMERR_VMXON_IN_VMX_ROOT = 15,
-	VMERR_ENTRY_INVALID_CONTROL_FIELDS = 7,
-	VMERR_ENTRY_INVALID_HOST_STATE = 8,
-};
-
 /* The SDM's words for a VM-instruction error number. */
 const char *vm_instruction_error_text(unsigned long error);
 /* "VMsucceed", "VMfailInvalid" or "VMfailValid". */

@@ -130,4 +130,3 @@ enum guest_activity_state {
 #define SEG_TYPE_CODE_RX_ACCESSED 0xb
 #define SEG_TYPE_LDT 0x2
 #define SEG_TYPE_TSS_BUSY_64 0xb
-#define SEG_TYPE_TSS_BUSY_32 0xb

@@ -89,7 +89,6 @@
 
 /* CPUID.1:ECX feature bits */
 #define CPUID_1_ECX_VMX BIT(5)
-#define CPUID_1_ECX_XSAVE BIT(26)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
 
 /* Exception vectors (SDM 6.3.1) */
