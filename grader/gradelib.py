@@ -173,8 +173,8 @@ class Result:
         return out
 
     def explain(self):
-        text = [f"check {self.check.name} (lab {self.check.lab}, steps {', '.join(self.check.markers)}): "
-                f"{self.check.title}"]
+        text = [f"check {self.check.name} (lab {self.check.lab}, tests steps {', '.join(self.check.markers)}; "
+                f"like every check it also runs the setup steps of labs 01..{self.check.lab}): {self.check.title}"]
         diagnostics = self.diagnostics()
         text += [f"  {line}" for line in diagnostics]
         missing = [line for kind, line in self.lines if kind == "MISSING"]

@@ -29,7 +29,7 @@ def cr0_shadow(r):
              "a write that changes an owned bit exits")
 
 
-@check(LAB, "cr4-vmxe", 20, ["03-1", "03-4"], "CR4: VMXE hidden and refused, PAE kept, others free")
+@check(LAB, "cr4-vmxe", 20, ["03-1", "03-4", "03-7"], "CR4: VMXE hidden and refused, PAE kept, others free")
 def cr4_vmxe(r):
     initial = r.int_fact("host.cr4_initial")
     if initial is None:
@@ -62,7 +62,7 @@ def clts_lmsw(r):
     r.expect_eq("exits.CONTROL_REGISTER_ACCESS", 4, "MOV to CR0 (TS), CLTS, LMSW (TS set), LMSW (TS clear) exit; the last CLTS finds shadow TS = 0")
 
 
-@check(LAB, "cr3-exiting", 20, ["03-1", "03-2", "03-6"],
+@check(LAB, "cr3-exiting", 20, ["03-1", "03-2", "03-6", "03-7"],
        "CR3-load/store exiting and CR3-target values")
 def cr3_exiting(r):
     original, target, other = (r.int_fact(f"host.cr3_{k}", f"host.cr3_{k} (not reported)") for k in ("original", "target", "other"))
@@ -76,7 +76,7 @@ def cr3_exiting(r):
              "(the faulting load may fault before exiting)")
 
 
-@check(LAB, "cr8-exiting", 15, ["03-1", "03-6"], "CR8 load/store exiting without a TPR shadow")
+@check(LAB, "cr8-exiting", 15, ["03-1", "03-6", "03-7"], "CR8 load/store exiting without a TPR shadow")
 def cr8_exiting(r):
     tpr = 1 + r.nonce % 15
     r.expect_eq("cr8.read", tpr, "MOV to CR8 then from CR8: the hypervisor keeps the guest's TPR")

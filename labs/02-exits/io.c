@@ -42,8 +42,9 @@ static enum exit_verdict handle_io(struct vcpu *v)
 	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
 	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
 	 * Skip the instruction and resume.
-	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; mask the
-	 * registers with the address size.
+	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer. Updates
+	 * follow the address size: a 32-bit register write clears bits 63:32, a 16-bit one keeps
+	 * the bits above 15.
 	 */
 	(void)v;
 	TODO("02-12");

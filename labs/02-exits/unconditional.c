@@ -25,7 +25,7 @@ static enum exit_verdict handle_xsetbv(struct vcpu *v)
 	 * EDX:EAX does not report, if it sets AVX (bit 2) without SSE (bit 1), or if it sets
 	 * some but not all of the AVX-512 bits 7:5 (or sets them without AVX), and at CPL > 0.
 	 * Do not count on the processor having checked CPL before the exit (Bochs exits first;
-	 * KVM re-checks it too): the guest's CPL is the DPL of its SS (SDM 27.3.1.5).
+	 * KVM re-checks it too): the guest's CPL is the DPL of its SS (SDM 25.4.1).
 	 * Do: apply these checks; on a violation inject #GP(0) and do not move RIP. Otherwise
 	 * execute XSETBV in the host (XCR0 is shared: it has no VMCS field), skip, resume.
 	 * Hint: XSETBV in the host needs the host's CR4.OSXSAVE set; xsetbv(), cpuid(),

@@ -9,7 +9,10 @@ static void lab02_controls_setup(struct vcpu *v)
 	 * SDM 25.6.2 (Tables 25-6 and 25-7): primary processor-based controls "HLT exiting"
 	 * (bit 7), "INVLPG exiting" (9), "RDTSC exiting" (12), "use TSC offsetting" (3), "MOV-DR
 	 * exiting" (23), "use I/O bitmaps" (25), "use MSR bitmaps" (28), "PAUSE exiting" (30),
-	 * "activate secondary controls" (31); secondary control "WBINVD exiting" (bit 6).
+	 * "activate secondary controls" (31); secondary control "WBINVD exiting" (bit 6). SDM
+	 * 25.7.1/25.8.1: "save debug controls" (exit bit 2) and "load debug controls" (entry bit
+	 * 2) make DR7 and IA32_DEBUGCTL follow the guest fields, so the guest's DR7 (which the
+	 * MOV-DR handler keeps in GUEST_DR7) really arms its breakpoints.
 	 * Do: add these bits to the controls lab 01 wrote, each field through
 	 * vmx_adjust_controls(), and start with a TSC offset of 0.
 	 * Hint: read the current value with vmcs_read(); CPU_* and CPU2_* are in vmx_controls.h;
@@ -25,6 +28,12 @@ static void lab02_controls_setup(struct vcpu *v)
 	vmcs_write(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls(CPU2_WBINVD_EXITING, MSR_IA32_VMX_PROCBASED_CTLS2,
 				       "secondary processor-based controls"));
+	vmcs_write(VM_EXIT_CONTROLS,
+		   vmx_adjust_controls((u32)vmcs_read(VM_EXIT_CONTROLS) | EXIT_SAVE_DEBUG_CONTROLS,
+				       MSR_IA32_VMX_EXIT_CTLS, "VM-exit controls"));
+	vmcs_write(VM_ENTRY_CONTROLS,
+		   vmx_adjust_controls((u32)vmcs_read(VM_ENTRY_CONTROLS) | ENTRY_LOAD_DEBUG_CONTROLS,
+				       MSR_IA32_VMX_ENTRY_CTLS, "VM-entry controls"));
 	vmcs_write(TSC_OFFSET, 0);
 	/* END 02-5 */
 }

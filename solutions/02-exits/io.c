@@ -44,8 +44,9 @@ static enum exit_verdict handle_io(struct vcpu *v)
 	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
 	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
 	 * Skip the instruction and resume.
-	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; mask the
-	 * registers with the address size.
+	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer. Updates
+	 * follow the address size: a 32-bit register write clears bits 63:32, a 16-bit one keeps
+	 * the bits above 15.
 	 */
 	u64 q = v->exit.qualification;
 	unsigned size = (q & 7) + 1;
@@ -63,6 +64,7 @@ static enum exit_verdict handle_io(struct vcpu *v)
 	}
 	unsigned address_size = (vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION) >> 7) & 7;
 	u64 mask = address_size == 0 ? 0xffff : address_size == 1 ? 0xffffffffUL : ~0UL;
+	u64 keep = address_size == 0 ? ~0xffffUL : 0;	/* bits a 16-bit update leaves alone */
 	u64 *index = is_in ? &v->regs.rdi : &v->regs.rsi;
 	u64 count = rep ? v->regs.rcx & mask : 1;
 	s64 step = (vmcs_read(GUEST_RFLAGS) & RFLAGS_DF) ? -(s64)size : (s64)size;
@@ -74,10 +76,10 @@ static enum exit_verdict handle_io(struct vcpu *v)
 		io_access(port, size, is_in, &value);
 		if (is_in)
 			memcpy(guest_linear_to_host(v, address), &value, size);
-		*index = (*index & ~mask) | ((address + step) & mask);
+		*index = (*index & keep) | ((address + step) & mask);
 	}
 	if (rep)
-		v->regs.rcx &= ~mask;
+		v->regs.rcx &= keep;
 	vmx_skip_instruction(v);
 	return EXIT_RESUME;
 	/* END 02-12 */
