@@ -38,7 +38,7 @@ Q := $(if $(filter 1,$(V)),,@)
 CC := gcc
 LD := ld
 OBJCOPY := objcopy
-INCLUDES := -Icommon/include -Igrader/harness
+INCLUDES = -Icommon/include -Igrader/harness $(foreach d,$(LAB_DIRS),-I$(d))
 CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-fno-asynchronous-unwind-tables -mno-red-zone -mgeneral-regs-only -mcmodel=small \
 	-Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) $(INCLUDES) -DLAB=$(LAB)U
@@ -46,13 +46,13 @@ ASFLAGS := -g $(INCLUDES) -D__ASSEMBLER__
 LDFLAGS := -nostdlib -static -no-pie -z max-page-size=4096 --no-warn-rwx-segments -z noexecstack
 
 COMMON_SRC := $(wildcard common/boot/*.S common/kernel/*.c common/kernel/*.S common/vmx/*.c \
-	common/vmx/*.S common/guest/*.c common/guest/*.S) grader/harness/harness.c
+	common/vmx/*.S common/guest/*.c common/guest/*.S) $(wildcard grader/harness/*.c)
 CHECK_SRC := grader/checks/probe.c $(foreach n,$(LAB_NUMBERS),$(wildcard grader/checks/lab$(n).c grader/checks/lab$(n)_*.c grader/checks/lab$(n)_*.S))
 LAB_SRC := $(foreach d,$(LAB_DIRS),$(wildcard $(d)/*.c $(d)/*.S))
 # Each object keeps its source's path under $(BUILD)/obj; sources outside the repo get /ext.
 obj_of = $(BUILD)/obj/$(subst ..,__,$(patsubst /%,ext/%,$(1))).o
 OBJS := $(foreach s,$(COMMON_SRC) $(CHECK_SRC) $(LAB_SRC),$(call obj_of,$(s)))
-HEADERS := $(wildcard common/include/*.h grader/harness/*.h)
+HEADERS := $(wildcard common/include/*.h grader/harness/*.h) $(foreach d,$(LAB_DIRS),$(wildcard $(d)/*.h))
 
 .PHONY: all image run debug gdb grade test skeletons check-skeletons deps bochs bochs-gdb \
 	probe clean help check-lab deps-ok

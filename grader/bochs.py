@@ -85,7 +85,7 @@ def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, trace_exits=False, m
         "panic: action=fatal",
         "error: action=report",
         "info: action=report",
-        "debug: action=ignore" + (", cpu0=report" if trace_exits else ""),
+        "debug: action=ignore, cpu0=report",
         "display_library: nogui",
     ]
     if magic_break:

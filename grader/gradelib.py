@@ -18,6 +18,11 @@ FACT = re.compile(r"^FACT ([0-9a-f]{8}) ([^=\s]+)=(.*)$")
 TODO = re.compile(r"^TODO (\d\d-\d+) reached \(([^)]*)\)")
 HOST_RIP = re.compile(r"host exception (\S+) .*rip=(0x[0-9a-f]+)")
 BOCHS_VMX = re.compile(r"(VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
+# Bochs's own record of the run (debug level of cpu0, always on: grader/bochs.py), which nothing
+# inside the image can write: every VM exit with its qualification, every VM entry, every injection.
+BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
+BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
+BOCHS_INJECT = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER: Injecting vector 0x([0-9a-f]+) \(error_code 0x([0-9a-f]+)\)$")
 BOCHS_TRIPLE = re.compile(r"(triple fault|3rd \(\d+\) exception with no resolution|shutdown status)",
                           re.IGNORECASE)
 
@@ -62,6 +67,39 @@ def nonce_for(check_name, seed):
     return int.from_bytes(digest[:8], "little") | 1
 
 
+def exit_reasons():
+    """Basic exit reason number -> SDM name, read from the C header (one source for both)."""
+    text = (ROOT / "common" / "include" / "vmx_exit.h").read_text()
+    return {int(n): name for name, n in re.findall(r"X\((\w+), (\d+)\)", text)}
+
+
+EXIT_REASONS = exit_reasons()
+EXIT_NUMBERS = {name: n for n, name in EXIT_REASONS.items()}
+
+
+class BochsRecord:
+    """What Bochs logged about VMX while running the image (its debug lines of cpu0)."""
+
+    def __init__(self, log):
+        self.exits, self.entries, self.injections = [], 0, []
+        for line in log.splitlines():
+            m = BOCHS_EXIT.match(line)
+            if m:
+                self.exits.append((int(m.group(1)), int(m.group(2), 16)))
+            elif BOCHS_ENTRY.match(line):
+                self.entries += 1
+            else:
+                m = BOCHS_INJECT.match(line)
+                if m:
+                    self.injections.append((int(m.group(1), 16), int(m.group(2), 16)))
+
+    def count(self, reason):
+        return sum(1 for r, _ in self.exits if r == reason)
+
+    def qualifications(self, reason):
+        return [q for r, q in self.exits if r == reason]
+
+
 def as_int(text):
     return int(text, 0)
 
@@ -72,12 +110,21 @@ class Result:
     def __init__(self, check, run, elf=None):
         self.check, self.run, self.elf = check, run, elf
         self.nonce = run.nonce
-        self.facts, self.lines = {}, []
+        self.facts, self.lines, self.duplicates = {}, [], []
         token = run_token(run.nonce)
         for line in run.serial.splitlines():
             m = FACT.match(line)
             if m and m.group(1) == token:
+                if m.group(2) in self.facts:
+                    self.duplicates.append(m.group(2))
                 self.facts[m.group(2)] = m.group(3).strip()
+        self.bochs = BochsRecord(run.bochs_log)
+        self.hypervisor_exits = {k: v for k, v in self.facts.items() if k.startswith("exits.")}
+        # exits.<REASON> facts come from Bochs's record, not from the image.
+        for k in self.hypervisor_exits:
+            del self.facts[k]
+        for reason in {r for r, _ in self.bochs.exits}:
+            self.facts[f"exits.{EXIT_REASONS.get(reason, reason)}"] = str(self.bochs.count(reason))
 
     # ---- expectations, each printed as GOOD, BAD or MISSING ----
     def fact(self, key):
@@ -120,6 +167,30 @@ class Result:
         self.lines.append(("GOOD", f"{what} = {seen}") if ok else
                           ("BAD", f"{what} = {seen}, expected {want} -- {why}"))
         return ok
+
+    def expect_exits(self, reason, ok, want, why):
+        """Checks the VM exits Bochs recorded for `reason` (an SDM name): ok(list of their
+        exit qualifications) must hold."""
+        quals = self.bochs.qualifications(EXIT_NUMBERS[reason])
+        shown = ", ".join(hex(q) for q in quals[:8]) + (", ..." if len(quals) > 8 else "")
+        return self.expect_that(f"Bochs's record: {len(quals)} {reason} exits [{shown}]",
+                                ok(quals), None, want, why)
+
+    def check_record(self):
+        """The run's own account must agree with Bochs's: no fact twice, and the exit counts the
+        hypervisor reported equal to the exits Bochs recorded."""
+        for key in sorted(set(self.duplicates)):
+            self.lines.append(("BAD", f"{key} was reported more than once: a fact is printed once "
+                                      "by the harness; a second copy means something else printed it"))
+        if not self.hypervisor_exits:
+            return
+        names = set(self.hypervisor_exits) | {k for k in self.facts if k.startswith("exits.")}
+        for key in sorted(names):
+            mine, bochs = self.hypervisor_exits.get(key, "0"), self.facts.get(key, "0")
+            if as_int(mine) != as_int(bochs):
+                self.lines.append(("BAD", f"{key}: the hypervisor counted {mine}, Bochs recorded "
+                                          f"{bochs} -- the exit counts in the image disagree with "
+                                          "what the emulator saw"))
 
     def int_fact(self, key, default=None):
         value = self.facts.get(key)
@@ -207,6 +278,7 @@ def grade_one(check, binary, image, workdir, seed="vmx-labs", timeout=bochs.DEFA
     run = bochs.boot(binary, image, check.name, nonce, workdir, timeout)
     result = Result(check, run, elf)
     check.verify(result)
+    result.check_record()
     result.expect_eq("check.complete", check.name, "the harness reaches the end of the check")
     return result
 
@@ -260,7 +332,31 @@ def build(lab, source="labs", earlier=None, build_dir=None, werror=False):
                          + "\nFix the compiler errors above, then grade again.")
     built = [l for l in proc.stdout.splitlines() if l.startswith("built ")]
     image = ROOT / built[-1].split()[1]
+    problems = unpaired_checks(image.with_suffix(".elf"), lab)
+    if problems:
+        raise BuildError("the checks of this grader do not pair up:\n  " + "\n  ".join(problems))
     return image, image.with_suffix(".elf")
+
+
+def c_checks(elf):
+    """(lab, name) of every check the image defines in C (the ELF section .vmxlabs.checks)."""
+    out = subprocess.run(["readelf", "-p", ".vmxlabs.checks", str(elf)], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True).stdout
+    pairs = re.findall(r"^\s*\[\s*[0-9a-f]+\]\s+(\d\d) (\S+)$", out, re.MULTILINE)
+    return [(lab, name) for lab, name in pairs if lab != "00"]
+
+
+def unpaired_checks(elf, lab):
+    """Problems with the pairing of C checks (grader/checks) and expectations (grader/spec)."""
+    in_c = set(c_checks(elf))
+    in_py = {(c.lab, c.name) for c in load_checks(lab)}
+    problems = [f"check '{n}' of lab {l} has a guest program in grader/checks but no expectations "
+                f"in grader/spec/lab{l}.py" for l, n in sorted(in_c - in_py)]
+    problems += [f"check '{n}' of lab {l} has expectations in grader/spec/lab{l}.py but no C "
+                 "definition (CHECK) in grader/checks" for l, n in sorted(in_py - in_c)]
+    names = [n for _, n in c_checks(elf)]
+    problems += [f"check name '{n}' is defined twice in grader/checks" for n in sorted(set(names)) if names.count(n) > 1]
+    return problems
 
 
 # Every VMX feature the ten labs use, with the lab that first needs it.

@@ -110,3 +110,52 @@ enum interruption_type {
 
 /* The basic exit reason's name, e.g. "CPUID", or NULL when the SDM defines none. */
 const char *exit_reason_name(unsigned reason);
+
+/* General-purpose registers as exit qualifications and instruction information number them
+ * (SDM Tables 28-3, 28-4 and 28-8). */
+enum gpr {
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+};
+
+/* Interruption information (SDM 25.8.3, 28.2.2, 28.2.4): the layout an injection writes. */
+static inline u32 intr_info(u8 vector, enum interruption_type type, bool error_code)
+{
+	return INTR_INFO_VALID | (u32)type << INTR_INFO_TYPE_SHIFT | vector |
+	       (error_code ? INTR_INFO_DELIVER_ERROR_CODE : 0);
+}
+
+/* Table 28-2: exit qualification of a task switch. */
+enum task_switch_source {
+	TASK_SWITCH_CALL = 0, TASK_SWITCH_IRET = 1, TASK_SWITCH_JMP = 2, TASK_SWITCH_IDT_GATE = 3,
+};
+static inline u16 ts_qual_selector(u64 q) { return (u16)q; }                                  /* 15:0 */
+static inline enum task_switch_source ts_qual_source(u64 q) { return (enum task_switch_source)((q >> 30) & 3); } /* 31:30 */
+
+/* Table 28-3: exit qualification of a control-register access. */
+enum cr_access_type {
+	CR_ACCESS_MOV_TO_CR = 0, CR_ACCESS_MOV_FROM_CR = 1, CR_ACCESS_CLTS = 2, CR_ACCESS_LMSW = 3,
+};
+static inline unsigned cr_qual_cr(u64 q) { return q & 0xf; }                                  /* 3:0 */
+static inline enum cr_access_type cr_qual_access_type(u64 q) { return (enum cr_access_type)((q >> 4) & 3); } /* 5:4 */
+static inline bool cr_qual_lmsw_memory_operand(u64 q) { return q & BIT(6); }                   /* 6 */
+static inline enum gpr cr_qual_register(u64 q) { return (enum gpr)((q >> 8) & 0xf); }          /* 11:8 */
+static inline u16 cr_qual_lmsw_source(u64 q) { return (u16)(q >> 16); }                       /* 31:16 */
+
+/* Table 28-4: exit qualification of a MOV DR. */
+static inline unsigned dr_qual_dr(u64 q) { return q & 7; }                                     /* 2:0 */
+static inline bool dr_qual_from_dr(u64 q) { return q & BIT(4); }       /* 4: 0 = MOV to DR, 1 = MOV from DR */
+static inline enum gpr dr_qual_register(u64 q) { return (enum gpr)((q >> 8) & 0xf); }          /* 11:8 */
+
+/* Table 28-5: exit qualification of an I/O instruction. */
+static inline unsigned io_qual_size(u64 q) { return (unsigned)(q & 7) + 1; }  /* 2:0 holds size - 1 */
+static inline bool io_qual_in(u64 q) { return q & BIT(3); }                     /* 3: 1 = IN, 0 = OUT */
+static inline bool io_qual_string(u64 q) { return q & BIT(4); }                                /* 4 */
+static inline bool io_qual_rep(u64 q) { return q & BIT(5); }                                   /* 5 */
+static inline bool io_qual_immediate(u64 q) { return q & BIT(6); }      /* 6: 1 = port in the instruction */
+static inline u16 io_qual_port(u64 q) { return (u16)(q >> 16); }                               /* 31:16 */
+
+/* Table 28-8: VM-exit instruction information for INS and OUTS. */
+enum address_size { ADDRESS_SIZE_16 = 0, ADDRESS_SIZE_32 = 1, ADDRESS_SIZE_64 = 2 };
+static inline enum address_size ins_outs_info_address_size(u64 i) { return (enum address_size)((i >> 7) & 7); } /* 9:7 */
+static inline unsigned ins_outs_info_segment(u64 i) { return (i >> 15) & 7; }  /* 17:15: 0 ES ... 5 GS */

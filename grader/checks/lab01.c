@@ -1,11 +1,12 @@
 /* Lab 01 checks: the bring-up stages, the first VM exit, CPUID emulation and VMXOFF. */
 #include "check.h"
 #include "lab.h"
+#include "lab01.h"
 
-CHECK(01, detect, .name = "vmx-detect", .last_stage = STAGE_DETECT);
-CHECK(01, fixed_bits, .name = "fixed-bits", .last_stage = STAGE_FIXED_BITS);
-CHECK(01, vmxon, .name = "vmxon", .last_stage = STAGE_VMXON);
-CHECK(01, vmcs, .name = "vmcs-load", .last_stage = STAGE_VMCS);
+CHECK(01, detect, "vmx-detect", .last_stage = STAGE_DETECT);
+CHECK(01, fixed_bits, "fixed-bits", .last_stage = STAGE_FIXED_BITS);
+CHECK(01, vmxon, "vmxon", .last_stage = STAGE_VMXON);
+CHECK(01, vmcs, "vmcs-load", .last_stage = STAGE_VMCS);
 
 /* The guest's first instruction that exits is VMCALL(HC_DONE, value derived from the nonce):
  * the value can only reach the grader if VM entry worked and the exit came back to the host. */
@@ -13,7 +14,7 @@ static void guest_first_exit(u64 nonce)
 {
 	hypercall(HC_DONE, nonce ^ 0xfeedface12345678UL, 0);
 }
-CHECK(01, first_exit, .name = "first-exit", .last_stage = STAGE_RUN, .guest = guest_first_exit);
+CHECK(01, first_exit, "first-exit", .last_stage = STAGE_RUN, .guest = guest_first_exit);
 
 /* CPUID with 0 to 3 redundant DS prefixes: 2 to 5 bytes long, so only the VM-exit
  * instruction length moves RIP past each one. */
@@ -63,7 +64,7 @@ static void verify_cpuid(struct vcpu *v)
 	report_fact("host.cpuid.1.ecx", "0x%x", cpuid(1, 0).ecx);
 	report_fact("host.cpuid.0.ebx", "0x%x", cpuid(0, 0).ebx);
 }
-CHECK(01, cpuid_exit, .name = "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid,
+CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid,
       .verify = verify_cpuid);
-CHECK(01, vmxoff, .name = "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid,
+CHECK(01, vmxoff, "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid,
       .verify = verify_cpuid, .demo = true);

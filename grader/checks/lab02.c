@@ -2,6 +2,7 @@
 #include "check.h"
 #include "io_device.h"
 #include "lab.h"
+#include "lab02.h"
 #include "params.h"
 
 #define HC_INJECT 16			/* RDI = vector, RSI = error code (grader-only hypercall) */
@@ -373,25 +374,25 @@ static void guest_exit_stats(u64 nonce)
 	__asm__ volatile("pause");
 }
 
-CHECK(02, vmx_insn, .name = "vmx-instructions", .last_stage = STAGE_RUN, .guest = guest_vmx_instructions);
-CHECK(02, inject, .name = "inject", .last_stage = STAGE_RUN, .guest = guest_inject, .setup = setup_inject);
-CHECK(02, invd_xsetbv, .name = "invd-xsetbv", .last_stage = STAGE_RUN, .guest = guest_invd_xsetbv);
-CHECK(02, hlt, .name = "hlt", .last_stage = STAGE_RUN, .guest = guest_hlt);
-CHECK(02, tsc_offset, .name = "tsc-offset", .last_stage = STAGE_RUN, .guest = guest_tsc,
+CHECK(02, vmx_insn, "vmx-instructions", .last_stage = STAGE_RUN, .guest = guest_vmx_instructions);
+CHECK(02, inject, "inject", .last_stage = STAGE_RUN, .guest = guest_inject, .setup = setup_inject);
+CHECK(02, invd_xsetbv, "invd-xsetbv", .last_stage = STAGE_RUN, .guest = guest_invd_xsetbv);
+CHECK(02, hlt, "hlt", .last_stage = STAGE_RUN, .guest = guest_hlt);
+CHECK(02, tsc_offset, "tsc-offset", .last_stage = STAGE_RUN, .guest = guest_tsc,
       .setup = setup_tsc_offset, .verify = verify_tsc);
-CHECK(02, rdtsc_exit, .name = "rdtsc-exit", .last_stage = STAGE_RUN, .guest = guest_tsc,
+CHECK(02, rdtsc_exit, "rdtsc-exit", .last_stage = STAGE_RUN, .guest = guest_tsc,
       .setup = setup_rdtsc_exit, .verify = verify_tsc);
-CHECK(02, invlpg, .name = "invlpg", .last_stage = STAGE_RUN, .guest = guest_invlpg, .setup = setup_invlpg);
-CHECK(02, mov_dr, .name = "mov-dr", .last_stage = STAGE_RUN, .guest = guest_mov_dr);
-CHECK(02, io_bitmap, .name = "io-bitmap", .last_stage = STAGE_RUN, .guest = guest_io_bitmap,
+CHECK(02, invlpg, "invlpg", .last_stage = STAGE_RUN, .guest = guest_invlpg, .setup = setup_invlpg);
+CHECK(02, mov_dr, "mov-dr", .last_stage = STAGE_RUN, .guest = guest_mov_dr);
+CHECK(02, io_bitmap, "io-bitmap", .last_stage = STAGE_RUN, .guest = guest_io_bitmap,
       .setup = setup_device);
-CHECK(02, io_unconditional, .name = "io-unconditional", .last_stage = STAGE_RUN,
+CHECK(02, io_unconditional, "io-unconditional", .last_stage = STAGE_RUN,
       .guest = guest_io_unconditional, .setup = setup_io_unconditional);
-CHECK(02, io_string, .name = "io-string", .last_stage = STAGE_RUN, .guest = guest_io_string,
+CHECK(02, io_string, "io-string", .last_stage = STAGE_RUN, .guest = guest_io_string,
       .setup = setup_device);
-CHECK(02, msr, .name = "msr-bitmap", .last_stage = STAGE_RUN, .guest = guest_msr, .setup = setup_msr);
-CHECK(02, wbinvd_pause, .name = "wbinvd-pause", .last_stage = STAGE_RUN, .guest = guest_wbinvd_pause);
-CHECK(02, fault_vs_exit, .name = "fault-vs-exit", .last_stage = STAGE_RUN,
+CHECK(02, msr, "msr-bitmap", .last_stage = STAGE_RUN, .guest = guest_msr, .setup = setup_msr);
+CHECK(02, wbinvd_pause, "wbinvd-pause", .last_stage = STAGE_RUN, .guest = guest_wbinvd_pause);
+CHECK(02, fault_vs_exit, "fault-vs-exit", .last_stage = STAGE_RUN,
       .guest = guest_fault_vs_exit, .setup = setup_device);
-CHECK(02, exit_stats, .name = "exit-stats", .last_stage = STAGE_RUN, .guest = guest_exit_stats,
+CHECK(02, exit_stats, "exit-stats", .last_stage = STAGE_RUN, .guest = guest_exit_stats,
       .demo = true);

@@ -1,6 +1,7 @@
 /* Lab 03 checks: guests that read and write CR0, CR4, CR3 and CR8 under masks and shadows. */
 #include "check.h"
 #include "lab.h"
+#include "lab03.h"
 #include "params.h"
 
 static u64 smsw(void)
@@ -148,15 +149,15 @@ static void guest_cr8(u64 nonce)
 static void verify_cr8(struct vcpu *v)
 {
 	report_fact("host.real_cr8", "0x%lx", read_cr8());
-	report_fact("host.vcpu_cr8", "0x%lx", v->cr8);
+	report_fact("host.vcpu_cr8", "0x%lx", lab03(v)->cr8);
 }
 
-CHECK(03, cr0_shadow, .name = "cr0-shadow", .last_stage = STAGE_RUN, .guest = guest_cr0,
+CHECK(03, cr0_shadow, "cr0-shadow", .last_stage = STAGE_RUN, .guest = guest_cr0,
       .setup = setup_report_initial, .verify = report_host_crs);
-CHECK(03, cr4_vmxe, .name = "cr4-vmxe", .last_stage = STAGE_RUN, .guest = guest_cr4,
+CHECK(03, cr4_vmxe, "cr4-vmxe", .last_stage = STAGE_RUN, .guest = guest_cr4,
       .setup = setup_report_initial, .verify = report_host_crs);
-CHECK(03, clts_lmsw, .name = "clts-lmsw", .last_stage = STAGE_RUN, .guest = guest_clts_lmsw,
+CHECK(03, clts_lmsw, "clts-lmsw", .last_stage = STAGE_RUN, .guest = guest_clts_lmsw,
       .setup = setup_ts_split, .verify = report_host_crs);
-CHECK(03, cr3, .name = "cr3-exiting", .last_stage = STAGE_RUN, .guest = guest_cr3, .setup = setup_cr3);
-CHECK(03, cr8, .name = "cr8-exiting", .last_stage = STAGE_RUN, .guest = guest_cr8,
+CHECK(03, cr3, "cr3-exiting", .last_stage = STAGE_RUN, .guest = guest_cr3, .setup = setup_cr3);
+CHECK(03, cr8, "cr8-exiting", .last_stage = STAGE_RUN, .guest = guest_cr8,
       .verify = verify_cr8, .demo = true);

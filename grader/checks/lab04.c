@@ -3,6 +3,7 @@
 #include "apic.h"
 #include "check.h"
 #include "lab.h"
+#include "lab04.h"
 
 #define TIMER_TICKS 50000		/* the one-shot fires this long after the check's setup */
 #define SPIN_LIMIT 3000000UL		/* how long a guest waits for an event before giving up */
@@ -71,7 +72,7 @@ static void setup_direct(struct vcpu *v)
 static void verify_consume(struct vcpu *v)
 {
 	report_fact("host.in_service", "%d", apic_in_service(VEC_HOST));
-	report_fact("host.host_interrupts", "%lu", v->host_interrupts);
+	report_fact("host.host_interrupts", "%lu", lab04(v)->host_interrupts);
 }
 
 /* The interrupt fires while the guest runs with IF = 0; it must wait for STI plus one
@@ -180,16 +181,16 @@ static void guest_vectoring(u64 nonce)
 	guest_wait_with_if1(nonce);
 }
 
-CHECK(04, reinject, .name = "extint-reinject", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
+CHECK(04, reinject, "extint-reinject", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
       .setup = setup_reinject);
-CHECK(04, consume, .name = "extint-consume", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
+CHECK(04, consume, "extint-consume", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
       .setup = setup_consume, .verify = verify_consume);
-CHECK(04, direct, .name = "extint-direct", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
+CHECK(04, direct, "extint-direct", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
       .setup = setup_direct);
-CHECK(04, window, .name = "interrupt-window", .last_stage = STAGE_RUN, .guest = guest_window,
+CHECK(04, window, "interrupt-window", .last_stage = STAGE_RUN, .guest = guest_window,
       .setup = setup_window);
-CHECK(04, sti_shadow, .name = "sti-shadow", .last_stage = STAGE_RUN, .guest = guest_sti_shadow,
+CHECK(04, sti_shadow, "sti-shadow", .last_stage = STAGE_RUN, .guest = guest_sti_shadow,
       .setup = setup_sti_shadow);
-CHECK(04, nmi, .name = "nmi-window", .last_stage = STAGE_RUN, .guest = guest_nmi);
-CHECK(04, vectoring, .name = "idt-vectoring", .last_stage = STAGE_RUN, .guest = guest_vectoring,
+CHECK(04, nmi, "nmi-window", .last_stage = STAGE_RUN, .guest = guest_nmi);
+CHECK(04, vectoring, "idt-vectoring", .last_stage = STAGE_RUN, .guest = guest_vectoring,
       .setup = setup_vectoring, .demo = true);

@@ -2,6 +2,7 @@
  * TSSes and 4-MiB-page page directory, started at task_main (lab04_tasks.S). */
 #include "check.h"
 #include "lab.h"
+#include "lab04.h"
 #include "params.h"
 #include "tss32.h"
 
@@ -145,8 +146,8 @@ static void setup_tasks(struct vcpu *v)
 	enter_protected_mode(gdt, idt, pd, a);
 }
 
-CHECK(04, task_jmp, .name = "task-jmp", .last_stage = STAGE_RUN, .setup = setup_tasks);
-CHECK(04, task_call, .name = "task-call-iret", .last_stage = STAGE_RUN, .setup = setup_tasks);
-CHECK(04, task_gate, .name = "task-gate", .last_stage = STAGE_RUN, .setup = setup_tasks);
-CHECK(04, task_bad, .name = "task-bad-tss", .last_stage = STAGE_RUN, .setup = setup_tasks);
-CHECK(04, task_df, .name = "task-double-fault", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_jmp, "task-jmp", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_call, "task-call-iret", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_gate, "task-gate", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_bad, "task-bad-tss", .last_stage = STAGE_RUN, .setup = setup_tasks);
+CHECK(04, task_df, "task-double-fault", .last_stage = STAGE_RUN, .setup = setup_tasks);

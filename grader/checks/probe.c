@@ -66,4 +66,4 @@ static void report_features(struct vcpu *v)
 	}
 }
 
-CHECK(00, probe, .name = "probe", .last_stage = STAGE_NONE, .verify = report_features);
+CHECK(00, probe, "probe", .last_stage = STAGE_NONE, .verify = report_features);

@@ -1,5 +1,6 @@
 /* Lab 01: the CPUID exit, unconditional in VMX non-root operation (SDM 26.1.2). */
 #include "lab.h"
+#include "lab01.h"
 
 /* Emulate CPUID: the real answer, plus our hypervisor leaf and the hypervisor-present bit. */
 static enum exit_verdict handle_cpuid(struct vcpu *v)

@@ -1,5 +1,6 @@
 /* Lab 01: running the guest: VM entries, VM exits, and moving past an emulated instruction. */
 #include "lab.h"
+#include "lab01.h"
 
 /* Enter the guest and handle its exits until a handler says stop. */
 void vcpu_run(struct vcpu *v)

@@ -1,7 +1,6 @@
 /* Lab 03: emulating the control-register accesses that exit (SDM Vol. 3C, 26.1.3, 26.3, 28.2.1). */
 #include "lab.h"
-
-enum cr_access_type { MOV_TO_CR = 0, MOV_FROM_CR = 1, CLTS = 2, LMSW = 3 };
+#include "lab03.h"
 
 /* The emulation steps below are not static so that each one can be left undone on its own. */
 
@@ -79,8 +78,8 @@ bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, unsigned reg)
 	 * CR3-target value excepted; the guest's CR3 is GUEST_CR3. MOV to CR3 raises #GP(0) when
 	 * it sets a bit at or above MAXPHYADDR (CPUID.80000008H:EAX[7:0]). With CR8-load/store
 	 * exiting and no TPR shadow, every MOV to/from CR8 exits: the hypervisor keeps the
-	 * guest's task priority (v->cr8). CR8 has 4 bits: a value above 15 raises #GP(0).
-	 * Do: move between the guest register `reg` and GUEST_CR3 or v->cr8, checking the faults;
+	 * guest's task priority (lab03(v)->cr8). CR8 has 4 bits: a value above 15 raises #GP(0).
+	 * Do: move between the guest register `reg` and GUEST_CR3 or lab03(v)->cr8, checking the faults;
 	 * return false to have #GP(0) injected.
 	 * Hint: maxphyaddr_mask() above; guest_reg_read()/guest_reg_write() (vcpu.h).
 	 */

@@ -1,6 +1,7 @@
 /* Lab 03: which control-register bits the hypervisor owns, and which CR accesses exit
  * (SDM Vol. 3C, 25.6.6, 25.6.7 and 26.3). */
 #include "lab.h"
+#include "lab03.h"
 
 /* The bits of CR0 and CR4 this hypervisor owns: the guest sees its read shadow there. */
 #define CR0_OWNED (CR0_PE | CR0_NE | CR0_TS | CR0_PG)

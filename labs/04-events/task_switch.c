@@ -2,9 +2,8 @@
  * hypervisor performs them as the processor would (SDM Vol. 3A, 8.3). Only 32-bit TSSes in
  * the GDT, for a 32-bit protected-mode guest. */
 #include "lab.h"
+#include "lab04.h"
 #include "tss32.h"
-
-enum task_switch_source { SOURCE_CALL = 0, SOURCE_IRET = 1, SOURCE_JMP = 2, SOURCE_IDT_GATE = 3 };
 
 struct task_switch {
 	u16 selector;			/* the new task's TSS selector */
@@ -74,7 +73,7 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * stack. The debug register DR7 local enables (L0-L3, bits 0, 2, 4, 6) are cleared.
 	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
-	 * event had one; set v->vectored_event_done for a task gate (the event is delivered).
+	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
 	 * Return false if a segment cannot be loaded (the caller raises #TS).
 	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above.
 	 */

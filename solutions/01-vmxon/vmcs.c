@@ -1,6 +1,7 @@
 /* Lab 01: the VMCS: make one current, then fill its controls, host state and guest state
  * (SDM Vol. 3C, chapter 25). */
 #include "lab.h"
+#include "lab01.h"
 
 /* Allocate a VMCS, initialize it and make it the current VMCS. */
 void vmcs_load(struct vcpu *v)

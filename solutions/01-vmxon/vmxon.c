@@ -1,5 +1,6 @@
 /* Lab 01: entering and leaving VMX operation (SDM Vol. 3C, 24.6-24.8, 25.11.5). */
 #include "lab.h"
+#include "lab01.h"
 
 /* Whether this processor supports VMX. */
 bool vmx_supported(void)

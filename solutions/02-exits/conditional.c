@@ -1,5 +1,6 @@
 /* Lab 02: instructions that exit because a VM-execution control says so (SDM 26.1.3). */
 #include "lab.h"
+#include "lab02.h"
 
 /* Turns on the conditional exits this lab handles. */
 static void lab02_controls_setup(struct vcpu *v)

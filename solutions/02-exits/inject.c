@@ -1,6 +1,7 @@
 /* Lab 02: event injection, the hypervisor's way to make the guest take an exception
  * (SDM Vol. 3C, 25.8.3 and 27.6.1). */
 #include "lab.h"
+#include "lab02.h"
 
 /* Makes the next VM entry deliver exception `vector` (with `error_code` where it has one). */
 void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code)

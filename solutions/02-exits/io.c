@@ -2,13 +2,14 @@
  * (SDM Vol. 3C, 25.6.4, 26.1.3, 28.2.1 and 28.2.5). */
 #include "io_device.h"
 #include "lab.h"
+#include "lab02.h"
 
 static void lab02_io_setup(struct vcpu *v)
 {
-	v->io_bitmap_a = page_alloc();
-	v->io_bitmap_b = page_alloc();
-	vmcs_write(IO_BITMAP_A, virt_to_phys(v->io_bitmap_a));
-	vmcs_write(IO_BITMAP_B, virt_to_phys(v->io_bitmap_b));
+	lab02(v)->io_bitmap_a = page_alloc();
+	lab02(v)->io_bitmap_b = page_alloc();
+	vmcs_write(IO_BITMAP_A, virt_to_phys(lab02(v)->io_bitmap_a));
+	vmcs_write(IO_BITMAP_B, virt_to_phys(lab02(v)->io_bitmap_b));
 }
 LAB_SETUP(02, lab02_io_setup);
 
@@ -20,10 +21,10 @@ void io_intercept(struct vcpu *v, u16 port, unsigned count)
 	 * and bitmap B one bit per port 8000H-FFFFH; an access exits when the bit of any port it
 	 * touches is 1 (bit n%8 of byte n/8 of the page). Ports are 16 bits: stop at FFFFH.
 	 * Do: set the bit of every port in the range, in the bitmap that holds it.
-	 * Hint: v->io_bitmap_a and v->io_bitmap_b are zeroed 4-KiB pages (lab02_io_setup above).
+	 * Hint: lab02(v)->io_bitmap_a and lab02(v)->io_bitmap_b are zeroed 4-KiB pages (lab02_io_setup above).
 	 */
 	for (u32 p = port; p < (u32)port + count && p <= 0xffff; p++) {
-		u8 *bitmap = p < 0x8000 ? v->io_bitmap_a : v->io_bitmap_b;
+		u8 *bitmap = p < 0x8000 ? lab02(v)->io_bitmap_a : lab02(v)->io_bitmap_b;
 		u32 bit = p & 0x7fff;
 		bitmap[bit / 8] |= (u8)BIT(bit % 8);
 	}

@@ -1,14 +1,15 @@
 /* Lab 02: RDMSR and WRMSR: the MSR bitmaps and an MSR policy (SDM 25.6.9, 26.1.3). */
 #include "lab.h"
+#include "lab02.h"
 
 #define HV_MSR_SCRATCH 0x40000100U /* a virtual MSR; outside both bitmap ranges */
 
 static void lab02_msr_setup(struct vcpu *v)
 {
-	v->msr_bitmap = page_alloc();
-	vmcs_write(MSR_BITMAP, virt_to_phys(v->msr_bitmap));
+	lab02(v)->msr_bitmap = page_alloc();
+	vmcs_write(MSR_BITMAP, virt_to_phys(lab02(v)->msr_bitmap));
 	/* The policy: IA32_SYSENTER_ESP is read-only for the guest; IA32_TSC_AUX belongs to the
-	 * hypervisor (kept in v->msr_tsc_aux); every other MSR in the bitmap ranges is the
+	 * hypervisor (kept in lab02(v)->msr_tsc_aux); every other MSR in the bitmap ranges is the
 	 * guest's own. MSRs outside those ranges always exit. */
 	msr_intercept(v, MSR_IA32_SYSENTER_ESP, false, true);
 	msr_intercept(v, MSR_IA32_TSC_AUX, true, true);
@@ -36,9 +37,9 @@ void msr_intercept(struct vcpu *v, u32 msr, bool read, bool write)
 		panic("msr_intercept: MSR 0x%x is outside the bitmap ranges (it always exits)", msr);
 	u32 n = msr & 0x1fff;
 	if (read)
-		v->msr_bitmap[part + n / 8] |= (u8)BIT(n % 8);
+		lab02(v)->msr_bitmap[part + n / 8] |= (u8)BIT(n % 8);
 	if (write)
-		v->msr_bitmap[part + 2048 + n / 8] |= (u8)BIT(n % 8);
+		lab02(v)->msr_bitmap[part + 2048 + n / 8] |= (u8)BIT(n % 8);
 	/* END 02-13 */
 }
 
@@ -50,7 +51,7 @@ static enum exit_verdict handle_msr(struct vcpu *v)
 	 * EDX:EAX (upper halves of RAX and RDX cleared), WRMSR writes EDX:EAX. An MSR that does
 	 * not exist, or a write the policy forbids, raises #GP(0). IA32_TSC_AUX has 32 bits:
 	 * writing a value with bits 63:32 set raises #GP(0).
-	 * Do: RDMSR: IA32_TSC_AUX -> v->msr_tsc_aux, HV_MSR_SCRATCH -> v->msr_scratch, any other
+	 * Do: RDMSR: IA32_TSC_AUX -> lab02(v)->msr_tsc_aux, HV_MSR_SCRATCH -> lab02(v)->msr_scratch, any other
 	 * -> #GP(0). WRMSR: IA32_TSC_AUX and HV_MSR_SCRATCH store the value; IA32_SYSENTER_ESP and
 	 * any other -> #GP(0). Skip and resume after an emulated access; inject without skipping.
 	 * Hint: the exit reason (EXIT_REASON_RDMSR or _WRMSR) is EXIT_REASON_BASIC(v->exit.reason).
@@ -58,8 +59,8 @@ static enum exit_verdict handle_msr(struct vcpu *v)
 	u32 msr = (u32)v->regs.rcx;
 	bool write = EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_WRMSR;
 	u64 value = (v->regs.rdx << 32) | (u32)v->regs.rax;
-	u64 *slot = msr == MSR_IA32_TSC_AUX ? &v->msr_tsc_aux :
-		    msr == HV_MSR_SCRATCH   ? &v->msr_scratch : NULL;
+	u64 *slot = msr == MSR_IA32_TSC_AUX ? &lab02(v)->msr_tsc_aux :
+		    msr == HV_MSR_SCRATCH   ? &lab02(v)->msr_scratch : NULL;
 	if (!slot || (write && msr == MSR_IA32_TSC_AUX && (value >> 32))) {
 		vmx_inject_exception(v, VEC_GP, 0);
 		return EXIT_RESUME;

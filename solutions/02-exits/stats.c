@@ -1,5 +1,6 @@
 /* Lab 02: exit statistics, printed when the guest is done. */
 #include "lab.h"
+#include "lab02.h"
 
 /* One line per exit reason that happened, then the total. */
 void exit_stats_print(struct vcpu *v)

@@ -1,5 +1,6 @@
 /* Lab 02: instructions that always cause VM exits in VMX non-root operation (SDM 26.1.2). */
 #include "lab.h"
+#include "lab02.h"
 
 /* INVD would throw away cached data the host may own: write it back first (WBINVD). */
 static enum exit_verdict handle_invd(struct vcpu *v)

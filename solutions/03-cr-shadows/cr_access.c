@@ -1,7 +1,6 @@
 /* Lab 03: emulating the control-register accesses that exit (SDM Vol. 3C, 26.1.3, 26.3, 28.2.1). */
 #include "lab.h"
-
-enum cr_access_type { MOV_TO_CR = 0, MOV_FROM_CR = 1, CLTS = 2, LMSW = 3 };
+#include "lab03.h"
 
 /* The emulation steps below are not static so that each one can be left undone on its own. */
 
@@ -78,7 +77,7 @@ bool clts_or_lmsw(struct vcpu *v, enum cr_access_type type, u16 lmsw_source)
 	 * Hint: guest_visible() above; the LMSW source comes from the exit qualification.
 	 */
 	u64 cr0 = guest_visible(GUEST_CR0, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW);
-	if (type == CLTS)
+	if (type == CR_ACCESS_CLTS)
 		return emulate_cr0_write(v, cr0 & ~CR0_TS);
 	u64 low = (lmsw_source & 0xf) | (cr0 & CR0_PE);
 	return emulate_cr0_write(v, (cr0 & ~0xfUL) | low);
@@ -93,13 +92,13 @@ bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, unsigned reg)
 	 * CR3-target value excepted; the guest's CR3 is GUEST_CR3. MOV to CR3 raises #GP(0) when
 	 * it sets a bit at or above MAXPHYADDR (CPUID.80000008H:EAX[7:0]). With CR8-load/store
 	 * exiting and no TPR shadow, every MOV to/from CR8 exits: the hypervisor keeps the
-	 * guest's task priority (v->cr8). CR8 has 4 bits: a value above 15 raises #GP(0).
-	 * Do: move between the guest register `reg` and GUEST_CR3 or v->cr8, checking the faults;
+	 * guest's task priority (lab03(v)->cr8). CR8 has 4 bits: a value above 15 raises #GP(0).
+	 * Do: move between the guest register `reg` and GUEST_CR3 or lab03(v)->cr8, checking the faults;
 	 * return false to have #GP(0) injected.
 	 * Hint: maxphyaddr_mask() above; guest_reg_read()/guest_reg_write() (vcpu.h).
 	 */
 	if (!to_cr) {
-		guest_reg_write(v, reg, cr == 3 ? vmcs_read(GUEST_CR3) : v->cr8);
+		guest_reg_write(v, reg, cr == 3 ? vmcs_read(GUEST_CR3) : lab03(v)->cr8);
 		return true;
 	}
 	u64 value = guest_reg_read(v, reg);
@@ -110,7 +109,7 @@ bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, unsigned reg)
 	} else {
 		if (value > 15)
 			return false;
-		v->cr8 = value;
+		lab03(v)->cr8 = value;
 	}
 	return true;
 	/* END 03-6 */
@@ -133,13 +132,13 @@ static enum exit_verdict handle_cr_access(struct vcpu *v)
 	u64 q = v->exit.qualification;
 	unsigned cr = q & 0xf, type = (q >> 4) & 3, reg = (q >> 8) & 0xf;
 	bool ok;
-	if (type == CLTS || type == LMSW)
+	if (type == CR_ACCESS_CLTS || type == CR_ACCESS_LMSW)
 		ok = clts_or_lmsw(v, type, (u16)(q >> 16));
 	else if (cr == 3 || cr == 8)
-		ok = mov_cr3_cr8(v, cr, type == MOV_TO_CR, reg);
-	else if (type == MOV_TO_CR && cr == 0)
+		ok = mov_cr3_cr8(v, cr, type == CR_ACCESS_MOV_TO_CR, reg);
+	else if (type == CR_ACCESS_MOV_TO_CR && cr == 0)
 		ok = emulate_cr0_write(v, guest_reg_read(v, reg));
-	else if (type == MOV_TO_CR && cr == 4)
+	else if (type == CR_ACCESS_MOV_TO_CR && cr == 4)
 		ok = emulate_cr4_write(v, guest_reg_read(v, reg));
 	else
 		panic("handle_cr_access: unexpected access, qualification 0x%lx", q);

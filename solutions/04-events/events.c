@@ -2,6 +2,7 @@
  * and injecting them only when the guest can take them (SDM Vol. 3C, 26.2, 26.7, 27.6, 28.2.3). */
 #include "apic.h"
 #include "lab.h"
+#include "lab04.h"
 
 static void lab04_setup(struct vcpu *v)
 {
@@ -29,12 +30,12 @@ LAB_SETUP(04, lab04_setup);
 
 void vcpu_queue_interrupt(struct vcpu *v, u8 vector)
 {
-	v->pending_irq[vector / 64] |= BIT(vector % 64);
+	lab04(v)->pending_irq[vector / 64] |= BIT(vector % 64);
 }
 
 void vcpu_queue_nmi(struct vcpu *v)
 {
-	v->pending_nmi++;
+	lab04(v)->pending_nmi++;
 }
 
 /* An external interrupt arrived while the guest ran: keep it or pass it to the guest. */
@@ -45,13 +46,13 @@ static enum exit_verdict handle_external_interrupt(struct vcpu *v)
 	 * field is valid and holds the vector; the interrupt is now in service in the local APIC
 	 * (its ISR bit is set) until someone writes EOI. The instruction at guest RIP has not run.
 	 * Do: read the vector. Vectors at or above HV_VECTOR_BASE are the hypervisor's: count
-	 * them in v->host_interrupts and EOI them. Queue every other vector for the guest (its
+	 * them in lab04(v)->host_interrupts and EOI them. Queue every other vector for the guest (its
 	 * handler will EOI). Resume without moving RIP.
 	 * Hint: INTR_INFO_VECTOR() (vmx_exit.h); apic_eoi() (apic.h); vcpu_queue_interrupt().
 	 */
 	u8 vector = INTR_INFO_VECTOR(vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION));
 	if (vector >= HV_VECTOR_BASE) {
-		v->host_interrupts++;
+		lab04(v)->host_interrupts++;
 		apic_eoi();
 	} else {
 		vcpu_queue_interrupt(v, vector);
@@ -90,12 +91,12 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	/* END 04-3 */
 }
 
-/* The highest vector waiting in v->pending_irq, or -1 (not static: see 04-5's hint). */
+/* The highest vector waiting in lab04(v)->pending_irq, or -1 (not static: see 04-5's hint). */
 int highest_pending_irq(struct vcpu *v)
 {
 	for (int i = 3; i >= 0; i--)
-		if (v->pending_irq[i])
-			return i * 64 + 63 - __builtin_clzl(v->pending_irq[i]);
+		if (lab04(v)->pending_irq[i])
+			return i * 64 + 63 - __builtin_clzl(lab04(v)->pending_irq[i]);
 	return -1;
 }
 
@@ -111,16 +112,16 @@ static bool reinject_vectored_event(struct vcpu *v)
 	 * again, or the guest loses it. Software interrupts and exceptions (types 4, 5, 6) also
 	 * need VM_ENTRY_INSTRUCTION_LENGTH = the VM-exit instruction length.
 	 * The one exception: a handler that completed the delivery itself (the task-switch
-	 * emulation does, for a task gate in the IDT) sets v->vectored_event_done.
-	 * Do: clear v->vectored_event_done and return false if it was set. Otherwise, if the
+	 * emulation does, for a task gate in the IDT) sets lab04(v)->vectored_event_done.
+	 * Do: clear lab04(v)->vectored_event_done and return false if it was set. Otherwise, if the
 	 * IDT-vectoring information is valid and nothing is being injected already
 	 * (VM-entry interruption information not valid), copy it (with the error code and, for
 	 * types 4-6, the instruction length) into the VM-entry fields and return true.
 	 * Hint: INTR_INFO_VALID, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_TYPE() in vmx_exit.h;
 	 * clear bit 12 (NMI unblocking due to IRET) when you copy the field: it is reserved there.
 	 */
-	if (v->vectored_event_done) {
-		v->vectored_event_done = false;
+	if (lab04(v)->vectored_event_done) {
+		lab04(v)->vectored_event_done = false;
 		return false;
 	}
 	u32 idt = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
@@ -158,16 +159,16 @@ static void events_before_entry(struct vcpu *v)
 	u64 blocking = vmcs_read(GUEST_INTERRUPTIBILITY_STATE);
 	bool shadow = blocking & (INTERRUPTIBILITY_BLOCKING_BY_STI | INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);
 	bool injecting = vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION) & INTR_INFO_VALID;
-	if (v->pending_nmi) {
+	if (lab04(v)->pending_nmi) {
 		bool can = !injecting && !shadow && !(blocking & INTERRUPTIBILITY_BLOCKING_BY_NMI);
 		if (can) {
 			vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
 				   VEC_NMI | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
-			v->pending_nmi--;
+			lab04(v)->pending_nmi--;
 			injecting = true;
 		}
 		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_NMI_WINDOW_EXITING,
-			      !can || v->pending_nmi);
+			      !can || lab04(v)->pending_nmi);
 	} else {
 		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_NMI_WINDOW_EXITING,
 			      false);
@@ -183,7 +184,7 @@ static void events_before_entry(struct vcpu *v)
 		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
 			   (u32)vector | (INTR_TYPE_EXTERNAL_INTERRUPT << INTR_INFO_TYPE_SHIFT) |
 				   INTR_INFO_VALID);
-		v->pending_irq[vector / 64] &= ~BIT(vector % 64);
+		lab04(v)->pending_irq[vector / 64] &= ~BIT(vector % 64);
 	}
 	vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_INTERRUPT_WINDOW_EXITING,
 		      !can || highest_pending_irq(v) >= 0);

@@ -2,9 +2,8 @@
  * hypervisor performs them as the processor would (SDM Vol. 3A, 8.3). Only 32-bit TSSes in
  * the GDT, for a 32-bit protected-mode guest. */
 #include "lab.h"
+#include "lab04.h"
 #include "tss32.h"
-
-enum task_switch_source { SOURCE_CALL = 0, SOURCE_IRET = 1, SOURCE_JMP = 2, SOURCE_IDT_GATE = 3 };
 
 struct task_switch {
 	u16 selector;			/* the new task's TSS selector */
@@ -34,8 +33,8 @@ bool task_switch_check(struct vcpu *v, struct task_switch *t)
 	 * Hint: guest_gdt_entry() and guest_linear_to_host() (vcpu.h); DESC_* in tss32.h.
 	 */
 	u64 q = v->exit.qualification;
-	t->selector = (u16)q;
-	t->source = (q >> 30) & 3;
+	t->selector = ts_qual_selector(q);
+	t->source = ts_qual_source(q);
 	t->fault_error = t->selector & 0xfffc;
 	u16 old_selector = (u16)vmcs_read(GUEST_TR_SELECTOR);
 	if (!guest_gdt_entry(v, t->selector, &t->new_desc) || !guest_gdt_entry(v, old_selector, &t->old_desc)) {
@@ -50,9 +49,9 @@ bool task_switch_check(struct vcpu *v, struct task_switch *t)
 		t->fault_vector = VEC_NP;
 	else if (desc_limit(d) < TSS32_MIN_LIMIT)
 		t->fault_vector = VEC_TS;
-	else if (t->source == SOURCE_IRET && !busy)
+	else if (t->source == TASK_SWITCH_IRET && !busy)
 		t->fault_vector = VEC_TS;
-	else if (t->source != SOURCE_IRET && busy)
+	else if (t->source != TASK_SWITCH_IRET && busy)
 		t->fault_vector = VEC_GP;
 	else
 		t->fault_vector = 0;
@@ -83,12 +82,12 @@ void task_switch_save(struct vcpu *v, struct task_switch *t)
 	 */
 	u64 eip = v->exit.guest_rip;
 	u32 vectoring = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
-	bool by_event = t->source == SOURCE_IDT_GATE && (vectoring & INTR_INFO_VALID) &&
+	bool by_event = t->source == TASK_SWITCH_IDT_GATE && (vectoring & INTR_INFO_VALID) &&
 			INTR_INFO_TYPE(vectoring) < INTR_TYPE_SOFTWARE_INTERRUPT;
 	if (!by_event)
 		eip += v->exit.instruction_length;
 	u64 eflags = vmcs_read(GUEST_RFLAGS);
-	if (t->source == SOURCE_IRET)
+	if (t->source == TASK_SWITCH_IRET)
 		eflags &= ~RFLAGS_NT;
 	struct tss32 *o = t->old_tss;
 	o->eip = (u32)eip;
@@ -107,9 +106,9 @@ void task_switch_save(struct vcpu *v, struct task_switch *t)
 	o->ds = (u16)vmcs_read(GUEST_DS_SELECTOR);
 	o->fs = (u16)vmcs_read(GUEST_FS_SELECTOR);
 	o->gs = (u16)vmcs_read(GUEST_GS_SELECTOR);
-	if (t->source == SOURCE_JMP || t->source == SOURCE_IRET)
+	if (t->source == TASK_SWITCH_JMP || t->source == TASK_SWITCH_IRET)
 		*t->old_desc &= ~DESC_BUSY_BIT;
-	if (t->source == SOURCE_CALL || t->source == SOURCE_IDT_GATE)
+	if (t->source == TASK_SWITCH_CALL || t->source == TASK_SWITCH_IDT_GATE)
 		t->new_tss->back_link = (u16)vmcs_read(GUEST_TR_SELECTOR);
 	*t->new_desc |= DESC_BUSY_BIT;
 	/* END 04-7 */
@@ -127,7 +126,7 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * stack. The debug register DR7 local enables (L0-L3, bits 0, 2, 4, 6) are cleared.
 	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
-	 * event had one; set v->vectored_event_done for a task gate (the event is delivered).
+	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
 	 * Return false if a segment cannot be loaded (the caller raises #TS).
 	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above.
 	 */
@@ -138,7 +137,7 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	vmcs_write(GUEST_CR3, n->cr3);
 	vmcs_write(GUEST_RIP, n->eip);
 	u64 eflags = n->eflags | RFLAGS_FIXED;
-	if (t->source == SOURCE_CALL || t->source == SOURCE_IDT_GATE)
+	if (t->source == TASK_SWITCH_CALL || t->source == TASK_SWITCH_IDT_GATE)
 		eflags |= RFLAGS_NT;
 	vmcs_write(GUEST_RFLAGS, eflags);
 	const u32 gprs[8] = { n->eax, n->ecx, n->edx, n->ebx, n->esp, n->ebp, n->esi, n->edi };
@@ -157,14 +156,14 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);
 	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~0x55UL);
 	u32 vectoring = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
-	if (t->source == SOURCE_IDT_GATE && (vectoring & INTR_INFO_DELIVER_ERROR_CODE)) {
+	if (t->source == TASK_SWITCH_IDT_GATE && (vectoring & INTR_INFO_DELIVER_ERROR_CODE)) {
 		u32 esp = n->esp - 4;
 		*(u32 *)guest_linear_to_host(v, vmcs_read(GUEST_SS_BASE) + esp) =
 			(u32)vmcs_read(IDT_VECTORING_ERROR_CODE);
 		guest_reg_write(v, 4, esp);
 	}
-	if (t->source == SOURCE_IDT_GATE)
-		v->vectored_event_done = true;
+	if (t->source == TASK_SWITCH_IDT_GATE)
+		lab04(v)->vectored_event_done = true;
 	return true;
 	/* END 04-8 */
 }

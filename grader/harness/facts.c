@@ -1,4 +1,6 @@
-/* The hypervisor's side of the hypercall interface (VMCALL exits, SDM 26.1.2). */
+/* The grader's fact protocol: FACT lines with the run's token, and the hypervisor side of the
+ * guest's hypercalls (VMCALL exits, SDM 26.1.2), through which guest programs report facts. */
+#include "check.h"
 #include "hypercall.h"
 #include "kernel.h"
 #include "params.h"
@@ -58,7 +60,7 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 		return EXIT_STOP;
 	}
 	v->regs.rax = 0;
-	vmx_skip_instruction(v);
+	vmx_advance_rip(v);
 	return EXIT_RESUME;
 }
 
