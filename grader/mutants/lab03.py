@@ -34,6 +34,6 @@ MUTANTS = [
      "\t\tvmcs_write(GUEST_CR3, value);\n", "",
      "cr3-exiting", "BAD      cr3.read_other"),
     ("cr8-to-real-register", "03", "cr_access.c",
-     "\t\tv->cr8 = value;", "\t\twrite_cr8(value);",
+     "\t\tlab03(v)->cr8 = value;", "\t\twrite_cr8(value);",
      "cr8-exiting", "BAD      host.vcpu_cr8"),
 ]
