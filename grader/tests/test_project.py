@@ -126,7 +126,7 @@ def run_mutant(binary, mutant, tmp_path, timeout=15):
     return gradelib.grade_one(check, binary, image, tmp_path / "run", timeout=timeout, elf=elf), shows
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[m[0] for m in MUTANTS])
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[f"{m[1]}-{m[0]}" for m in MUTANTS])
 def test_check_catches_plausible_bug(binary, mutant, tmp_path):
     result, shows = run_mutant(binary, mutant, tmp_path)
     explanation = result.explain()
