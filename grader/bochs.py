@@ -4,6 +4,7 @@ import dataclasses
 import os
 import pathlib
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -17,7 +18,10 @@ MEGS = 128
 CYLINDER_BYTES = 16 * 63 * 512
 PARAMS_OFFSET = 512              # sector 1: struct boot_params (common/include/params.h)
 PARAMS_MAGIC = b"VMXPARAM"
-DEFAULT_TIMEOUT = float(os.environ.get("GRADE_TIMEOUT", "60"))
+DEFAULT_TIMEOUT = float(os.environ.get("GRADE_TIMEOUT", "10"))   # a correct run needs < 0.5 s
+# Per run: the serial console, Bochs's stdout (port 0xE9) and bochs.log are streamed to disk and
+# the run is stopped when one of them grows past its cap.
+OUTPUT_CAPS = {"serial.txt": 2 << 20, "bochs.out": 2 << 20, "bochs.log": 16 << 20}
 BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGABIOS = "/usr/share/vgabios/vgabios.bin"
 
@@ -54,8 +58,8 @@ def bochs_version(binary):
 BOOT_VERBOSE = 1
 
 
-def write_params(image, check, nonce, flags=0):
-    """Writes the check name, nonce and flags into the image's parameter sector."""
+def write_params(image, check, nonce, flags=0, lab=0):
+    """Writes the check name, nonce, lab and flags into the image's parameter sector."""
     with open(image, "r+b") as f:
         f.seek(PARAMS_OFFSET)
         if f.read(8) != PARAMS_MAGIC:
@@ -65,11 +69,11 @@ def write_params(image, check, nonce, flags=0):
             raise ValueError(f"check name too long: {check}")
         f.seek(PARAMS_OFFSET + 8)
         f.write(name.ljust(48, b"\0") + struct.pack("<Q", nonce))
-        f.seek(PARAMS_OFFSET + 68)
-        f.write(struct.pack("<I", flags))
+        f.seek(PARAMS_OFFSET + 64)
+        f.write(struct.pack("<II", int(lab), flags))
 
 
-def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, trace_exits=False, magic_break=False):
+def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, magic_break=False):
     lines = [
         f"megs: {MEGS}",
         f"cpu: model={CPU_MODEL}, count=1, ips={IPS}, reset_on_triple_fault=0, ignore_bad_msrs=0",
@@ -105,9 +109,10 @@ class Run:
     timed_out: bool
     seconds: float
     workdir: pathlib.Path
+    capped: str = ""        # the output that reached its cap, if any
 
 
-def prepare(image, workdir, check, nonce, flags=0, **rc_options):
+def prepare(image, workdir, check, nonce, flags=0, lab=0, **rc_options):
     """Copies the image into workdir, writes parameters and a bochsrc; returns the rc path."""
     workdir = pathlib.Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +121,7 @@ def prepare(image, workdir, check, nonce, flags=0, **rc_options):
     size = disk.stat().st_size
     if size % CYLINDER_BYTES:
         raise SetupError(f"{image}: size {size} is not a whole number of cylinders; rebuild it with make")
-    write_params(disk, check, nonce, flags)
+    write_params(disk, check, nonce, flags, lab)
     rc = workdir / "bochsrc"
     rc.write_text(bochsrc(disk.name, "serial.txt", "bochs.log", size // CYLINDER_BYTES, **rc_options))
     for old in ("serial.txt", "bochs.log"):
@@ -124,22 +129,59 @@ def prepare(image, workdir, check, nonce, flags=0, **rc_options):
     return rc
 
 
-def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT):
+RUNNING = set()   # Bochs processes alive now: kill_all() ends them on an interrupt
+
+
+def kill_all():
+    """Kills every Bochs this process started (its whole process group)."""
+    for proc in list(RUNNING):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def watch(proc, workdir, timeout):
+    """Waits for Bochs, stopping it at the deadline or when an output reaches its cap."""
+    start, timed_out, capped = time.monotonic(), False, ""
+    while proc.poll() is None:
+        for name, cap in OUTPUT_CAPS.items():
+            path = workdir / name
+            if path.exists() and path.stat().st_size > cap:
+                capped = name
+        if capped or time.monotonic() - start > timeout:
+            timed_out = not capped
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            break
+        time.sleep(0.01)
+    return timed_out, capped, time.monotonic() - start
+
+
+def read_capped(path):
+    if not path.exists():
+        return ""
+    with open(path, "rb") as f:
+        return f.read(OUTPUT_CAPS.get(path.name, 2 << 20)).decode(errors="replace")
+
+
+def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT, lab=0):
     """Boots image with the given check and nonce; returns what the run left behind."""
     workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmxlabs-"))
-    prepare(image, workdir, check, nonce)
-    start = time.monotonic()
-    timed_out = False
+    prepare(image, workdir, check, nonce, lab=lab)
     # Bochs 3.0 enters its debugger only with -dbg (make debug): a plain run just runs.
-    proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=workdir,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        proc.kill()
-        out, _ = proc.communicate()
-    read = lambda name: (workdir / name).read_text(errors="replace") if (workdir / name).exists() else ""
-    return Run(check, nonce, read("serial.txt").replace("\r", ""), read("bochs.log"),
-               out.decode(errors="replace"), timed_out, time.monotonic() - start, workdir)
+    with open(workdir / "bochs.out", "wb") as out:
+        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=workdir,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        RUNNING.add(proc)
+        try:
+            timed_out, capped, seconds = watch(proc, workdir, timeout)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            RUNNING.discard(proc)
+    return Run(check, nonce, read_capped(workdir / "serial.txt").replace("\r", ""),
+               read_capped(workdir / "bochs.log"), read_capped(workdir / "bochs.out"),
+               timed_out, seconds, workdir, capped)

@@ -3,7 +3,7 @@
 # otherwise print the exact apt-get line and fail. Quiet and fast when nothing is missing.
 #   grader/deps.sh          check, install if root
 #   grader/deps.sh --list   print the package list
-PACKAGES="build-essential binutils make python3 python3-pytest gdb bochsbios vgabios xz-utils"
+PACKAGES="build-essential binutils make python3 python3-pytest gdb bochsbios vgabios xz-utils bubblewrap"
 
 if [ "${1:-}" = "--list" ]; then echo "$PACKAGES"; exit 0; fi
 

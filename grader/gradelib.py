@@ -10,9 +10,10 @@ import re
 import subprocess
 
 import bochs
+import build
+import manifest
 
 ROOT = bochs.ROOT
-LAB_MODULES = sorted(p.stem for p in (ROOT / "grader" / "spec").glob("lab[0-9][0-9].py"))
 
 FACT = re.compile(r"^FACT ([0-9a-f]{8}) ([^=\s]+)=(.*)$")
 TODO = re.compile(r"^TODO (\d\d-\d+) reached \(([^)]*)\)")
@@ -49,9 +50,9 @@ def check(lab, name, points, markers, title):
 
 
 def load_checks(max_lab):
-    """All checks of labs 01..max_lab, in lab order."""
-    for module in LAB_MODULES:
-        importlib.import_module(f"spec.{module}")
+    """All checks of labs 01..max_lab, in lab order (grader/spec/labNN.py of each lab)."""
+    for lab in manifest.chain(max_lab):
+        importlib.import_module(f"spec.lab{lab.number}")
     return [c for c in CHECKS if int(c.lab) <= int(max_lab)]
 
 
@@ -231,9 +232,16 @@ class Result:
                 out.append(f"Bochs says: {line.split(']', 1)[-1].strip()} (a triple fault: the "
                            "CPU could not deliver an exception, often a broken host state after a VM exit)")
                 break
+        if self.run.capped:
+            out.append(f"output limit reached: {self.run.capped} grew past its cap and the run was "
+                       "stopped (something prints or fails in a loop)")
         if self.run.timed_out:
-            out.append(f"TIMEOUT: the run did not end within {self.run.seconds:.0f} s: the "
-                       "hypervisor or the guest loops (for example RIP not advanced after an exit).")
+            seen = f"; Bochs recorded {len(self.bochs.exits)} VM exits" if self.bochs.exits else \
+                "; Bochs recorded no VM exit"
+            if self.bochs.exits:
+                reason, qual = self.bochs.exits[-1]
+                seen += f", the last one {EXIT_REASONS.get(reason, reason)} (qualification {qual:#x})"
+            out.append(f"TIMEOUT: the run did not end within {self.run.seconds:.0f} s{seen}.")
         if not serial:
             out.append("The serial console is empty: the image did not boot (see bochs.log).")
         elif "END OF RUN" not in self.run.serial and not self.run.timed_out:
@@ -246,18 +254,10 @@ class Result:
     def explain(self):
         text = [f"check {self.check.name} (lab {self.check.lab}, tests steps {', '.join(self.check.markers)}; "
                 f"like every check it also runs the setup steps of labs 01..{self.check.lab}): {self.check.title}"]
-        diagnostics = self.diagnostics()
-        text += [f"  {line}" for line in diagnostics]
-        missing = [line for kind, line in self.lines if kind == "MISSING"]
-        shown = 0
-        for kind, line in self.lines:
-            if kind == "MISSING" and diagnostics and shown >= 2:
-                continue
-            shown += kind == "MISSING"
-            text.append(f"  {kind:8} {line}")
-        if diagnostics and len(missing) > shown:
-            text.append(f"  MISSING  ... and {len(missing) - shown} more facts: the run ended before reporting them")
-        text.append(f"  logs: {self.run.workdir}")
+        text += [f"  {line}" for line in self.diagnostics()]
+        for wanted in ("BAD", "MISSING", "GOOD"):
+            text += [f"  {kind:8} {line}" for kind, line in self.lines if kind == wanted]
+        text.append(f"  logs: {build.rel(self.run.workdir)}")
         return "\n".join(text)
 
 
@@ -275,7 +275,7 @@ def addr2line(elf, address):
 def grade_one(check, binary, image, workdir, seed="vmx-labs", timeout=bochs.DEFAULT_TIMEOUT, elf=None):
     """Boots the image for one check and evaluates it; returns the Result."""
     nonce = nonce_for(check.name, seed)
-    run = bochs.boot(binary, image, check.name, nonce, workdir, timeout)
+    run = bochs.boot(binary, image, check.name, nonce, workdir, timeout, lab=check.lab)
     result = Result(check, run, elf)
     check.verify(result)
     result.check_record()
@@ -310,32 +310,7 @@ def summary(results):
 
 # ---- building, probing, grading a whole lab ----
 
-class BuildError(Exception):
-    pass
-
-
-def lab_names():
-    return sorted(p.name for p in (ROOT / "solutions").glob("[0-9][0-9]-*"))
-
-
-def build(lab, source="labs", earlier=None, build_dir=None, werror=False):
-    """Builds the image of `lab` from `source` (labs 01..lab-1 from `earlier`); returns (image, elf)."""
-    earlier = earlier or source
-    args = ["make", "--no-print-directory", "-C", str(ROOT), "image", f"LAB={lab}",
-            f"SOURCE={source}", f"EARLIER={earlier}", f"WERROR={1 if werror else 0}"]
-    if build_dir:
-        args.append(f"BUILD={build_dir}")
-    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"the lab {lab} image does not build (SOURCE={source}, EARLIER={earlier}):\n"
-                         + "\n".join(l for l in proc.stdout.splitlines() if not l.startswith(("gcc ", "ld ", "objcopy ")))
-                         + "\nFix the compiler errors above, then grade again.")
-    built = [l for l in proc.stdout.splitlines() if l.startswith("built ")]
-    image = ROOT / built[-1].split()[1]
-    problems = unpaired_checks(image.with_suffix(".elf"), lab)
-    if problems:
-        raise BuildError("the checks of this grader do not pair up:\n  " + "\n  ".join(problems))
-    return image, image.with_suffix(".elf")
+BuildError = build.BuildError
 
 
 def c_checks(elf):
@@ -359,18 +334,8 @@ def unpaired_checks(elf, lab):
     return problems
 
 
-# Every VMX feature the ten labs use, with the lab that first needs it.
-REQUIRED_FEATURES = {
-    "vmx": "01", "true-controls": "01", "io-bitmaps": "02", "msr-bitmaps": "02",
-    "secondary-controls": "02", "acknowledge-interrupt-on-exit": "04", "nmi-window-exiting": "04",
-    "virtual-nmis": "04", "activity-state-hlt": "04", "preemption-timer": "05",
-    "save-preemption-timer": "05", "monitor-trap-flag": "06", "ept": "07", "ept-4-level-walk": "07",
-    "ept-write-back": "07", "ept-2mb-pages": "07", "ept-accessed-dirty": "07", "invept": "07",
-    "invept-single-context": "07", "invept-all-context": "07", "vpid": "07", "invvpid": "07",
-    "unrestricted-guest": "08", "tpr-shadow": "09", "apic-access": "09",
-    "apic-register-virtualization": "09", "virtual-interrupt-delivery": "09", "vm-functions": "10",
-    "eptp-switching": "10", "ept-violation-ve": "10",
-}
+# Every VMX feature the ten labs use (labs.toml), with the lab that first needs it.
+REQUIRED_FEATURES = {f: lab.number for lab in manifest.LABS for f in lab.features}
 MIN_BOCHS = (3, 0)
 
 

@@ -2,25 +2,32 @@
 """Run, debug or probe a lab image in Bochs (called by `make run`, `make debug`, `make gdb`,
 `make probe`).
 
-    run.py run   --image IMG --elf ELF --lab NN [--check NAME] [--nonce N]
-    run.py debug --image IMG --elf ELF --lab NN [--check NAME]
-    run.py gdb   --image IMG --elf ELF --lab NN [--check NAME]
-    run.py probe [--image IMG]
+    run.py run   --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--nonce N]
+    run.py debug --lab NN [--source TREE] [--earlier TREE] [--check NAME]
+    run.py gdb   --lab NN [--source TREE] [--earlier TREE] [--check NAME]
+    run.py probe
+
+The image is built (sealed, like `make grade` builds it) into build/run-labNN/; the run's
+logs stay there.
 """
 import argparse
 import os
 import pathlib
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import bochs  # noqa: E402
+import build  # noqa: E402
 import gradelib  # noqa: E402
+import manifest  # noqa: E402
 
 DEMO_NONCE = 0x5EED
+ROOT_BUILD = manifest.ROOT / "build"
 
 
 def workdir_for(image, what):
@@ -30,22 +37,41 @@ def workdir_for(image, what):
     return d
 
 
-def explain(run, elf):
-    """The same diagnostics a failed check shows: TODO reached, VM-entry failures, crashes."""
-    check = gradelib.Check("--", run.check or "(demo)", 0, (), "", lambda r: None)
-    return gradelib.Result(check, run, elf).diagnostics()
+def ran_check(run, lab):
+    """The check the run executed (the harness names it; the demo check when none was asked)."""
+    name = run.check
+    for line in run.serial.splitlines():
+        if line.startswith("harness: running check '"):
+            name = line.split("'")[1]
+    return next((c for c in gradelib.load_checks(lab) if c.name == name), None)
+
+
+def verdict(run, elf, lab):
+    """The same diagnostics and verdict `make grade` gives this check."""
+    check = ran_check(run, lab)
+    if check is None:
+        r = gradelib.Result(gradelib.Check("--", run.check or "(demo)", 0, (), "", lambda r: None), run, elf)
+        return r.diagnostics(), False
+    r = gradelib.Result(check, run, elf)
+    check.verify(r)
+    r.check_record()
+    r.expect_eq("check.complete", check.name, "the harness reaches the end of the check")
+    if r.passed:
+        return [f"check {check.name}: PASS ({check.points} points in make grade)"], True
+    return [f"check {check.name}: FAIL", *r.explain().splitlines()[1:-1]], False
 
 
 def cmd_run(args, binary):
     work = workdir_for(args.image, "run")
-    bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE)
-    print(f"run: booting {args.image} in Bochs (check '{args.check or 'demo'}'), logs in {work}",
-          flush=True)
+    bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, args.lab)
+    print(f"run: booting lab {args.lab} in Bochs (check '{args.check or 'demo'}'), logs in "
+          f"{build.rel(work)}", flush=True)
     serial = work / "serial.txt"
     start, shown = time.monotonic(), 0
     with open(work / "bochs.out", "wb") as out:
-        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=work,
+        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=work, start_new_session=True,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        bochs.RUNNING.add(proc)
         timed_out = False
         while True:
             done = proc.poll() is not None
@@ -65,11 +91,10 @@ def cmd_run(args, binary):
     read = lambda p: p.read_text(errors="replace") if p.exists() else ""
     run = bochs.Run(args.check, args.nonce, read(serial).replace("\r", ""), read(work / "bochs.log"),
                     read(work / "bochs.out"), timed_out, time.monotonic() - start, work)
-    notes = explain(run, args.elf)
+    notes, ok = verdict(run, args.elf, args.lab)
     print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if timed_out else ""))
     for line in notes:
         print(f"run: {line}")
-    ok = "END OF RUN" in run.serial and not any(l.startswith(("TODO", "hypervisor: PANIC", "TIMEOUT")) for l in notes)
     return 0 if ok else 1
 
 
@@ -96,11 +121,11 @@ Bochs debugger, hypervisor symbols loaded. Useful commands (docs/debugging.md ha
 def cmd_debug(args, binary):
     """Bochs 3.0 starts its debugger only with -dbg; -rc runs our commands file first."""
     work = workdir_for(args.image, "debug")
-    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, magic_break=True)
+    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, args.lab, magic_break=True)
     syms = symbol_file(args.elf, work)
     (work / "commands").write_text(f'ldsym global "{syms.name}"\n')
     print(DEBUG_HELP)
-    print(f"serial console: {work / 'serial.txt'} (also echoed here through port 0xE9)")
+    print(f"serial console: {build.rel(work / 'serial.txt')} (also echoed here through port 0xE9)")
     return subprocess.call([binary, "-q", "-dbg", "-f", rc.name, "-rc", "commands"], cwd=work)
 
 
@@ -108,8 +133,8 @@ def cmd_gdb(args, binary_unused):
     binary = bochs.bochs_binary("gdbstub")
     work = workdir_for(args.image, "gdb")
     port = int(os.environ.get("GDB_PORT", "1234"))
-    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, gdb_port=port)
-    print(f"gdb: starting the gdb-stub Bochs on port {port}; logs in {work}")
+    rc = bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, args.lab, gdb_port=port)
+    print(f"gdb: starting the gdb-stub Bochs on port {port}; logs in {build.rel(work)}")
     with open(work / "bochs.out", "wb") as out:
         proc = subprocess.Popen([binary, "-q", "-f", rc.name], cwd=work, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT)
@@ -130,9 +155,7 @@ def cmd_gdb(args, binary_unused):
 
 
 def cmd_probe(args, binary):
-    image = args.image
-    if not image:
-        image, _ = gradelib.build("01", "solutions")
+    image = build.build_image(manifest.available()[0].number, "labs", out=ROOT_BUILD / "probe-image").image
     work = workdir_for(image, "probe")
     gradelib.probe(binary, image, work)
     print(f"probe: Bochs {bochs.bochs_version(binary)} at {binary} (CPU model {bochs.CPU_MODEL}) "
@@ -143,23 +166,32 @@ def cmd_probe(args, binary):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", choices=["run", "debug", "gdb", "probe"])
-    p.add_argument("--image")
-    p.add_argument("--elf")
-    p.add_argument("--lab")
+    p.add_argument("--lab", default="")
+    p.add_argument("--source", default="labs")
+    p.add_argument("--earlier", default="")
     p.add_argument("--check", default="")
     p.add_argument("--nonce", type=lambda s: int(s, 0), default=DEMO_NONCE)
     p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         binary = bochs.bochs_binary()
         if args.command in ("run", "debug", "gdb"):
+            args.lab = manifest.lab(args.lab or manifest.last().number).number
+            built = build.build_image(args.lab, args.source, args.earlier or None,
+                                      ROOT_BUILD / f"run-lab{args.lab}" / "image")
+            for note in built.notes:
+                print(f"{args.command}: {note}")
+            args.image, args.elf = built.image, built.elf
             gradelib.probe(binary, args.image, workdir_for(args.image, "probe"))
         return {"run": cmd_run, "debug": cmd_debug, "gdb": cmd_gdb, "probe": cmd_probe}[args.command](args, binary)
-    except (bochs.SetupError, gradelib.BuildError) as e:
+    except (bochs.SetupError, build.BuildError, manifest.LabError) as e:
         print(f"{args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        bochs.kill_all()
 
 
 if __name__ == "__main__":

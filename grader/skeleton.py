@@ -17,6 +17,7 @@ which stops the run with the marker's ID when reached.
 
     skeleton.py generate SOLUTION_DIR LAB_DIR    write LAB_DIR/<file> for each marked file
     skeleton.py check SOLUTION_DIR LAB_DIR       exit 1 if any skeleton differs from the generated one
+    skeleton.py generate-all | check-all         the same for every available lab of labs.toml
 """
 import pathlib
 import re
@@ -75,7 +76,19 @@ def marked_files(solution_dir):
     return sorted(p for p in pathlib.Path(solution_dir).iterdir() if p.suffix in (".c", ".h", ".S"))
 
 
+def all_labs(mode):
+    import manifest
+    code = 0
+    for lab in manifest.available():
+        code |= main(["", mode, str(manifest.ROOT / "solutions" / lab.folder), str(manifest.ROOT / "labs" / lab.folder)])
+    if code == 0:
+        print("skeletons regenerated from solutions/" if mode == "generate" else "skeletons are in sync with solutions/")
+    return code
+
+
 def main(argv):
+    if len(argv) == 2 and argv[1] in ("generate-all", "check-all"):
+        return all_labs(argv[1][:-4])
     if len(argv) != 4 or argv[1] not in ("generate", "check"):
         print(__doc__, file=sys.stderr)
         return 2

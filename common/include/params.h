@@ -9,7 +9,7 @@ struct boot_params {
 	char magic[8];
 	char check[48];	/* the check to run; empty: the lab's demo check */
 	u64 nonce;	/* chosen by the grader per run; guests compute with it */
-	u32 lab;	/* highest lab in this image (set at build time) */
+	u32 lab;	/* highest lab in this image (written by the grader) */
 	u32 flags;	/* BOOT_* below */
 };
 

@@ -1,15 +1,10 @@
 /* The virtual CPU: guest registers the VMCS does not hold, the VMCS itself and exit dispatch. */
 #pragma once
+#include "guest_regs.h"
 #include "types.h"
 #include "vmx.h"
 #include "vmx_exit.h"
 
-/* Guest general registers, saved and restored by the world switch (vmx_switch.S). RSP, RIP
- * and RFLAGS live in the VMCS guest-state area instead. The order is part of that contract. */
-struct guest_regs {
-	u64 rax, rcx, rdx, rbx, rbp, rsi, rdi;
-	u64 r8, r9, r10, r11, r12, r13, r14, r15;
-};
 
 /* What a VM exit tells the hypervisor (SDM 28.2), read once by exit_dispatch(). */
 struct vm_exit {

@@ -5,5 +5,5 @@ struct boot_params boot_params __section(".params") __used = {
 	.magic = BOOT_PARAMS_MAGIC,
 	.check = "",
 	.nonce = 0x5eed,
-	.lab = LAB,
+	.lab = 0, /* written by the grader with the check (grader/bochs.py) */
 };

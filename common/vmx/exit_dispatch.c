@@ -4,6 +4,10 @@
 #include "vcpu.h"
 
 #define EXITS_NARRATED 40 /* a verbose run prints this many exits, then stays quiet */
+/* An exit storm: this many exits in a row with the same reason at the same guest RIP, or window
+ * exits in a row after which nothing was injected. No check needs more than a few in a row. */
+#define STORM_SAME_EXIT 2000
+#define STORM_EMPTY_WINDOWS 200
 
 static exit_handler handlers[EXIT_REASON_TABLE_SIZE];
 static void (*before_entry)(struct vcpu *v);
@@ -74,6 +78,51 @@ static void __noreturn unexpected_exit(struct vcpu *v)
 	panic("no handler for VM exit reason %u (%s)", basic, reason_name(basic));
 }
 
+/* Ends a run that cannot make progress, naming what was seen and its likely cause. */
+static void __noreturn exit_storm(struct vcpu *v, unsigned basic, unsigned count, const char *cause)
+{
+	printf("VMX: exit storm: %u VM exits in a row for %s (reason %u) at guest RIP 0x%lx, "
+	       "qualification 0x%lx. Likely cause: %s\n", count, reason_name(basic), basic,
+	       v->exit.guest_rip, v->exit.qualification, cause);
+	panic("exit storm: %s at guest RIP 0x%lx", reason_name(basic), v->exit.guest_rip);
+}
+
+static bool is_window_exit(unsigned basic)
+{
+	return basic == EXIT_REASON_INTERRUPT_WINDOW || basic == EXIT_REASON_NMI_WINDOW;
+}
+
+/* The same exit again and again at one guest RIP ends the run at once, not at the deadline. */
+static void storm_watch(struct vcpu *v, unsigned basic)
+{
+	static unsigned last_reason = ~0U, same;
+	static u64 last_rip;
+	same = basic == last_reason && v->exit.guest_rip == last_rip ? same + 1 : 1;
+	last_reason = basic;
+	last_rip = v->exit.guest_rip;
+	if (same >= STORM_SAME_EXIT)
+		exit_storm(v, basic, same, basic == EXIT_REASON_EXCEPTION_OR_NMI ||
+			   basic == EXIT_REASON_EXTERNAL_INTERRUPT || is_window_exit(basic) ?
+			   "the event that causes this exit is never consumed or delivered" :
+			   "the guest does not get past the instruction: GUEST_RIP is not advanced by "
+			   "the VM-exit instruction length after emulating it (vmx_skip_instruction)");
+}
+
+/* Window exits after which the next VM entry injects nothing, many times in a row: the
+ * window-exiting control was left on with nothing waiting. Checked just before VM entry. */
+static void window_watch(struct vcpu *v, unsigned basic)
+{
+	static unsigned empty;
+	bool injecting = vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION) & INTR_INFO_VALID;
+	empty = is_window_exit(basic) && !injecting ? empty + 1 : 0;
+	if (empty >= STORM_EMPTY_WINDOWS)
+		exit_storm(v, basic, empty, basic == EXIT_REASON_NMI_WINDOW ?
+			   "NMI-window exiting stays on although no NMI is injected: turn it off "
+			   "when no NMI waits (primary processor-based VM-execution controls)" :
+			   "interrupt-window exiting stays on although no interrupt is injected: turn "
+			   "it off when no interrupt waits (primary processor-based VM-execution controls)");
+}
+
 static void narrate(struct vcpu *v, unsigned basic)
 {
 	static unsigned narrated;
@@ -101,10 +150,38 @@ enum exit_verdict exit_dispatch(struct vcpu *v)
 		unexpected_exit(v);
 	v->exit_count[basic]++;
 	narrate(v, basic);
+	storm_watch(v, basic);
 	enum exit_verdict verdict = handlers[basic](v);
-	if (verdict == EXIT_RESUME)
+	if (verdict == EXIT_RESUME) {
 		vcpu_before_entry(v);
+		window_watch(v, basic);
+	}
 	return verdict;
+}
+
+/* Where the SDM explains the VM-instruction error of a failed VMLAUNCH/VMRESUME. */
+static const char *entry_error_explanation(void)
+{
+	u64 error = 0;
+	vmread(VM_INSTRUCTION_ERROR, &error);
+	switch (error) {
+	case 4:
+	case 5:
+		return "SDM 31.3 (VMLAUNCH/VMRESUME): VMLAUNCH needs launch state \"clear\" "
+		       "(after VMCLEAR), VMRESUME needs \"launched\" (after a VMLAUNCH)";
+	case 6:
+		return "SDM 31.3 (VMRESUME): VMXOFF and VMXON came between VMLAUNCH and VMRESUME";
+	case 7:
+		return "SDM 27.2.1 (checks on VMX controls) failed; Bochs's log names the check "
+		       "(\"VMFAIL: ...\")";
+	case 8:
+		return "SDM 27.2.2-27.2.4 (checks on host-state fields) failed; Bochs's log names "
+		       "the check (\"VMFAIL: ...\")";
+	case 26:
+		return "SDM 27.1: VM entry is not allowed with blocking by MOV SS in the guest "
+		       "interruptibility state";
+	}
+	return "SDM 31.4 lists the VM-instruction error numbers; Bochs's log names the check";
 }
 
 /* SDM 27.1-27.2: VMLAUNCH/VMRESUME failed before loading any guest state. */
@@ -112,8 +189,7 @@ void vmx_entry_failed(struct vcpu *v, enum vmx_status status)
 {
 	vmx_report_failure(v->launched ? "VMRESUME" : "VMLAUNCH", status);
 	if (status == VMX_FAIL_VALID)
-		printf("VMX: the checks of SDM 27.2 (controls and host state) failed; Bochs's log "
-		       "names the check (\"VMFAIL: ...\")\n");
+		printf("VMX: %s\n", entry_error_explanation());
 	vmcs_dump();
 	panic("VM entry failed: %s", vmx_status_name(status));
 }

@@ -14,23 +14,9 @@
  *    *regs, the host registers are popped, and 0 (VMX_SUCCEED) is returned.
  * RSP, RIP and RFLAGS of the guest are in the VMCS; the host's RFLAGS after an exit are 0x2.
  */
+#include "guest_regs.h"
 #include "vmcs.h"
 
-#define REG_RAX 0
-#define REG_RCX 8
-#define REG_RDX 16
-#define REG_RBX 24
-#define REG_RBP 32
-#define REG_RSI 40
-#define REG_RDI 48
-#define REG_R8 56
-#define REG_R9 64
-#define REG_R10 72
-#define REG_R11 80
-#define REG_R12 88
-#define REG_R13 96
-#define REG_R14 104
-#define REG_R15 112
 
 	.text
 	.globl vmx_enter
