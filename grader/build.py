@@ -235,13 +235,16 @@ def sandbox_prefix(stage, out):
         raise BuildError("bubblewrap is missing: lab files from a submission are compiled in a "
                          "sandbox. Run 'make deps' as root, or: apt-get install bubblewrap "
                          "(VMXLABS_SANDBOX=none compiles without it, for your own code only)")
-    args = [bwrap, "--ro-bind", "/usr", "/usr"]
+    args = [bwrap]
+    for d in ("/usr/bin", "/usr/lib", "/usr/lib64", "/usr/libexec"):
+        if os.path.isdir(d):
+            args += ["--ro-bind", d, d]
     for link in ("bin", "lib", "lib64", "sbin"):
         target = os.path.realpath(f"/{link}")
         if os.path.islink(f"/{link}") and target.startswith("/usr/"):
             args += ["--symlink", target[1:], f"/{link}"]
     return args + ["--ro-bind", str(stage), "/sub", "--bind", str(out), "/out", "--tmpfs", "/tmp",
-                   "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent",
+                   "--dev", "/dev", "--unshare-all", "--die-with-parent",
                    "--new-session", "--clearenv", "--setenv", "PATH", "/usr/bin", "--chdir", "/sub"]
 
 
@@ -344,8 +347,10 @@ def link(objs, out, lab):
     return image, elf
 
 
-def build_image(lab, source="labs", earlier=None, out=None, werror=False):
-    """Builds the image of `lab` with lab `lab` from `source` and earlier labs from `earlier`."""
+def build_image(lab, source="labs", earlier=None, out=None, werror=False, trusted=False):
+    """Builds the image of `lab` with lab `lab` from `source` and earlier labs from `earlier`.
+    Trees other than solutions/ are sealed, unless `trusted` (the project's own variants of the
+    reference, e.g. its mutants, which then share the object cache)."""
     chain = manifest.chain(lab)
     lab = chain[-1].number
     earlier = earlier or source
@@ -354,8 +359,8 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False):
     out.mkdir(parents=True, exist_ok=True)
     includes = [ROOT / "common" / "include", ROOT / "grader" / "harness", *api_dirs(chain)]
     library = compile_trusted(grader_sources(chain), includes, werror)
-    reference = [l for l in chain if is_reference(trees[l.number])]
-    ref_objs = compile_trusted([ROOT / "solutions" / l.folder / f for l in reference for f in l.files],
+    reference = [l for l in chain if trusted or is_reference(trees[l.number])]
+    ref_objs = compile_trusted([tree_path(trees[l.number]) / l.folder / f for l in reference for f in l.files],
                                includes, werror)
     submitted = [l for l in chain if l not in reference]
     sub_objs, notes = [], []
