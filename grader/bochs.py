@@ -10,13 +10,15 @@ import subprocess
 import tempfile
 import time
 
+from shared import SHARED
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CPU_MODEL = "corei7_skylake_x"   # has every VMX feature the ten labs use (see `make probe`)
 IPS = 10_000_000                 # instructions per emulated second: fixed, so runs repeat exactly
 TIME0 = 946684800                # the emulated wall clock at power-on (2000-01-01)
 MEGS = 128
 CYLINDER_BYTES = 16 * 63 * 512
-PARAMS_OFFSET = 512              # sector 1: struct boot_params (common/include/params.h)
+PARAMS_OFFSET = SHARED["PARAMS_SECTOR_OFFSET"]   # struct boot_params (common/include/params.h)
 PARAMS_MAGIC = b"VMXPARAM"
 DEFAULT_TIMEOUT = float(os.environ.get("GRADE_TIMEOUT", "10"))   # a correct run needs < 0.5 s
 # Per run: the serial console, Bochs's stdout (port 0xE9) and bochs.log are streamed to disk and
@@ -65,12 +67,16 @@ def write_params(image, check, nonce, flags=0, lab=0):
         if f.read(8) != PARAMS_MAGIC:
             raise SetupError(f"{image} has no parameter sector: is it an image built by this Makefile?")
         name = check.encode()
-        if len(name) >= 48:
+        if len(name) >= SHARED["PARAMS_CHECK_SIZE"]:
             raise ValueError(f"check name too long: {check}")
-        f.seek(PARAMS_OFFSET + 8)
-        f.write(name.ljust(48, b"\0") + struct.pack("<Q", nonce))
-        f.seek(PARAMS_OFFSET + 64)
-        f.write(struct.pack("<II", int(lab), flags))
+        f.seek(PARAMS_OFFSET + SHARED["PARAMS_CHECK_OFFSET"])
+        f.write(name.ljust(SHARED["PARAMS_CHECK_SIZE"], b"\0"))
+        f.seek(PARAMS_OFFSET + SHARED["PARAMS_NONCE_OFFSET"])
+        f.write(struct.pack("<Q", nonce))
+        f.seek(PARAMS_OFFSET + SHARED["PARAMS_LAB_OFFSET"])
+        f.write(struct.pack("<I", int(lab)))
+        f.seek(PARAMS_OFFSET + SHARED["PARAMS_FLAGS_OFFSET"])
+        f.write(struct.pack("<I", flags))
 
 
 def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, magic_break=False):

@@ -116,7 +116,7 @@ def cached_object(src, includes, digest, werror):
     """Compiles src (trusted) into the cache unless an object of the same content is there."""
     flags = (ASFLAGS if src.suffix == ".S" else CFLAGS + (["-Werror"] if werror else []))
     incs = [f"-I{rel(d)}" for d in includes]
-    key = hashlib.sha256("\0".join([rel(src), *flags, *incs, digest]).encode() + src.read_bytes()).hexdigest()
+    key = hashlib.sha256("\0".join([src.name, *flags, *incs, digest]).encode() + src.read_bytes()).hexdigest()
     obj = CACHE / f"{key[:40]}.o"
     if obj.exists():
         return obj
@@ -183,9 +183,9 @@ def scan(name, text, allowed):
             m = INCLUDE.match(line)
             header = m and (m.group(1) or m.group(2))
             if header not in allowed:
-                problems.append(f"{name}:{number}: #include {line.split('include', 1)[1].strip()} "
-                                f"is not allowed: a lab file may include only the project's lab "
-                                f"headers ({', '.join(sorted(allowed))})")
+                what = f'"{header}"' if header else "of a path or a computed name"
+                problems.append(f"{name}:{number}: #include {what} is not allowed: a lab file may "
+                                f"include only the project's lab headers ({', '.join(sorted(allowed))})")
             continue
         for pattern, why in FORBIDDEN:
             if pattern.search(line):

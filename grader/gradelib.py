@@ -24,6 +24,7 @@ BOCHS_VMX = re.compile(r"(VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
 BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
 BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
 BOCHS_INJECT = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER: Injecting vector 0x([0-9a-f]+) \(error_code 0x([0-9a-f]+)\)$")
+BOCHS_WITNESS = re.compile(r"^\d{11}e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may CR3 targets (\d+)$")
 BOCHS_TRIPLE = re.compile(r"(triple fault|3rd \(\d+\) exception with no resolution|shutdown status)",
                           re.IGNORECASE)
 
@@ -56,10 +57,18 @@ def load_checks(max_lab):
     return [c for c in CHECKS if int(c.lab) <= int(max_lab)]
 
 
+from shared import SHARED  # noqa: E402
+
+
 def run_token(nonce):
-    """The token the harness puts on its FACT lines (common/vmx/hypercall.c: run_token)."""
-    x = (nonce * 0x9E3779B97F4A7C15) & (2**64 - 1)
+    """The token the harness puts on its FACT lines (grader/harness/facts.c: run_token)."""
+    x = (nonce * SHARED["TOKEN_MULTIPLIER"]) & (2**64 - 1)
     return f"{((x >> 32) ^ x) & 0xffffffff:08x}"
+
+
+def witness(nonce):
+    """The CR3-target count of the harness's closing witness (grader/harness/witness.c)."""
+    return SHARED["WITNESS_BASE"] + (nonce >> SHARED["WITNESS_SHIFT"]) % SHARED["WITNESS_RANGE"]
 
 
 def nonce_for(check_name, seed):
@@ -82,8 +91,11 @@ class BochsRecord:
     """What Bochs logged about VMX while running the image (its debug lines of cpu0)."""
 
     def __init__(self, log):
-        self.exits, self.entries, self.injections = [], 0, []
+        self.exits, self.entries, self.injections, self.witnesses = [], 0, [], []
         for line in log.splitlines():
+            w = BOCHS_WITNESS.match(line)
+            if w:
+                self.witnesses.append(int(w.group(1)))
             m = BOCHS_EXIT.match(line)
             if m:
                 self.exits.append((int(m.group(1)), int(m.group(2), 16)))
@@ -183,6 +195,10 @@ class Result:
         for key in sorted(set(self.duplicates)):
             self.lines.append(("BAD", f"{key} was reported more than once: a fact is printed once "
                                       "by the harness; a second copy means something else printed it"))
+        if "check.complete" in self.facts and self.bochs.witnesses != [witness(self.nonce)]:
+            self.lines.append(("BAD", "Bochs's record lacks the harness's closing witness (a failed VMLAUNCH "
+                                      f"with CR3-target count {witness(self.nonce)}) -- the facts were "
+                                      "printed by something other than the harness reaching its end"))
         if not self.hypervisor_exits:
             return
         names = set(self.hypervisor_exits) | {k for k in self.facts if k.startswith("exits.")}

@@ -43,3 +43,5 @@ extern const struct check *const __checks_start[], *const __checks_end[];
 void hypercall_init(void);
 /* Prints "FACT <token> key=value": the line the grader reads; the token ties it to this run. */
 void report_fact(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After the check: the failed VMLAUNCH Bochs logs with a nonce-derived number (witness.c). */
+void harness_witness(void);

@@ -4,6 +4,7 @@
 #include "hypercall.h"
 #include "kernel.h"
 #include "params.h"
+#include "shared.h"
 #include "trap.h"
 #include "vcpu.h"
 
@@ -12,7 +13,7 @@
 /* The per-run token: the grader only trusts FACT lines carrying it. */
 static u32 run_token(void)
 {
-	u64 x = boot_params.nonce * 0x9e3779b97f4a7c15UL;
+	u64 x = boot_params.nonce * (u64)TOKEN_MULTIPLIER;
 	return (u32)(x >> 32) ^ (u32)x;
 }
 

@@ -176,4 +176,5 @@ void harness_main(void)
 	if (c->last_stage >= STAGE_VMXOFF)
 		stage_vmxoff(v);
 	report_fact("check.complete", "%s", c->name);
+	harness_witness();
 }

@@ -1,0 +1,247 @@
+"""`make test`, part two: the course's promises.
+
+- hostile submissions score 0 on what they target: facts forged with the token, the reference
+  included or linked, host files pulled in, harness internals used, grader sections added;
+- grading is sealed and clean: old timestamps, two grades at once, Ctrl-C and SIGTERM, output
+  floods, SOURCE with spaces, LAB validated;
+- the student release (make dist) works without solutions/ and contains none of them.
+"""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import build
+import dist
+import gradelib
+import manifest
+from conftest import phase, parallel
+
+ROOT = gradelib.ROOT
+FIRST = manifest.available()[0]
+SECOND = manifest.available()[1]
+PY = sys.executable
+
+
+def submission(root, lab=FIRST, edit=None):
+    """A copy of the reference lab in root/labs, with edit(text of each file) applied."""
+    dest = root / "labs" / lab.folder
+    shutil.copytree(ROOT / "solutions" / lab.folder, dest)
+    for path in dest.iterdir():
+        if edit and path.suffix == ".c":
+            path.write_text(edit(path.name, path.read_text()))
+    return root / "labs"
+
+
+def hostile(code, into="vmxon.c"):
+    """An edit that makes vmx_supported() (run first by every check) call hostile code."""
+    def edit(name, text):
+        if name != into:
+            return text
+        assert text.count("bool vmx_supported(void)") == 1
+        return (text.replace("bool vmx_supported(void)", "static bool vmx_supported_real(void)") +
+                f"\n{code}\nbool vmx_supported(void)\n{{\n\thostile();\n\treturn vmx_supported_real();\n}}\n")
+    return edit
+
+
+def grade_cli(*args, env=None, timeout=120):
+    proc = subprocess.run([PY, str(ROOT / "grader" / "grade.py"), *args], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout
+
+
+def score(out):
+    line = [l for l in out.splitlines() if l.strip().startswith("score:")]
+    return line[-1].split()[1] if line else None
+
+
+# ---- hostile submissions ----
+
+REFUSED = [
+    ("include-reference", lambda n, t: '#include "../../solutions/01-vmxon/vmxon.c"\n' if n == "vmxon.c" else t,
+     "is not allowed: a lab file may include only the project's lab headers"),
+    ("include-absolute", lambda n, t: f'#include "{ROOT}/solutions/01-vmxon/vmxon.c"\n' if n == "vmxon.c" else t,
+     "is not allowed"),
+    ("include-host-file", lambda n, t: t + '\n#include "/etc/passwd"\n' if n == "cpuid.c" else t,
+     "cpuid.c:"),
+    ("incbin-host-file", lambda n, t: t + '\n__asm__(".incbin \\"/etc/passwd\\"");\n' if n == "cpuid.c" else t,
+     "file access (.incbin, .include, ...) is not allowed"),
+    ("harness-guest-pointer", hostile("extern void *guest_program_to_run;\n"
+                                      "static void hostile(void) { guest_program_to_run = 0; }"),
+     "uses 'guest_program_to_run', which is not part of the lab API"),
+    ("harness-report-fact", hostile('void report_fact(const char *k, const char *f, ...);\n'
+                                    'static void hostile(void) { report_fact("vmxon.region_aligned", "1"); }'),
+     "uses 'report_fact', which is not part of the lab API"),
+    ("parameter-sector", hostile("extern char boot_params[];\nstatic void hostile(void) { boot_params[0] = 0; }"),
+     "uses 'boot_params'"),
+    ("check-table-entry", hostile('static const char fake[] __attribute__((section(".checks.01"), used)) = "x";\n'
+                                  "static void hostile(void) {}"),
+     "section .checks.01 is not allowed in a lab file"),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[c[0] for c in REFUSED])
+def test_hostile_submission_is_refused(case, tmp_path):
+    ident, edit, says = case
+    with phase("hostile"):
+        code, out = grade_cli("--lab", FIRST.number, "--source", str(submission(tmp_path, edit=edit)))
+    assert code == 2 and score(out) is None, out
+    assert says in out, out
+    assert "root:" not in out and str(ROOT) not in out, "the transcript shows a host file or path"
+
+
+def test_symlink_to_reference_is_refused(tmp_path):
+    labs = submission(tmp_path)
+    target = labs / FIRST.folder / FIRST.files[0]
+    target.unlink()
+    target.symlink_to(ROOT / "solutions" / FIRST.folder / FIRST.files[0])
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(labs))
+    assert code == 2 and score(out) is None and "is a symbolic link" in out, out
+
+
+def test_sandbox_hides_host_files(tmp_path):
+    """An .incbin the scan cannot see (the path spelled in octal escapes) still reads nothing:
+    the compiler's sandbox sees no file of the machine outside the toolchain."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("vmx-labs-secret-4711\n")
+    spelled = "".join(f"\\{ord(c):03o}" for c in str(secret))
+    sneaky = f'\n__asm__(".section .rodata\\n.inc" "bin \\"{spelled}\\"\\n.previous");\n'
+    labs = submission(tmp_path, edit=lambda n, t: t + sneaky if n == "cpuid.c" else t)
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(labs))
+    assert code == 2 and "does not compile" in out, out
+    assert "vmx-labs-secret-4711" not in out
+    env = dict(os.environ, VMXLABS_SANDBOX="none")     # without the sandbox the same file is read
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(labs), "--check", "vmx-detect", env=env)
+    assert "does not compile" not in out, out
+
+
+def forged_facts_edit(facts):
+    """vmx_supported() prints the given FACT lines (with the run's token) and ends the run."""
+    text = "".join(l + "\n" for l in facts).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return hostile(f'static void hostile(void) {{ printf("%s", "{text}"); shutdown(); }}')
+
+
+@pytest.mark.parametrize("target", ["vmx-detect", "cpuid-exit", "io-bitmap"])
+def test_forged_facts_score_nothing(target, tmp_path):
+    """Replays every fact the reference prints for the target check, token included."""
+    check = next(c for c in gradelib.load_checks(SECOND.number) if c.name == target)
+    with phase("hostile"):
+        ref = build.build_image(check.lab, "solutions", out=tmp_path / "ref")
+        binary = gradelib.bochs.bochs_binary()
+        honest = gradelib.grade_one(check, binary, ref.image, tmp_path / "honest", elf=ref.elf)
+        assert honest.passed, honest.explain()
+        facts = [l for l in honest.run.serial.splitlines() if l.startswith("FACT ")]
+        labs = submission(tmp_path / "sub", edit=forged_facts_edit(facts))
+        forged = build.build_image(check.lab, "solutions" if check.lab != FIRST.number else str(labs),
+                                   str(labs), tmp_path / "forged")
+        result = gradelib.grade_one(check, binary, forged.image, tmp_path / "run", elf=forged.elf)
+    assert not result.passed, f"forged facts pass {target}:\n{result.explain()}"
+    assert "lacks the harness's closing witness" in result.explain()
+    if check.name != "vmx-detect":
+        assert "Bochs recorded 0" in result.explain() or "BAD      exits." in result.explain(), result.explain()
+
+
+# ---- clean, sealed grading ----
+
+def test_regrade_with_old_timestamps_rebuilds(tmp_path):
+    labs = submission(tmp_path)
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(labs))
+    assert code == 0 and score(out) == "100/100", out
+    for name in FIRST.files:    # the untouched skeleton, with timestamps older than the objects
+        path = labs / FIRST.folder / name
+        shutil.copyfile(ROOT / "labs" / FIRST.folder / name, path)
+        os.utime(path, (946684800, 946684800))
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(labs))
+    assert code == 1 and score(out) == "0/100", out
+
+
+def test_two_grades_at_once(tmp_path):
+    good, bad = submission(tmp_path / "good"), tmp_path / "bad" / "labs"
+    shutil.copytree(ROOT / "labs" / FIRST.folder, bad / FIRST.folder)
+    with phase("concurrency"):
+        procs = [subprocess.Popen([PY, str(ROOT / "grader" / "grade.py"), "--lab", FIRST.number,
+                                   "--source", str(s), "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for s in (good, bad)]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert procs[0].returncode == 0 and score(outs[0]) == "100/100", outs[0]
+    assert procs[1].returncode == 1 and score(outs[1]) == "0/100", outs[1]
+    logs = [l.split("logs of failed checks: ")[1] for l in outs[1].splitlines() if "logs of failed checks" in l]
+    assert logs and (ROOT / logs[0]).is_dir() and "mv: cannot stat" not in outs[0] + outs[1]
+
+
+def bochs_processes_under(folder):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if "bochs" in os.readlink(f"/proc/{pid}/exe") and \
+                    os.readlink(f"/proc/{pid}/cwd").startswith(str(folder)):
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_grade_leaves_no_bochs(sig, tmp_path):
+    labs = submission(tmp_path, edit=hostile("static void hostile(void) { for (;;) __asm__ volatile(\"pause\"); }"))
+    with phase("concurrency"):
+        proc = subprocess.Popen([PY, str(ROOT / "grader" / "grade.py"), "--lab", FIRST.number, "--source",
+                                 str(labs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 30
+        while not bochs_processes_under(ROOT / "build") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(sig)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130 and "interrupted" in out and score(out) is None, out
+    time.sleep(0.2)
+    assert not bochs_processes_under(ROOT / "build"), "Bochs kept running after the grade was interrupted"
+
+
+def test_port_e9_flood_is_capped(tmp_path):
+    flood = hostile("static void hostile(void) { for (;;) outb(0xe9, 'x'); }")
+    code, out = grade_cli("--lab", FIRST.number, "--source", str(submission(tmp_path, edit=flood)),
+                          "--check", "vmx-detect")
+    assert code == 1 and "output limit reached: bochs.out" in out, out
+
+
+def test_source_with_spaces_and_lab_validation(tmp_path):
+    labs = submission(tmp_path / "my submission")
+    proc = subprocess.run(["make", "--no-print-directory", "grade", f"LAB={int(FIRST.number)}",
+                           f"SOURCE={labs}"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode == 0 and score(proc.stdout) == "100/100", proc.stdout
+    proc = subprocess.run(["make", "--no-print-directory", "grade", "LAB=1x"], cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.returncode != 0 and "LAB='1x' is not a lab number. The labs are: 01 (01-vmxon)" in proc.stdout
+
+
+# ---- the student release ----
+
+def make_in(folder, *args):
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=folder, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+
+
+def test_student_release(tmp_path):
+    dest = tmp_path / "s"
+    with phase("release"):
+        assert dist.main(["", str(dest)]) == 0
+        assert not (dest / "solutions").exists() and not (dest / "grader" / "mutants").exists()
+        assert dist.leaks(dest) == []
+        run = make_in(dest, "run", f"LAB={FIRST.number}")
+        first = make_in(dest, "grade", f"LAB={FIRST.number}")
+        for name in FIRST.files:
+            shutil.copyfile(ROOT / "solutions" / FIRST.folder / name, dest / "labs" / FIRST.folder / name)
+        done = make_in(dest, "grade", f"LAB={FIRST.number}")
+    assert run.returncode != 0 and f"TODO {FIRST.number}-1 reached" in run.stdout, run.stdout
+    checks = [c for c in gradelib.load_checks(FIRST.number)]
+    for c in checks:
+        assert f"{c.name}" in first.stdout
+    assert first.stdout.count(f"(TODO {FIRST.number}-") == len(checks), first.stdout
+    assert score(first.stdout) == "0/100" and score(done.stdout) == "100/100", done.stdout
+    assert dist.main(["", str(dest)]) == 2      # a non-empty DEST is refused
