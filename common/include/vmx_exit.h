@@ -163,3 +163,5 @@ static inline unsigned ins_outs_info_segment(u64 i) { return (i >> 15) & 7; }  /
 /* lab 02 additions */
 /* SDM 25.4.1: a segment's access rights; the DPL of SS is the CPL. */
 static inline unsigned ar_dpl(u32 ar) { return (ar >> 5) & 3; }                              /* 6:5 */
+/* Segment registers as instruction information numbers them (SDM Table 28-8, bits 17:15). */
+enum segment_register { SEGREG_ES, SEGREG_CS, SEGREG_SS, SEGREG_DS, SEGREG_FS, SEGREG_GS };
