@@ -5,64 +5,158 @@ from gradelib import check
 LAB = "04"
 
 
-@check(LAB, "extint-reinject", 10, ["04-1", "04-2", "04-5"],
+VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = 2, 6, 7, 10, 11, 13
+EXTERNAL_INTERRUPT, NMI, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = 0, 2, 3, 4
+VALID, DELIVER_ERROR_CODE = 1 << 31, 1 << 11
+BAD_SELECTOR = 0xfff8       # beyond the guest's GDT limit: loading it is #GP(0xfff8)
+
+
+def intr_info(vector, kind, error_code=False):
+    """Interruption information (SDM 25.8.3, 28.2.4): vector 7:0, type 10:8, bit 11, valid 31."""
+    return VALID | kind << 8 | vector | (DELIVER_ERROR_CODE if error_code else 0)
+
+
+def expect_injections(r, want, why):
+    """What Bochs injected at VM entries, as (vector, error code), must be exactly `want`."""
+    seen = r.bochs.injections
+    return r.expect_that("Bochs's injections (vector, error code)", seen == want,
+                         [(hex(v), hex(e)) for v, e in seen], [(hex(v), hex(e)) for v, e in want], why)
+
+
+@check(LAB, "extint-reinject", 6, ["04-1", "04-2", "04-5"],
        "the APIC timer's interrupt exits (acknowledged) and is injected into the guest")
 def extint_reinject(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
-    r.expect_eq("irq.vector", 0x41, "with the vector the exit reported")
+    r.expect_eq("irq.vector", 0xdf, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
     r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "external-interrupt exiting must be on")
+    expect_injections(r, [(0xdf, 0)], "one injection of the acknowledged vector (SDM 27.6)")
 
 
-@check(LAB, "extint-consume", 5, ["04-2"],
+@check(LAB, "extint-consume", 4, ["04-2"],
        "the hypervisor's own vectors are consumed: EOI, never injected")
 def extint_consume(r):
-    r.expect_eq("irq.count", 0, "vector 0xe5 (>= HV_VECTOR_BASE) never reaches the guest")
+    r.expect_eq("irq.count", 0, "vector 0xe0 (= HV_VECTOR_BASE, the hypervisor's) never reaches the guest")
     r.expect_eq("host.host_interrupts", 1, "the hypervisor counts it")
     r.expect_eq("host.in_service", 0, "and ends it with EOI (its ISR bit is clear)")
+    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "the interrupt exits once")
+    expect_injections(r, [], "the hypervisor's vector is never injected")
 
 
-@check(LAB, "extint-direct", 5, ["04-1"],
+@check(LAB, "extint-direct", 4, ["04-1"],
        "without external-interrupt exiting the guest's own handler takes the interrupt")
 def extint_direct(r):
     r.expect_eq("irq.count", 1, "the check turned exiting off: the guest's IDT handles it")
     r.expect_eq("irq.vector", 0x44, "the timer's vector")
     r.expect_absent("exits.EXTERNAL_INTERRUPT", "no VM exit for it")
+    expect_injections(r, [], "nothing was queued: nothing may be injected")
 
 
-@check(LAB, "interrupt-window", 15, ["04-5"],
+@check(LAB, "interrupt-window", 8, ["04-5"],
        "an interrupt that comes while IF = 0 waits for STI plus one instruction")
 def interrupt_window(r):
     r.expect_eq("irq.arrived_with_if0", 0, "never inject while the guest's RFLAGS.IF = 0")
     r.expect_eq("irq.rip_is_window_label", 1,
                 "it arrives right after the instruction that follows STI (interrupt-window exit)")
     r.expect_eq("irq.count", 1, "exactly once")
-    r.expect_eq("exits.INTERRUPT_WINDOW", 1, "interrupt-window exiting armed, then turned off")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 1,
+                "interrupt-window exiting armed, then turned off once nothing waits (SDM 26.7.5)")
+    expect_injections(r, [(0x42, 0)], "one injection, after the window exit")
 
 
-@check(LAB, "sti-shadow", 10, ["04-5"],
+def first_instruction_blocked(r, vector, blocking):
+    r.expect_eq("irq.rip_after_shadow", 1,
+                f"blocking by {blocking} forbids injection (SDM 27.3.1.5): wait one instruction")
+    r.expect_eq("irq.vector", vector, "the queued event")
+    r.expect_eq("irq.count", 1, "delivered once")
+    expect_injections(r, [(vector, 0)], "one injection, after the window exit")
+
+
+@check(LAB, "sti-shadow", 5, ["04-5"],
        "a queued interrupt is not injected while the guest is in an STI shadow")
 def sti_shadow(r):
-    r.expect_eq("irq.rip_after_shadow", 1,
-                "blocking by STI (interruptibility bit 0) forbids injection: wait one instruction")
-    r.expect_eq("irq.vector", 0x46, "the queued vector")
+    first_instruction_blocked(r, 0x46, "STI (interruptibility bit 0)")
     r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
 
 
-@check(LAB, "nmi-window", 15, ["04-1", "04-3", "04-5"],
+@check(LAB, "mov-ss-shadow", 5, ["04-5"],
+       "a queued interrupt is not injected while the guest is in a MOV SS shadow")
+def mov_ss_shadow(r):
+    first_instruction_blocked(r, 0x47, "MOV SS (interruptibility bit 1)")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
+
+
+@check(LAB, "nmi-shadow", 5, ["04-5"],
+       "a queued NMI is not injected while the guest is in a MOV SS shadow")
+def nmi_shadow(r):
+    first_instruction_blocked(r, VEC_NMI, "MOV SS (interruptibility bit 1), for NMIs too,")
+    r.expect_eq("exits.NMI_WINDOW", 1, "the hypervisor used NMI-window exiting")
+    r.expect_absent("exits.INTERRUPT_WINDOW", "no interrupt waits: interrupt-window exiting stays off")
+
+
+@check(LAB, "event-order", 5, ["04-5"],
+       "an NMI and two interrupts wait at once: one event per entry, the NMI first")
+def event_order(r):
+    r.expect_eq("irq.order", 0x024845, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
+    expect_injections(r, [(VEC_NMI, 0), (0x48, 0), (0x45, 0)],
+                      "one event per VM entry (a second write replaces the first): NMI, then the "
+                      "highest vector")
+
+
+@check(LAB, "nmi-window", 8, ["04-1", "04-3", "04-5"],
        "NMI exiting, virtual NMIs and NMI-window exiting: blocking by NMI until IRET")
 def nmi_window(r):
     r.expect_eq("nmi.count", 2, "both self-NMIs reach the guest's handler")
     r.expect_eq("nmi.max_depth", 1, "the second waits for the first handler's IRET, never nests")
     r.expect_eq("exits.EXCEPTION_OR_NMI", 2, "NMI exiting: each NMI exits")
-    r.expect_eq("exits.NMI_WINDOW", 1, "the second NMI waits for an NMI-window exit")
+    r.expect_eq("exits.NMI_WINDOW", 1, "the second NMI waits for an NMI-window exit, which is then turned off")
+    expect_injections(r, [(VEC_NMI, 0), (VEC_NMI, 0)], "each NMI injected once")
 
 
-@check(LAB, "idt-vectoring", 10, ["04-4"],
+@check(LAB, "exception-reflect", 5, ["04-3"],
+       "exceptions that exit through the exception bitmap reach the guest unchanged")
+def exception_reflect(r):
+    r.expect_eq("fault.gp_vector", VEC_GP, "the #GP reaches the guest's handler")
+    r.expect_eq("fault.gp_error", BAD_SELECTOR,
+                "with the error code of the VM-exit interruption error code (bit 11 says it is valid)")
+    r.expect_eq("fault.ud_vector", VEC_UD, "the #UD too (it has no error code)")
+    r.expect_eq("exits.EXCEPTION_OR_NMI", 2, "each exits once (exception bitmap)")
+    expect_injections(r, [(VEC_GP, BAD_SELECTOR), (VEC_UD, 0)], "each reflected once, #GP with its error code")
+
+
+@check(LAB, "idt-vectoring", 5, ["04-4"],
        "an interrupt whose delivery caused a VM exit is delivered again (IDT-vectoring information)")
 def idt_vectoring(r):
-    r.expect_eq("vectoring.info", 0x80000043, "the #GP exit came during delivery of vector 0x43")
+    r.expect_eq("vectoring.info", intr_info(0x43, EXTERNAL_INTERRUPT),
+                "the #GP exit came during delivery of external interrupt 0x43")
     r.expect_eq("irq.count", 1, "after the gate is repaired the interrupt must not be lost")
     r.expect_eq("irq.vector", 0x43, "the same vector")
+    expect_injections(r, [(0x43, 0), (0x43, 0)],
+                      "injected, then injected again from the IDT-vectoring information (SDM 28.2.4)")
+
+
+@check(LAB, "idt-vectoring-soft", 5, ["04-4"],
+       "an INT n whose delivery caused a VM exit is delivered again, after the INT")
+def idt_vectoring_soft(r):
+    r.expect_eq("vectoring.info", intr_info(0x49, SOFTWARE_INTERRUPT),
+                "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
+    r.expect_eq("irq.count", 1, "re-delivered once")
+    r.expect_eq("irq.vector", 0x49, "with its vector")
+    r.expect_eq("irq.rip_after_int", 1,
+                "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
+                "returns after the INT")
+    expect_injections(r, [(0x49, 0)], "INT 0x49 injected again (the processor ran it the first time)")
+
+
+@check(LAB, "idt-vectoring-error", 5, ["04-4"],
+       "an exception whose delivery caused a VM exit is delivered again, with its error code")
+def idt_vectoring_error(r):
+    r.expect_eq("vectoring.info", intr_info(VEC_GP, HARDWARE_EXCEPTION, True),
+                "the #NP exit came during delivery of #GP (type 3, with an error code)")
+    r.expect_eq("vectoring.error", BAD_SELECTOR, "its error code")
+    r.expect_eq("fault.gp_vector", VEC_GP, "after the repair the guest's #GP handler runs")
+    r.expect_eq("fault.gp_error", BAD_SELECTOR,
+                "with the IDT-vectoring error code as the VM-entry exception error code")
+    expect_injections(r, [(VEC_GP, BAD_SELECTOR)], "the #GP injected again, with its error code")
 
 
 SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = 0x08, 0x10, 0x18, 0x20, 0x28, 0x30
@@ -72,7 +166,6 @@ TSS_AVAILABLE, TSS_BUSY = 0x9, 0xB
 EFLAGS_NT = 0x4000
 A_EFLAGS = 0x8d7            # what task A sets before its JMP (lab04_tasks.S)
 DR7_AFTER_SWITCH = 0x4aa    # the check's DR7 0x4ff with L0-L3 (bits 0, 2, 4, 6) cleared
-VEC_NM, VEC_TS, VEC_NP, VEC_GP = 7, 10, 11, 13
 CALL, IRET, JMP, GATE = 0, 1, 2, 3
 
 
