@@ -16,6 +16,7 @@
 #define SEL_TSS_E 0x48				/* sound until the check damages it after the exit */
 #define SEL_TSS_F 0x50
 #define SEL_TSS_G 0x58
+#define SEL_TSS_I 0x90
 #define SEL_TSS_H_RPL3 0x63
 #define SEL_DATA2 0x68
 #define SEL_DATA3 0x70
@@ -204,7 +205,8 @@ a_after_int:
 
 	DAMAGED_JMP SEL_TSS_E, hv_short		/* limit shortened after the exit: #TS */
 	DAMAGED_JMP SEL_TSS_F, hv_np		/* made not present: #NP */
-	DAMAGED_JMP SEL_TSS_G, hv_type		/* made a data segment: #GP */
+	DAMAGED_JMP SEL_TSS_G, hv_code		/* made a code segment (S = 1): #GP */
+	DAMAGED_JMP SEL_TSS_I, hv_ldt		/* made an LDT descriptor: #GP */
 	DAMAGED_JMP SEL_TSS_H_RPL3, hv_busy	/* made busy: #GP, error code without the RPL */
 
 	mov idt32_ptr, %eax			/* #GP and #NP gates not present: a #GP becomes */
@@ -279,7 +281,7 @@ task_c_entry:
 	iret
 	ud2
 
-/* E..H run only if the hypervisor missed the damage: say so and go back to A. */
+/* E..I run only if the hypervisor missed the damage: say so and go back to A. */
 task_e_entry:
 	REPORT tasks.damaged_task_ran, %ebx
 	ljmp $SEL_TSS_A, $0

@@ -25,7 +25,8 @@
 #define SEL_DATA4 0x78
 #define SEL_DATA5 0x80
 #define SEL_LDT 0x88
-#define GDT32_ENTRIES 18
+#define SEL_TSS_I 0x90
+#define GDT32_ENTRIES 19
 #define IDT32_ENTRIES 0x51
 #define VEC_TASK_GATE 0x50
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
@@ -131,7 +132,7 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
 
 /* The processor checked the new TSS descriptor before the exit; the hypervisor reads it again
  * from guest memory, which may have changed since (another CPU, a DMA). Change it here: each
- * of E..H breaks one rule of SDM 8.3 after the processor has looked. */
+ * of E..I breaks one rule of SDM 8.3 after the processor has looked. */
 static exit_handler student_task_switch;
 static struct tss32 *tss_e;
 
@@ -144,8 +145,9 @@ static enum exit_verdict damage_then_switch(struct vcpu *v)
 	if (selector == SEL_TSS_F)
 		gdt[SEL_TSS_F / 8] &= ~BIT(47);
 	if (selector == SEL_TSS_G)
-		gdt[SEL_TSS_G / 8] = (gdt[SEL_TSS_G / 8] & ~(0xfUL << 40)) | DESC_S_BIT |
-				     ((u64)SEG_TYPE_DATA_RW_ACCESSED << 40);
+		gdt[SEL_TSS_G / 8] |= DESC_S_BIT;	/* a code segment with the TSS's type bits */
+	if (selector == SEL_TSS_I)
+		gdt[SEL_TSS_I / 8] = (gdt[SEL_TSS_I / 8] & ~(0xfUL << 40)) | ((u64)SEG_TYPE_LDT << 40);
 	if (selector == SEL_TSS_H)
 		gdt[SEL_TSS_H / 8] |= DESC_BUSY_BIT;
 	return student_task_switch(v);
@@ -164,7 +166,7 @@ static void fill_gdt(u64 *gdt, u32 cr3, struct tss32 *a, struct tss32 *b)
 						      SYS_TYPE_TSS32_AVAILABLE, false);
 	tss_e = new_task(task_e_entry, cr3, 0xe);
 	gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
-	const u16 damaged[] = { SEL_TSS_F, SEL_TSS_G, SEL_TSS_H };
+	const u16 damaged[] = { SEL_TSS_F, SEL_TSS_G, SEL_TSS_H, SEL_TSS_I };
 	for (unsigned i = 0; i < ARRAY_SIZE(damaged); i++)
 		gdt[damaged[i] / 8] = tss_descriptor(new_task(task_e_entry, cr3, damaged[i]),
 						     TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);

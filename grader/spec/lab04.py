@@ -161,7 +161,7 @@ def idt_vectoring_error(r):
 
 SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = 0x08, 0x10, 0x18, 0x20, 0x28, 0x30
 SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = 0x38, 0x40, 0x48, 0x50, 0x58, 0x60
-SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT = 0x68, 0x70, 0x78, 0x80, 0x88
+SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I = 0x68, 0x70, 0x78, 0x80, 0x88, 0x90
 TSS_AVAILABLE, TSS_BUSY = 0x9, 0xB
 EFLAGS_NT = 0x4000
 A_EFLAGS = 0x8d7            # what task A sets before its JMP (lab04_tasks.S)
@@ -178,7 +178,7 @@ def switch(source, selector):
 SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS_B),
             switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C), switch(IRET, SEL_TSS_A),
             switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
-            switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
+            switch(JMP, SEL_TSS_I), switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
 
 
 def a_registers(r):
@@ -276,12 +276,13 @@ def task_gate(r):
 @check(LAB, "task-bad-tss", 6, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
 def task_bad_tss(r):
     # The processor checks the descriptor before the exit (Bochs does: the first three come
-    # from it); for E..H the check damages the descriptor after the exit, so only the
+    # from it); for E..I the check damages the descriptor after the exit, so only the
     # hypervisor's own checks (04-6) can raise the fault.
     for key, vector, selector, rule in [
             ("hv_short", VEC_TS, SEL_TSS_E, "E's limit shrank below 67H after the exit: #TS"),
             ("hv_np", VEC_NP, SEL_TSS_F, "F became not present after the exit: #NP"),
-            ("hv_type", VEC_GP, SEL_TSS_G, "G became a data segment (S = 1), not a TSS: #GP"),
+            ("hv_code", VEC_GP, SEL_TSS_G, "G became a code segment (S = 1, type bits 1001b): not a TSS: #GP"),
+            ("hv_ldt", VEC_GP, SEL_TSS_I, "I became an LDT descriptor (S = 0, type 2): not a TSS: #GP"),
             ("hv_busy", VEC_GP, SEL_TSS_H, "H became busy: a JMP to a busy TSS is #GP")]:
         r.expect_eq(f"tasks.{key}_vector", vector, rule)
         r.expect_eq(f"tasks.{key}_error", selector,
@@ -293,10 +294,11 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
-    faults = [(VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_H)]
+    faults = [(VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+              (VEC_GP, SEL_TSS_H)]
     r.expect_that("Bochs's injections (vector, error code)", r.bochs.injections == faults,
-                  r.bochs.injections, faults, "exactly the four faults of the damaged TSSes, nothing else")
-    expect_switches(r, SWITCHES[:10], "the JMPs to E..H exit (sound at that time); the bad ones do not")
+                  r.bochs.injections, faults, "exactly the five faults of the damaged TSSes, nothing else")
+    expect_switches(r, SWITCHES[:11], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
 
 @check(LAB, "task-double-fault", 6, ["04-7", "04-8"],
@@ -311,4 +313,4 @@ def task_double_fault(r):
                 "a hardware exception (type 3): saved EIP = the faulting instruction, no length added")
     r.expect_exits("TASK_SWITCH", lambda quals: quals == SWITCHES,
                    " ".join(hex(q) for q in SWITCHES),
-                   "JMP, JMP, CALL, IRET, INT gate, IRET, four damaged TSSes, #DF gate: 11 exits")
+                   "JMP, JMP, CALL, IRET, INT gate, IRET, five damaged TSSes, #DF gate: 12 exits")
