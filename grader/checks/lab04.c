@@ -1,5 +1,6 @@
-/* Lab 04 checks: a real interrupt source (the local APIC timer), self-NMIs, interrupt and NMI
- * windows, the STI shadow, and an event whose delivery exits. */
+/* Lab 04 checks: a real interrupt source (the local APIC timer), self-NMIs, events queued
+ * before the guest's first instruction (in an STI or MOV SS shadow, or several at once),
+ * interrupt and NMI windows, reflected exceptions, and events whose delivery exits. */
 #include "apic.h"
 #include "check.h"
 #include "lab.h"
@@ -7,16 +8,22 @@
 
 #define TIMER_TICKS 50000		/* the one-shot fires this long after the check's setup */
 #define SPIN_LIMIT 3000000UL		/* how long a guest waits for an event before giving up */
-#define VEC_REINJECT 0x41
+#define VEC_REINJECT 0xdf		/* the guest's highest vector: HV_VECTOR_BASE - 1 */
+#define VEC_HOST 0xe0			/* the hypervisor's lowest: HV_VECTOR_BASE */
 #define VEC_DIRECT 0x44
 #define VEC_WINDOW 0x42
 #define VEC_SHADOW 0x46
+#define VEC_MOV_SS_SHADOW 0x47
+#define VEC_ORDER_LOW 0x45
+#define VEC_ORDER_HIGH 0x48
 #define VEC_VECTORING 0x43
-#define VEC_HOST 0xe5
+#define VEC_SOFT 0x49
+#define BAD_SELECTOR 0xfff8		/* beyond the GDT limit: loading it is #GP(0xfff8) */
+#define GATE_PRESENT 0x80		/* type_attr bit 7 of an IDT gate */
 
 /* ---- the guest's side: what its interrupt/NMI handler saw ---- */
 
-static volatile u64 seen_count, seen_vector, seen_rip, seen_in_cli, nmi_depth, nmi_max_depth;
+static volatile u64 seen_count, seen_vector, seen_rip, seen_in_cli, seen_order, nmi_depth, nmi_max_depth;
 static volatile u64 in_cli;
 
 static void record_interrupt(struct trap_frame *f)
@@ -25,6 +32,7 @@ static void record_interrupt(struct trap_frame *f)
 	seen_vector = f->vector;
 	seen_rip = f->rip;
 	seen_in_cli = in_cli;
+	seen_order = seen_order << 8 | f->vector;
 	if (f->vector != VEC_NMI)
 		apic_eoi();
 }
@@ -97,30 +105,57 @@ static void guest_window(u64 nonce)
 
 static void setup_window(struct vcpu *v) { (void)v; arm_timer(VEC_WINDOW); }
 
-/* The guest starts inside an STI shadow with an interrupt already queued: it may arrive only
- * after the first instruction, at sti_shadow_label. */
-extern char sti_shadow_entry[], sti_shadow_label[];
+/* Events queued before the first entry, with the guest's first instruction at first_entry
+ * (IF = 1) and the given blocking: they may arrive only after it, at first_label. */
+extern char first_entry[], first_label[];
 __asm__(".text\n"
-	"sti_shadow_entry: nop\n"
-	"sti_shadow_label: jmp guest_start\n");
+	"first_entry: nop\n"
+	"first_label: jmp guest_start\n");
 
-static void setup_sti_shadow(struct vcpu *v)
+static void start_guest_with(u64 blocking)
 {
 	guest_idt_init();
 	guest_interrupt_hook = record_interrupt;
 	vmcs_write(GUEST_IDTR_BASE, (u64)guest_idt);
 	vmcs_write(GUEST_IDTR_LIMIT, IDT_VECTORS * sizeof(struct idt_gate) - 1);
-	vmcs_write(GUEST_RIP, (u64)sti_shadow_entry);
+	vmcs_write(GUEST_RIP, (u64)first_entry);
 	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) | RFLAGS_IF);
-	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, INTERRUPTIBILITY_BLOCKING_BY_STI);
+	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, blocking);
+}
+
+static void setup_sti_shadow(struct vcpu *v)
+{
+	start_guest_with(INTERRUPTIBILITY_BLOCKING_BY_STI);
 	vcpu_queue_interrupt(v, VEC_SHADOW);
 }
 
-static void guest_sti_shadow(u64 nonce)
+static void setup_mov_ss_shadow(struct vcpu *v)
+{
+	start_guest_with(INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);
+	vcpu_queue_interrupt(v, VEC_MOV_SS_SHADOW);
+}
+
+static void setup_nmi_shadow(struct vcpu *v)
+{
+	start_guest_with(INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);
+	vcpu_queue_nmi(v);
+}
+
+/* An NMI and two interrupts wait at once: one per entry, the NMI first, then by vector. */
+static void setup_event_order(struct vcpu *v)
+{
+	start_guest_with(0);
+	vcpu_queue_interrupt(v, VEC_ORDER_LOW);
+	vcpu_queue_interrupt(v, VEC_ORDER_HIGH);
+	vcpu_queue_nmi(v);
+}
+
+static void guest_after_first(u64 nonce)
 {
 	(void)nonce;
 	report_seen();
-	guest_report("irq.rip_after_shadow", seen_rip == (u64)sti_shadow_label);
+	guest_report("irq.rip_after_shadow", seen_rip == (u64)first_label);
+	guest_report("irq.order", seen_order);
 }
 
 /* NMIs: the handler's own self-NMI must wait until its IRET (virtual-NMI blocking). */
@@ -150,35 +185,97 @@ static void guest_nmi(u64 nonce)
 	guest_report("nmi.max_depth", nmi_max_depth);
 }
 
-/* An interrupt whose delivery faults: the guest's gate has a null selector, #GP exits with
- * the interrupt in the IDT-vectoring information; the check repairs the gate and the
- * hypervisor must deliver the interrupt again. */
+/* Exceptions that exit through the exception bitmap go back to the guest unchanged. */
+static void load_fs(u64 selector) { __asm__ volatile("mov %0, %%fs" : : "r"((u16)selector)); }
+static void run_ud2(u64 unused) { (void)unused; __asm__ volatile("ud2"); }
+
+static void report_fault(const char *vector_key, const char *error_key, void (*fn)(u64), u64 arg)
+{
+	struct guest_fault fault = { 0 };
+	guest_catch(fn, arg, &fault);
+	guest_report(vector_key, fault.vector);
+	if (error_key)
+		guest_report(error_key, fault.error_code);
+}
+
+static void guest_reflect(u64 nonce)
+{
+	(void)nonce;
+	report_fault("fault.gp_vector", "fault.gp_error", load_fs, BAD_SELECTOR);
+	report_fault("fault.ud_vector", NULL, run_ud2, 0);
+}
+
+static void setup_reflect(struct vcpu *v)
+{
+	(void)v;
+	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_GP) | BIT(VEC_UD), true);
+}
+
+/* Events whose delivery exits: the guest breaks the gate of `broken_vector`, the exception
+ * its delivery raises exits (exception bitmap) with the event in the IDT-vectoring
+ * information; the check repairs the gate and the hypervisor must deliver the event again. */
 static exit_handler student_exception_handler;
+static u8 broken_vector;
 
 static enum exit_verdict repair_gate(struct vcpu *v)
 {
-	u32 info = (u32)vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION);
 	u32 idt = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
-	if (INTR_INFO_VECTOR(info) != VEC_GP || !(idt & INTR_INFO_VALID))
+	if (!(idt & INTR_INFO_VALID) || INTR_INFO_VECTOR(idt) != broken_vector)
 		return student_exception_handler(v);
 	report_fact("vectoring.info", "0x%x", idt);
-	guest_idt[VEC_VECTORING].selector = SEL_KERNEL_CS64;
+	if (idt & INTR_INFO_DELIVER_ERROR_CODE)
+		report_fact("vectoring.error", "0x%lx", vmcs_read(IDT_VECTORING_ERROR_CODE));
+	guest_idt[broken_vector].selector = SEL_KERNEL_CS64;
+	guest_idt[broken_vector].type_attr |= GATE_PRESENT;
 	return EXIT_RESUME;
+}
+
+static void break_gate_then_exit_on(u8 vector, u32 exceptions)
+{
+	broken_vector = vector;
+	guest_interrupt_hook = record_interrupt;
+	student_exception_handler = exit_handler_for(EXIT_REASON_EXCEPTION_OR_NMI);
+	exit_register(EXIT_REASON_EXCEPTION_OR_NMI, repair_gate);
+	vmcs_set_bits(EXCEPTION_BITMAP, exceptions, true);
 }
 
 static void setup_vectoring(struct vcpu *v)
 {
 	(void)v;
-	student_exception_handler = exit_handler_for(EXIT_REASON_EXCEPTION_OR_NMI);
-	exit_register(EXIT_REASON_EXCEPTION_OR_NMI, repair_gate);
-	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_GP), true);
+	break_gate_then_exit_on(VEC_VECTORING, BIT(VEC_GP));
 	arm_timer(VEC_VECTORING);
 }
 
 static void guest_vectoring(u64 nonce)
 {
-	guest_idt[VEC_VECTORING].selector = 0;
+	guest_idt[VEC_VECTORING].selector = 0;	/* a null code selector: #GP(0) */
 	guest_wait_with_if1(nonce);
+}
+
+/* INT n whose delivery exits: the handler must see the address after the INT as its return
+ * address, once. */
+extern char after_int[];
+
+static void setup_vectoring_soft(struct vcpu *v) { (void)v; break_gate_then_exit_on(VEC_SOFT, BIT(VEC_GP)); }
+
+static void guest_vectoring_soft(u64 nonce)
+{
+	(void)nonce;
+	guest_idt[VEC_SOFT].selector = 0;
+	__asm__ volatile("int %0\n.globl after_int\nafter_int:" : : "i"(VEC_SOFT) : "memory");
+	report_seen();
+	guest_report("irq.rip_after_int", seen_rip == (u64)after_int);
+}
+
+/* A #GP with an error code whose delivery finds the #GP gate not present: the #NP exits,
+ * and the #GP, error code included, must reach the guest after the repair. */
+static void setup_vectoring_error(struct vcpu *v) { (void)v; break_gate_then_exit_on(VEC_GP, BIT(VEC_NP)); }
+
+static void guest_vectoring_error(u64 nonce)
+{
+	(void)nonce;
+	guest_idt[VEC_GP].type_attr &= ~GATE_PRESENT;
+	report_fault("fault.gp_vector", "fault.gp_error", load_fs, BAD_SELECTOR);
 }
 
 CHECK(04, reinject, "extint-reinject", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
@@ -189,8 +286,20 @@ CHECK(04, direct, "extint-direct", .last_stage = STAGE_RUN, .guest = guest_wait_
       .setup = setup_direct);
 CHECK(04, window, "interrupt-window", .last_stage = STAGE_RUN, .guest = guest_window,
       .setup = setup_window);
-CHECK(04, sti_shadow, "sti-shadow", .last_stage = STAGE_RUN, .guest = guest_sti_shadow,
+CHECK(04, sti_shadow, "sti-shadow", .last_stage = STAGE_RUN, .guest = guest_after_first,
       .setup = setup_sti_shadow);
+CHECK(04, mov_ss_shadow, "mov-ss-shadow", .last_stage = STAGE_RUN, .guest = guest_after_first,
+      .setup = setup_mov_ss_shadow);
+CHECK(04, nmi_shadow, "nmi-shadow", .last_stage = STAGE_RUN, .guest = guest_after_first,
+      .setup = setup_nmi_shadow);
+CHECK(04, event_order, "event-order", .last_stage = STAGE_RUN, .guest = guest_after_first,
+      .setup = setup_event_order);
 CHECK(04, nmi, "nmi-window", .last_stage = STAGE_RUN, .guest = guest_nmi);
+CHECK(04, reflect, "exception-reflect", .last_stage = STAGE_RUN, .guest = guest_reflect,
+      .setup = setup_reflect);
 CHECK(04, vectoring, "idt-vectoring", .last_stage = STAGE_RUN, .guest = guest_vectoring,
       .setup = setup_vectoring, .demo = true);
+CHECK(04, vectoring_soft, "idt-vectoring-soft", .last_stage = STAGE_RUN,
+      .guest = guest_vectoring_soft, .setup = setup_vectoring_soft);
+CHECK(04, vectoring_error, "idt-vectoring-error", .last_stage = STAGE_RUN,
+      .guest = guest_vectoring_error, .setup = setup_vectoring_error);

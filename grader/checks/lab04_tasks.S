@@ -2,18 +2,49 @@
  * Lab 04 task-switch checks: a 32-bit protected-mode guest (paging on, no IA-32e mode) whose
  * tasks switch with JMP, CALL, INT through a task gate, IRET with NT = 1, and a double fault
  * through a task gate. grader/checks/lab04_tasks.c builds its GDT, IDT, TSSes and page
- * directory and points the VMCS at task_main. Facts go out through VMCALL (HC_REPORT = 1,
- * HC_DONE = 2; see common/include/hypercall.h).
+ * directories and points the VMCS at task_main. Task A switches with a distinct value in
+ * every general register, segment register and arithmetic flag; the task it switches to reads
+ * what the switch saved in A's TSS (SDM 8.3 step 8) and what it loaded (step 12). Facts go out
+ * through VMCALL (HC_REPORT = 1, HC_DONE = 2; see common/include/hypercall.h).
  */
+#define SEL_DATA 0x10
 #define SEL_TSS_A 0x18
 #define SEL_TSS_B 0x20
+#define SEL_TSS_C 0x28
 #define SEL_TSS_SHORT 0x38
 #define SEL_TSS_NOT_PRESENT 0x40
 #define SEL_TSS_E 0x48				/* sound until the check damages it after the exit */
 #define SEL_TSS_F 0x50
+#define SEL_TSS_G 0x58
+#define SEL_TSS_I 0x90
+#define SEL_TSS_H_RPL3 0x63
+#define SEL_DATA2 0x68
+#define SEL_DATA3 0x70
+#define SEL_DATA4 0x78
+#define SEL_DATA5 0x80
 #define SEL_BEYOND_GDT 0x1238
 #define EFLAGS_NT 0x4000
+#define A_EFLAGS 0x8d7				/* OF, SF, ZF, AF, PF, CF and bit 1: no IF, TF, NT */
 #define TSS_TYPE_OFFSET 5		/* byte of a descriptor that holds P, DPL, S and the type */
+
+/* struct tss32 (common/include/tss32.h, SDM Figure 8-2) */
+#define TSS_BACK_LINK 0
+#define TSS_EIP 32
+#define TSS_EFLAGS 36
+#define TSS_EAX 40
+#define TSS_ECX 44
+#define TSS_EDX 48
+#define TSS_EBX 52
+#define TSS_ESP 56
+#define TSS_EBP 60
+#define TSS_ESI 64
+#define TSS_EDI 68
+#define TSS_ES 72
+#define TSS_CS 76
+#define TSS_SS 80
+#define TSS_DS 84
+#define TSS_FS 88
+#define TSS_GS 92
 
 .macro REPORT key, value
 	.pushsection .rodata
@@ -49,30 +80,115 @@
 	movzwl (%eax), %eax
 .endm
 
+/* Reports a 32-bit (movl) or 16-bit (movzwl) field of the TSS at *tss_ptr. */
+.macro TSS_FIELD key, tss_ptr, offset, load=movl
+	mov \tss_ptr, %eax
+	\load \offset(%eax), %eax
+	REPORT \key, %eax
+.endm
+
+/* Reports what the switch from A saved in A's TSS: the dynamic fields (SDM 8.2.1). */
+.macro A_SAVED prefix
+	TSS_FIELD \prefix\()eip, tss_a_ptr, TSS_EIP
+	TSS_FIELD \prefix\()eflags, tss_a_ptr, TSS_EFLAGS
+	TSS_FIELD \prefix\()eax, tss_a_ptr, TSS_EAX
+	TSS_FIELD \prefix\()ecx, tss_a_ptr, TSS_ECX
+	TSS_FIELD \prefix\()edx, tss_a_ptr, TSS_EDX
+	TSS_FIELD \prefix\()ebx, tss_a_ptr, TSS_EBX
+	TSS_FIELD \prefix\()esp, tss_a_ptr, TSS_ESP
+	TSS_FIELD \prefix\()ebp, tss_a_ptr, TSS_EBP
+	TSS_FIELD \prefix\()esi, tss_a_ptr, TSS_ESI
+	TSS_FIELD \prefix\()edi, tss_a_ptr, TSS_EDI
+	TSS_FIELD \prefix\()es, tss_a_ptr, TSS_ES, movzwl
+	TSS_FIELD \prefix\()cs, tss_a_ptr, TSS_CS, movzwl
+	TSS_FIELD \prefix\()ss, tss_a_ptr, TSS_SS, movzwl
+	TSS_FIELD \prefix\()ds, tss_a_ptr, TSS_DS, movzwl
+	TSS_FIELD \prefix\()fs, tss_a_ptr, TSS_FS, movzwl
+	TSS_FIELD \prefix\()gs, tss_a_ptr, TSS_GS, movzwl
+.endm
+
+/* A JMP to a TSS that the check damages after the exit: the hypervisor must fault. */
+.macro DAMAGED_JMP selector, key
+	movl $0, last_vector
+	movl $1f, resume_eip
+	ljmp $\selector, $0
+1:	REPORT tasks.\key\()_vector, last_vector
+	REPORT tasks.\key\()_error, last_error
+.endm
+
 	.text
 	.code32
 	.globl task_main, task_b_entry, task_c_entry, task_d_entry, task_e_entry
-	.globl fault_10, fault_11, fault_13
+	.globl fault_7, fault_10, fault_11, fault_13
+	.globl a_after_jmp, a_after_call, a_after_int, a_df_jmp, b_after_iret
 task_main:
-	mov canary_a, %ebx
+	mov $SEL_DATA2, %ax			/* A's selectors: ES, SS, DS, FS, GS all differ */
+	mov %ax, %es
+	mov $SEL_DATA5, %ax
+	mov %ax, %ss
+	mov $SEL_DATA3, %ax
+	mov %ax, %fs
+	mov $SEL_DATA4, %ax
+	mov %ax, %gs
+	mov canary_a, %ebx			/* and so do its general registers */
+	mov %ebx, %eax
+	xor $0x11111111, %eax
+	mov %ebx, %ecx
+	xor $0x22222222, %ecx
+	mov %ebx, %edx
+	xor $0x33333333, %edx
+	mov %ebx, %ebp
+	xor $0x66666666, %ebp
+	mov %ebx, %esi
+	xor $0x77777777, %esi
+	mov %ebx, %edi
+	xor $0x88888888, %edi
+	push $A_EFLAGS
+	popf
+	mov %esp, a_esp_at_jmp
 	ljmp $SEL_TSS_B, $0			/* JMP: B runs, then jumps back here */
+a_after_jmp:
+	pushf
+	popl a_eflags_after_jmp
 	REPORT tasks.a_ebx_after_jmp, %ebx
+	REPORT tasks.a_ecx_after_jmp, %ecx
+	REPORT tasks.a_eflags_after_jmp, a_eflags_after_jmp
+	REPORT tasks.a_ss_after_jmp, %ss
+	REPORT tasks.a_fs_after_jmp, %fs
+	sldt %ax
+	movzwl %ax, %eax
+	REPORT tasks.a_ldtr_after_jmp, %eax
 	GDT_TYPE SEL_TSS_B
 	REPORT tasks.b_type_after_jmp, %eax
 	lcall $SEL_TSS_B, $0			/* CALL: B resumes, IRETs back here */
+a_after_call:
 	REPORT tasks.a_ebx_after_call, %ebx
 	GDT_TYPE SEL_TSS_B
 	REPORT tasks.b_type_after_iret, %eax
 	NT_FLAG
 	REPORT tasks.a_nt_after_iret, %eax
+	TSS_FIELD tasks.b_saved_eip_iret, tss_b_ptr, TSS_EIP
+	mov tss_b_ptr, %eax
+	mov TSS_EFLAGS(%eax), %eax
+	and $EFLAGS_NT, %eax
+	REPORT tasks.b_saved_nt_iret, %eax
 	int $0x50				/* task gate to C */
+a_after_int:
 	REPORT tasks.a_ebx_after_gate, %ebx
-	GDT_TYPE 0x28
+	GDT_TYPE SEL_TSS_C
 	REPORT tasks.c_type_after_iret, %eax
 	mov %cr0, %eax
 	and $8, %eax
 	REPORT tasks.cr0_ts, %eax
+	movl $0, last_vector			/* CR0.TS itself (not its shadow): x87 faults */
+	movl $1f, resume_eip
+	fnop
+1:	REPORT tasks.nm_vector, last_vector
 	clts
+	movl $0, last_vector
+	movl $1f, resume_eip
+	fnop
+1:	REPORT tasks.nm_after_clts, last_vector
 
 	movl $1f, resume_eip
 	ljmp $SEL_TSS_SHORT, $0			/* limit below 67H: #TS */
@@ -87,34 +203,69 @@ task_main:
 1:	REPORT tasks.busy_vector, last_vector
 	REPORT tasks.busy_error, last_error
 
-	movl $0, last_vector			/* the processor finds E sound; the check shortens */
-	movl $1f, resume_eip			/* its limit before the hypervisor reads it */
-	ljmp $SEL_TSS_E, $0
-1:	REPORT tasks.hv_short_vector, last_vector
-	REPORT tasks.hv_short_error, last_error
-	movl $0, last_vector			/* ... and clears F's present bit */
-	movl $1f, resume_eip
-	ljmp $SEL_TSS_F, $0
-1:	REPORT tasks.hv_np_vector, last_vector
-	REPORT tasks.hv_np_error, last_error
+	DAMAGED_JMP SEL_TSS_E, hv_short		/* limit shortened after the exit: #TS */
+	DAMAGED_JMP SEL_TSS_F, hv_np		/* made not present: #NP */
+	DAMAGED_JMP SEL_TSS_G, hv_code		/* made a code segment (S = 1): #GP */
+	DAMAGED_JMP SEL_TSS_I, hv_ldt		/* made an LDT descriptor: #GP */
+	DAMAGED_JMP SEL_TSS_H_RPL3, hv_busy	/* made busy: #GP, error code without the RPL */
 
 	mov idt32_ptr, %eax			/* #GP and #NP gates not present: a #GP becomes */
 	andb $0x7f, 13 * 8 + 5(%eax)		/* #NP during its delivery, which is a double */
 	andb $0x7f, 11 * 8 + 5(%eax)		/* fault: delivered through the task gate to D */
 	movl $1, df_expected
+a_df_jmp:
 	ljmp $SEL_BEYOND_GDT, $0
 	ud2
 
 task_b_entry:
-	REPORT tasks.b_ebx, %ebx
+	mov %eax, b_seen + TSS_EAX		/* first, what the switch loaded (SDM 8.3 step 12) */
+	mov %ecx, b_seen + TSS_ECX
+	mov %edx, b_seen + TSS_EDX
+	mov %ebx, b_seen + TSS_EBX
+	mov %esp, b_seen + TSS_ESP
+	mov %ebp, b_seen + TSS_EBP
+	mov %esi, b_seen + TSS_ESI
+	mov %edi, b_seen + TSS_EDI
+	REPORT tasks.b_eax, b_seen + TSS_EAX
+	REPORT tasks.b_ecx, b_seen + TSS_ECX
+	REPORT tasks.b_edx, b_seen + TSS_EDX
+	REPORT tasks.b_ebx, b_seen + TSS_EBX
+	REPORT tasks.b_esp, b_seen + TSS_ESP
+	REPORT tasks.b_ebp, b_seen + TSS_EBP
+	REPORT tasks.b_esi, b_seen + TSS_ESI
+	REPORT tasks.b_edi, b_seen + TSS_EDI
+	REPORT tasks.b_es, %es
+	REPORT tasks.b_ss, %ss
+	REPORT tasks.b_ds, %ds
+	REPORT tasks.b_fs, %fs
+	REPORT tasks.b_gs, %gs
+	sldt %ax
+	movzwl %ax, %eax
+	REPORT tasks.b_ldtr, %eax
+	mov %cr3, %eax
+	REPORT tasks.b_cr3, %eax
+	mov %dr7, %eax
+	REPORT tasks.b_dr7, %eax
 	NT_FLAG
 	REPORT tasks.b_nt_jmp, %eax
+	BACK_LINK tss_b_ptr
+	REPORT tasks.b_back_link_jmp, %eax
+	GDT_TYPE SEL_TSS_A
+	REPORT tasks.a_type_in_jmp, %eax
+	GDT_TYPE SEL_TSS_B
+	REPORT tasks.b_type_in_jmp, %eax
+	REPORT tasks.a_esp_at_jmp, a_esp_at_jmp
+	A_SAVED tasks.a_saved_
 	ljmp $SEL_TSS_A, $0
 	NT_FLAG					/* resumed here by A's CALL */
 	REPORT tasks.b_nt_call, %eax
 	BACK_LINK tss_b_ptr
 	REPORT tasks.b_back_link, %eax
+	GDT_TYPE SEL_TSS_A
+	REPORT tasks.a_type_in_call, %eax
+	TSS_FIELD tasks.a_saved_eip_call, tss_a_ptr, TSS_EIP
 	iret
+b_after_iret:
 	ud2
 
 task_c_entry:
@@ -122,12 +273,17 @@ task_c_entry:
 	REPORT tasks.c_nt, %eax
 	BACK_LINK tss_c_ptr
 	REPORT tasks.c_back_link, %eax
+	GDT_TYPE SEL_TSS_A
+	REPORT tasks.a_type_in_gate, %eax
+	GDT_TYPE SEL_TSS_C
+	REPORT tasks.c_type_in_gate, %eax
+	TSS_FIELD tasks.a_saved_eip_int, tss_a_ptr, TSS_EIP
 	iret
 	ud2
 
-/* E and F run only if the hypervisor missed the damage: say so and go back to A. */
+/* E..I run only if the hypervisor missed the damage: say so and go back to A. */
 task_e_entry:
-	REPORT tasks.damaged_task_ran, $1
+	REPORT tasks.damaged_task_ran, %ebx
 	ljmp $SEL_TSS_A, $0
 	ud2
 
@@ -139,12 +295,18 @@ task_d_entry:
 	BACK_LINK tss_d_ptr
 	REPORT tasks.d_back_link, %eax
 	REPORT tasks.d_expected, df_expected
+	TSS_FIELD tasks.a_saved_eip_df, tss_a_ptr, TSS_EIP
 	mov $2, %eax
 	xor %edi, %edi
 	vmcall
 	ud2
 
-/* #TS, #NP and #GP while df_expected = 0: record vector and error code, resume at resume_eip. */
+/* #NM, #TS, #NP and #GP while df_expected = 0: record vector and error code, resume at
+ * resume_eip. */
+fault_7:
+	push $0					/* #NM pushes no error code */
+	push $7
+	jmp fault_common
 fault_10:
 	push $10
 	jmp fault_common
@@ -164,10 +326,11 @@ fault_common:
 
 	.data
 	.balign 4
-	.globl canary_a, gdt32_ptr, idt32_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr
+	.globl canary_a, gdt32_ptr, idt32_ptr, tss_a_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr
 canary_a: .long 0
 gdt32_ptr: .long 0
 idt32_ptr: .long 0
+tss_a_ptr: .long 0
 tss_b_ptr: .long 0
 tss_c_ptr: .long 0
 tss_d_ptr: .long 0
@@ -175,4 +338,7 @@ resume_eip: .long 0
 last_vector: .long 0
 last_error: .long 0
 df_expected: .long 0
+a_esp_at_jmp: .long 0
+a_eflags_after_jmp: .long 0
+b_seen: .fill 26, 4, 0
 	.code64

@@ -1,5 +1,7 @@
 /* Lab 04 task-switch checks, host side: a 32-bit protected-mode guest with its own GDT, IDT,
- * TSSes and 4-MiB-page page directory, started at task_main (lab04_tasks.S). */
+ * TSSes and 4-MiB-page page directory, started at task_main (lab04_tasks.S). Task A switches
+ * with distinct values in every register and segment, so a saved or loaded field in the wrong
+ * place shows; the other tasks read the TSSes and descriptors the switch wrote. */
 #include "check.h"
 #include "lab.h"
 #include "lab04.h"
@@ -16,16 +18,31 @@
 #define SEL_TSS_NOT_PRESENT 0x40
 #define SEL_TSS_E 0x48
 #define SEL_TSS_F 0x50
-#define GDT32_ENTRIES 11
+#define SEL_TSS_G 0x58
+#define SEL_TSS_H 0x60			/* DPL 3: the guest jumps to it with RPL 3 */
+#define SEL_DATA2 0x68
+#define SEL_DATA3 0x70
+#define SEL_DATA4 0x78
+#define SEL_DATA5 0x80
+#define SEL_LDT 0x88
+#define SEL_TSS_I 0x90
+#define GDT32_ENTRIES 19
 #define IDT32_ENTRIES 0x51
 #define VEC_TASK_GATE 0x50
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
+#define DATA32 0x00cf92000000ffffUL	/* flat read/write data, DPL 0 */
+#define CODE32 0x00cf9a000000ffffUL	/* flat execute/read code, DPL 0 */
+#define DESC_DPL3 (3UL << 45)
+#define DESC_S_BIT (1UL << 44)
+#define DR7_ALL_ENABLES 0x4ff		/* L0-L3, G0-G3 and the always-1 bit 10 */
+#define B_REGS_BASE(nonce) ((u32)(nonce) ^ 0xb0b0b0b0)
 
 extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[];
-extern char fault_10[], fault_11[], fault_13[];
-extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
+extern char fault_7[], fault_10[], fault_11[], fault_13[];
+extern char a_after_jmp[], a_after_call[], a_after_int[], a_df_jmp[], b_after_iret[];
+extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_a_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
 
 static u64 tss_descriptor(void *tss, u32 limit, u64 type, bool present)
 {
@@ -59,6 +76,33 @@ static struct tss32 *new_task(void *entry, u32 cr3, u32 ebx)
 	return t;
 }
 
+/* Task B: its own CR3 and LDT, a distinct value in every register and selector. */
+static struct tss32 *new_task_b(u32 cr3)
+{
+	u32 base = B_REGS_BASE(boot_params.nonce);
+	struct tss32 *b = new_task(task_b_entry, cr3, base);
+	b->eax = base ^ 0x01010101;
+	b->ecx = base ^ 0x02020202;
+	b->edx = base ^ 0x03030303;
+	b->ebp = base ^ 0x06060606;
+	b->esi = base ^ 0x07070707;
+	b->edi = base ^ 0x08080808;
+	b->es = SEL_DATA3;
+	b->ss = SEL_DATA2;
+	b->ds = SEL_DATA4;
+	b->fs = SEL_DATA5;
+	b->ldt = SEL_LDT;
+	return b;
+}
+
+static u32 *page_directory(void)
+{
+	u32 *pd = page_alloc();
+	for (u32 i = 0; i < 1024; i++)
+		pd[i] = (i << 22) | PDE_4M;
+	return pd;
+}
+
 /* The VMCS for a 32-bit protected-mode guest with paging and task A (TR) current. */
 static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_a)
 {
@@ -83,22 +127,73 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
 	vmcs_write(GUEST_RIP, (u64)task_main);
 	vmcs_write(GUEST_RSP, stack_top());
 	vmcs_write(GUEST_RFLAGS, RFLAGS_FIXED);
+	vmcs_write(GUEST_DR7, DR7_ALL_ENABLES);	/* breakpoints at linear 0, never executed */
 }
 
 /* The processor checked the new TSS descriptor before the exit; the hypervisor reads it again
- * from guest memory, which may have changed since (another CPU, a DMA). Change it here. */
+ * from guest memory, which may have changed since (another CPU, a DMA). Change it here: each
+ * of E..I breaks one rule of SDM 8.3 after the processor has looked. */
 static exit_handler student_task_switch;
 static struct tss32 *tss_e;
 
 static enum exit_verdict damage_then_switch(struct vcpu *v)
 {
 	u64 *gdt = (u64 *)(u64)gdt32_ptr;
-	u16 selector = (u16)v->exit.qualification;
+	u16 selector = ts_qual_selector(v->exit.qualification) & ~3;
 	if (selector == SEL_TSS_E)
 		gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
 	if (selector == SEL_TSS_F)
 		gdt[SEL_TSS_F / 8] &= ~BIT(47);
+	if (selector == SEL_TSS_G)
+		gdt[SEL_TSS_G / 8] |= DESC_S_BIT;	/* a code segment with the TSS's type bits */
+	if (selector == SEL_TSS_I)
+		gdt[SEL_TSS_I / 8] = (gdt[SEL_TSS_I / 8] & ~(0xfUL << 40)) | ((u64)SEG_TYPE_LDT << 40);
+	if (selector == SEL_TSS_H)
+		gdt[SEL_TSS_H / 8] |= DESC_BUSY_BIT;
 	return student_task_switch(v);
+}
+
+static void fill_gdt(u64 *gdt, u32 cr3, struct tss32 *a, struct tss32 *b)
+{
+	gdt[SEL_CODE32 / 8] = CODE32;
+	gdt[SEL_DATA / 8] = gdt[SEL_DATA2 / 8] = gdt[SEL_DATA3 / 8] = DATA32;
+	gdt[SEL_DATA4 / 8] = gdt[SEL_DATA5 / 8] = DATA32;
+	gdt[SEL_LDT / 8] = tss_descriptor(page_alloc(), 0xfff, SEG_TYPE_LDT, true);
+	gdt[SEL_TSS_A / 8] = tss_descriptor(a, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_BUSY, true);
+	gdt[SEL_TSS_B / 8] = tss_descriptor(b, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_SHORT / 8] = tss_descriptor(page_alloc(), 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_NOT_PRESENT / 8] = tss_descriptor(page_alloc(), TSS32_MIN_LIMIT,
+						      SYS_TYPE_TSS32_AVAILABLE, false);
+	tss_e = new_task(task_e_entry, cr3, 0xe);
+	gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	const u16 damaged[] = { SEL_TSS_F, SEL_TSS_G, SEL_TSS_H, SEL_TSS_I };
+	for (unsigned i = 0; i < ARRAY_SIZE(damaged); i++)
+		gdt[damaged[i] / 8] = tss_descriptor(new_task(task_e_entry, cr3, damaged[i]),
+						     TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_H / 8] |= DESC_DPL3;
+}
+
+static void fill_idt(u64 *idt)
+{
+	idt[VEC_NM] = interrupt_gate32(fault_7);
+	idt[VEC_DF] = task_gate(SEL_TSS_D);
+	idt[VEC_TS] = interrupt_gate32(fault_10);
+	idt[VEC_NP] = interrupt_gate32(fault_11);
+	idt[VEC_GP] = interrupt_gate32(fault_13);
+	idt[VEC_TASK_GATE] = task_gate(SEL_TSS_C);
+}
+
+/* Where the SDM says each saved EIP must point, and what task B must start with. */
+static void report_expected(struct tss32 *b, struct tss32 *d)
+{
+	report_fact("host.tss_d_stack_top", "0x%x", d->esp);
+	report_fact("host.tss_b_stack_top", "0x%x", b->esp);
+	report_fact("host.tss_b_cr3", "0x%x", b->cr3);
+	report_fact("host.a_after_jmp", "0x%x", (u32)(u64)a_after_jmp);
+	report_fact("host.a_after_call", "0x%x", (u32)(u64)a_after_call);
+	report_fact("host.a_after_int", "0x%x", (u32)(u64)a_after_int);
+	report_fact("host.a_df_jmp", "0x%x", (u32)(u64)a_df_jmp);
+	report_fact("host.b_after_iret", "0x%x", (u32)(u64)b_after_iret);
 }
 
 static void setup_tasks(struct vcpu *v)
@@ -107,42 +202,27 @@ static void setup_tasks(struct vcpu *v)
 	student_task_switch = exit_handler_for(EXIT_REASON_TASK_SWITCH);
 	if (student_task_switch)
 		exit_register(EXIT_REASON_TASK_SWITCH, damage_then_switch);
-	u32 *pd = page_alloc();
+	u32 *pd = page_directory();
 	u64 *gdt = page_alloc(), *idt = page_alloc();
 	u32 cr3 = (u32)(u64)pd;
-	for (u32 i = 0; i < 1024; i++)
-		pd[i] = (i << 22) | PDE_4M;
 	struct tss32 *a = page_alloc();
 	a->cr3 = cr3;			/* static: a task switch never saves CR3 (SDM 8.2.1) */
 	a->io_map_base = sizeof(struct tss32);
-	struct tss32 *b = new_task(task_b_entry, cr3, (u32)boot_params.nonce ^ 0xb0b0b0b0);
+	struct tss32 *b = new_task_b((u32)(u64)page_directory());
 	struct tss32 *c = new_task(task_c_entry, cr3, 0xc);
 	struct tss32 *d = new_task(task_d_entry, cr3, 0xd);
-	gdt[1] = 0x00cf9a000000ffffUL;
-	gdt[2] = 0x00cf92000000ffffUL;
-	gdt[SEL_TSS_A / 8] = tss_descriptor(a, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_BUSY, true);
-	gdt[SEL_TSS_B / 8] = tss_descriptor(b, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	fill_gdt(gdt, cr3, a, b);
 	gdt[SEL_TSS_C / 8] = tss_descriptor(c, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_D / 8] = tss_descriptor(d, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
-	gdt[SEL_TSS_SHORT / 8] = tss_descriptor(page_alloc(), 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
-	gdt[SEL_TSS_NOT_PRESENT / 8] = tss_descriptor(page_alloc(), TSS32_MIN_LIMIT,
-						      SYS_TYPE_TSS32_AVAILABLE, false);
-	tss_e = new_task(task_e_entry, cr3, 0xe);
-	gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
-	gdt[SEL_TSS_F / 8] = tss_descriptor(new_task(task_e_entry, cr3, 0xf), TSS32_MIN_LIMIT,
-					    SYS_TYPE_TSS32_AVAILABLE, true);
-	idt[VEC_DF] = task_gate(SEL_TSS_D);
-	idt[VEC_TS] = interrupt_gate32(fault_10);
-	idt[VEC_NP] = interrupt_gate32(fault_11);
-	idt[VEC_GP] = interrupt_gate32(fault_13);
-	idt[VEC_TASK_GATE] = task_gate(SEL_TSS_C);
+	fill_idt(idt);
 	canary_a = (u32)(boot_params.nonce >> 32) | 1;
 	gdt32_ptr = (u32)(u64)gdt;
 	idt32_ptr = (u32)(u64)idt;
+	tss_a_ptr = (u32)(u64)a;
 	tss_b_ptr = (u32)(u64)b;
 	tss_c_ptr = (u32)(u64)c;
 	tss_d_ptr = (u32)(u64)d;
-	report_fact("host.tss_d_stack_top", "0x%x", d->esp);
+	report_expected(b, d);
 	enter_protected_mode(gdt, idt, pd, a);
 }
 

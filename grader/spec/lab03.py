@@ -1,88 +1,222 @@
 """Lab 03: CR0/CR4 guest/host masks and read shadows, CLTS/LMSW, CR3 and CR8 exiting.
-Guest programs: grader/checks/lab03.c."""
+Guest programs: grader/checks/lab03.c. Every MOV there that may exit names its register, so
+the exit qualifications Bochs records (SDM Table 28-3) are listed here exactly."""
 from gradelib import check
 
 LAB = "03"
 VEC_NM, VEC_GP = 7, 13
 NO_FAULT = 0x100
-CR0_PE, CR0_MP, CR0_TS, CR0_NE, CR0_WP = 1 << 0, 1 << 1, 1 << 3, 1 << 5, 1 << 16
-CR4_TSD, CR4_VMXE = 1 << 2, 1 << 13
+CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_NE = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 5
+CR0_WP, CR0_AM, CR0_PG = 1 << 16, 1 << 18, 1 << 31
+CR0_VIEW = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE    # what clts-lmsw reports of CR0
+CR4_TSD, CR4_DE, CR4_VMXE = 1 << 2, 1 << 3, 1 << 13
+
+# SDM Table 28-3: exit qualification of a control-register access.
+MOV_TO_CR, MOV_FROM_CR, CLTS, LMSW = 0, 1, 2, 3
+GPRS = "rax rcx rdx rbx rsp rbp rsi rdi r8 r9 r10 r11 r12 r13 r14 r15".split()
+CR8_READ_SHIFT = 3      # cr8-exiting reads register n's write back through register n + 3
 
 
-@check(LAB, "cr0-shadow", 25, ["03-1", "03-3", "03-7"],
-       "CR0: owned bits read from the shadow, writes emulated, real CR0 kept legal")
+def mov_to(cr, reg):
+    return cr | MOV_TO_CR << 4 | GPRS.index(reg) << 8
+
+
+def mov_from(cr, reg):
+    return cr | MOV_FROM_CR << 4 | GPRS.index(reg) << 8
+
+
+def lmsw(source, memory=False):
+    return LMSW << 4 | int(memory) << 6 | source << 16
+
+
+def describe(q):
+    """A CR-access qualification in words, as Table 28-3 reads it."""
+    cr, kind, reg = q & 0xF, (q >> 4) & 3, GPRS[(q >> 8) & 0xF].upper()
+    if kind == CLTS:
+        return "CLTS"
+    if kind == LMSW:
+        return f"LMSW 0x{q >> 16:x} ({'memory' if q & 0x40 else 'register'})"
+    return f"MOV to CR{cr} from {reg}" if kind == MOV_TO_CR else f"MOV from CR{cr} to {reg}"
+
+
+def expect_cr_exits(r, want, why):
+    """Bochs's record of CONTROL_REGISTER_ACCESS exits must be exactly `want`, in order."""
+    got = r.bochs.qualifications(28)
+    diff = next((i for i in range(max(len(got), len(want)))
+                 if i >= len(got) or i >= len(want) or got[i] != want[i]), None)
+    if diff is None:
+        shown = f"{len(want)} exits"
+    elif diff >= len(got):
+        shown = f"{len(want)} exits; exit {diff + 1} missing: {describe(want[diff])}"
+    elif diff >= len(want):
+        shown = f"{len(want)} exits; exit {diff + 1} must not happen: {describe(got[diff])}"
+    else:
+        shown = f"{len(want)} exits; exit {diff + 1}: {describe(want[diff])}, not {describe(got[diff])}"
+    r.expect_exits("CONTROL_REGISTER_ACCESS", lambda quals: quals == want, shown, why)
+
+
+def expect_gp_injections(r, count, why):
+    """Bochs's record of injected events: `count` times #GP with error code 0."""
+    got, want = r.bochs.injections, [(VEC_GP, 0)] * count
+    r.expect_that("Bochs's record: injected (vector, error code)", got == want,
+                  ", ".join(f"({v:#x}, {e:#x})" for v, e in got) or "none",
+                  ", ".join(f"({v:#x}, {e:#x})" for v, e in want), why)
+
+
+def expect_gp_at_instruction(r, prefix):
+    r.expect_eq(f"{prefix}.gp_rip_offset", 0, "the #GP is injected with RIP unchanged: it reports the "
+                "MOV itself, which did not complete (skip the instruction only when it is emulated)")
+    r.expect_eq(f"{prefix}.gp_error_code", 0, "MOV to a control register raises #GP(0): error code 0")
+
+
+@check(LAB, "cr0-shadow", 20, ["03-1", "03-3", "03-7"],
+       "CR0: owned bits read from the shadow, emulated writes land in both shadow and real CR0")
 def cr0_shadow(r):
-    initial = r.int_fact("host.cr0_initial")
-    if initial is None:
+    initial, fixed0 = r.int_fact("host.cr0_initial"), r.int_fact("fixed.cr0_fixed0")
+    if initial is None or fixed0 is None:
         return r.expect_eq("host.cr0_initial", "the guest's CR0", "the run ended before the guest started")
     r.expect_eq("cr0.initial", initial, "the read shadow starts as the guest's CR0")
-    r.expect_eq("cr0.after_ne_clear", initial & ~CR0_NE,
-                "clearing NE (owned) exits; the guest then reads NE = 0 from the shadow")
-    r.expect_eq("cr0.smsw", (initial & ~CR0_NE) & 0xFFFF, "SMSW reads the shadow too")
-    r.expect_eq("cr0.after_wp", (initial & ~CR0_NE) ^ CR0_WP, "WP is not owned: the write goes through")
-    for key, why in (("pg_clear", "clearing PG in IA-32e mode"),
-                     ("nw_without_cd", "NW = 1 with CD = 0"), ("high_bits", "bits 63:32 set")):
-        r.expect_eq(f"cr0.{key}", VEC_GP, f"MOV to CR0 with {why} raises #GP(0)")
-    r.expect_bits("host.guest_cr0", CR0_NE, 0, "the real CR0 keeps NE = 1 (a VMX fixed bit)")
-    r.expect_bits("host.cr0_shadow", 0, CR0_NE, "the shadow holds the NE = 0 the guest wrote")
-    r.expect("exits.CONTROL_REGISTER_ACCESS", lambda v: int(v, 0) >= 1, "at least 1",
-             "a write that changes an owned bit exits")
+    ne_clear = initial & ~CR0_NE
+    r.expect_eq("cr0.after_ne_clear", ne_clear,
+                "clearing NE (owned) exits; the guest then reads NE = 0 from the shadow (SDM 26.3)")
+    r.expect_eq("cr0.smsw", ne_clear & 0xFFFF, "SMSW reads the shadow too")
+    r.expect_eq("cr0.after_wp", ne_clear ^ CR0_WP, "WP is not owned: the write goes through without an exit")
+    last = ne_clear ^ CR0_TS ^ CR0_AM
+    r.expect_eq("cr0.after_ts_am_wp", last,
+                "a write that changes TS (owned) exits; its AM and WP (guest-owned, read from the real "
+                "CR0) must reach GUEST_CR0 too")
+    r.expect_eq("host.cr0_shadow", last, "the shadow holds the whole value the guest last wrote")
+    r.expect_eq("host.guest_cr0", last | fixed0,
+                "the real CR0 is the guest's value with the CR0 fixed bits set (PE, NE, PG: SDM 24.8)")
+    expect_cr_exits(r, [mov_to(0, "r13"), mov_to(0, "r9")],
+                    "a MOV to CR0 exits exactly when it changes an owned bit away from the shadow "
+                    "(SDM 26.1.3): NE and TS here, not the WP flip")
 
 
-@check(LAB, "cr4-vmxe", 20, ["03-1", "03-4", "03-7"], "CR4: VMXE hidden and refused, PAE kept, others free")
+@check(LAB, "cr0-faults", 15, ["03-3", "03-7"],
+       "CR0: the #GP rules of MOV to CR0, enforced by the hypervisor when the write exits")
+def cr0_faults(r):
+    initial = r.int_fact("host.cr0_initial")
+    for key, why in (("high_bits", "bits 63:32 set"), ("nw_without_cd", "NW = 1 with CD = 0"),
+                     ("pg_without_pe", "PG = 1 with PE = 0"), ("pg_clear", "PG cleared in IA-32e mode")):
+        r.expect_eq(f"cr0.{key}", VEC_GP, f"MOV to CR0 with {why} raises #GP(0) (SDM Vol. 2, MOV CR); "
+                    "this write exits because it changes an owned bit, so the hypervisor must raise it")
+    expect_gp_at_instruction(r, "cr0")
+    r.expect_eq("cr0.nw_without_cd_no_exit", VEC_GP,
+                "with no owned bit changed the write does not exit: the processor raises #GP itself")
+    r.expect_eq("cr0.final", initial, "a refused write changes nothing the guest can read")
+    r.expect_eq("host.cr0_shadow", initial, "a refused write leaves the shadow alone")
+    r.expect_eq("host.guest_cr0", initial, "a refused write leaves the real CR0 alone")
+    expect_cr_exits(r, [mov_to(0, "r13")] * 4,
+                    "each of the 4 writes changes an owned bit (NE, PE or PG) and exits")
+    expect_gp_injections(r, 4, "the hypervisor injects #GP(0) once per refused write; the processor "
+                         "raises the fifth #GP itself")
+
+
+@check(LAB, "cr4-vmxe", 15, ["03-1", "03-4", "03-7"], "CR4: VMXE hidden and refused, PAE kept, #GP rules, others free")
 def cr4_vmxe(r):
     initial = r.int_fact("host.cr4_initial")
     if initial is None:
         return r.expect_eq("host.cr4_initial", "the guest's CR4", "the run ended before the guest started")
-    r.expect_eq("cr4.initial", initial & ~CR4_VMXE, "the guest reads CR4.VMXE = 0")
+    view = initial & ~CR4_VMXE
+    r.expect_eq("cr4.initial", view, "the guest reads CR4.VMXE = 0: the shadow hides VMX")
     r.expect_eq("cr4.set_vmxe", VEC_GP, "setting CR4.VMXE exits and raises #GP(0): no nested VMX")
-    r.expect_eq("cr4.after_tsd", (initial & ~CR4_VMXE) | CR4_TSD, "TSD is not owned: set without an exit")
-    r.expect_eq("cr4.clear_pae", VEC_GP, "clearing PAE in IA-32e mode raises #GP(0)")
-    r.expect_eq("cr4.reserved_bit", VEC_GP, "a reserved CR4 bit raises #GP(0)")
-    r.expect_bits("host.guest_cr4", CR4_VMXE, 0, "the real CR4 keeps VMXE = 1")
-    r.expect_eq("exits.CONTROL_REGISTER_ACCESS", 2, "only the VMXE and PAE writes touch owned bits")
+    r.expect_eq("cr4.after_tsd", view | CR4_TSD, "TSD is not owned: set without an exit")
+    r.expect_eq("cr4.clear_pae", VEC_GP, "clearing PAE in IA-32e mode raises #GP(0) (SDM 10.8.5)")
+    r.expect_eq("cr4.reserved_bit", VEC_GP,
+                "a CR4 bit that IA32_VMX_CR4_FIXED1 has 0 is reserved: setting it raises #GP(0) "
+                "(this write exits: the check owns DE too and flips it)")
+    last = view ^ CR4_DE ^ CR4_TSD
+    r.expect_eq("cr4.de_tsd", NO_FAULT, "flipping DE and TSD is a legal write")
+    r.expect_eq("cr4.after_de_tsd", last, "the emulated write shows in the shadow (DE) and the real CR4 (TSD)")
+    r.expect_eq("cr4.user_rdtsc", VEC_GP,
+                "the real CR4 got the guest-owned TSD of the emulated write: RDTSC at CPL 3 raises #GP")
+    r.expect_eq("host.cr4_shadow", last, "the shadow holds the whole value the guest last wrote")
+    r.expect_eq("host.guest_cr4", last | CR4_VMXE, "the real CR4 is that value with VMXE = 1 (a fixed bit)")
+    expect_cr_exits(r, [mov_to(4, "r14")] * 4,
+                    "only the writes that change VMXE, PAE or DE (owned) exit, not the TSD flips")
+    expect_gp_injections(r, 3, "the VMXE, PAE and reserved-bit writes get #GP(0) from the hypervisor")
 
 
 @check(LAB, "clts-lmsw", 20, ["03-5", "03-7"],
-       "CLTS and LMSW under the mask: when they exit, and what the real CR0 keeps when not")
+       "CLTS and LMSW under the mask: when they exit, and what they change")
 def clts_lmsw(r):
+    initial = r.int_fact("host.cr0_initial", 0)
+    start = initial & (CR0_PE | CR0_MP | CR0_EM)     # the check set shadow TS = NE = 0
     r.expect_eq("ts.start_fpu", VEC_NM, "the check made real TS = 1 with shadow TS = 0: x87 raises #NM")
-    r.expect_eq("ts.start_view", 0, "the guest reads TS from the shadow")
+    r.expect_eq("ts.start_view", start, "the guest reads TS and NE from the shadow")
     r.expect_eq("ts.clts_no_exit_fpu", VEC_NM,
-                "CLTS with TS owned and shadow TS = 0 does not exit and leaves real TS = 1")
-    r.expect_eq("ts.set_view", CR0_TS, "setting TS exits; the shadow records it")
-    r.expect_eq("ts.clts_exit_view", 0, "CLTS with shadow TS = 1 exits and clears it")
+                "CLTS with TS owned and shadow TS = 0 does not exit and leaves real TS = 1 (SDM 26.3)")
+    r.expect_eq("ts.set_view", start | CR0_TS, "setting TS exits; the shadow records it")
+    r.expect_eq("ts.clts_exit_view", start,
+                "CLTS with shadow TS = 1 exits and clears TS only: it starts from the guest's view "
+                "of CR0 (shadow NE = 0), not from the real CR0")
     r.expect_eq("ts.clts_exit_fpu", NO_FAULT, "... in the real CR0 too")
-    r.expect_eq("lmsw.ts_view", CR0_TS, "LMSW setting TS exits and is emulated")
-    r.expect_eq("lmsw.ts_fpu", VEC_NM, "... real TS = 1")
-    r.expect_eq("lmsw.mp_view", CR0_MP, "LMSW changing only MP (not owned) sets the real MP")
-    r.expect_eq("lmsw.pe_view", CR0_PE, "LMSW cannot clear PE (this one exits: it clears TS)")
-    r.expect_eq("lmsw.pe_ts_view", 0, "... and it does clear TS")
-    r.expect_eq("ts.final_fpu", NO_FAULT, "the last CLTS leaves TS = 0")
-    r.expect_eq("exits.CONTROL_REGISTER_ACCESS", 4, "MOV to CR0 (TS), CLTS, LMSW (TS set), LMSW (TS clear) exit; the last CLTS finds shadow TS = 0")
+    r.expect_eq("lmsw.reg_fault", NO_FAULT, "LMSW 0xfffb is legal")
+    r.expect_eq("lmsw.reg_view", CR0_PE | CR0_MP | CR0_TS,
+                "LMSW loads bits 3:0 of its source only (source 0xfffb: NE stays 0), guest-owned MP included")
+    r.expect_eq("lmsw.reg_fpu", VEC_NM, "... real TS = 1")
+    r.expect_eq("lmsw.mp_view", CR0_PE | CR0_TS, "LMSW changing only MP (not owned) does not exit")
+    r.expect_eq("lmsw.memory_fault", NO_FAULT,
+                "LMSW with PE = 0 in its source is legal: LMSW never clears PE")
+    r.expect_eq("lmsw.memory_view", CR0_PE | CR0_MP,
+                "LMSW from memory (source 0xabc2 in qualification bits 31:16): PE stays 1, MP = 1, TS = 0")
+    r.expect_eq("ts.final_fpu", NO_FAULT, "the last CLTS finds shadow TS = 0 and real TS = 0")
+    r.expect_bits("host.cr0_shadow", CR0_PE | CR0_MP, CR0_TS | CR0_NE,
+                  "the shadow keeps the guest's NE = 0: CLTS and LMSW never change NE")
+    r.expect_bits("host.guest_cr0", CR0_PE | CR0_MP | CR0_NE, CR0_TS, "the real CR0 keeps NE = 1")
+    expect_cr_exits(r, [mov_to(0, "r10"), CLTS << 4, lmsw(0xFFFB), lmsw(0xABC2, memory=True)],
+                    "MOV to CR0 (TS), CLTS (shadow TS = 1) and the two LMSWs that change TS exit; CLTS "
+                    "with shadow TS = 0 and LMSW changing only MP do not (SDM 26.1.3)")
 
 
-@check(LAB, "cr3-exiting", 20, ["03-1", "03-2", "03-6", "03-7"],
+@check(LAB, "cr3-exiting", 15, ["03-1", "03-2", "03-6", "03-7"],
        "CR3-load/store exiting and CR3-target values")
 def cr3_exiting(r):
-    original, target, other = (r.int_fact(f"host.cr3_{k}", f"host.cr3_{k} (not reported)") for k in ("original", "target", "other"))
-    r.expect_eq("cr3.read0", original, "MOV from CR3 exits and returns GUEST_CR3")
-    r.expect_eq("cr3.read_target", target, "a load of a CR3-target value happens without an exit")
-    r.expect_eq("cr3.read_other", other, "a load of another value exits and is emulated")
+    original, first_target, last_target, other = (
+        r.int_fact(f"host.cr3_{k}", f"host.cr3_{k} (not reported)")
+        for k in ("original", "target_first", "target_last", "other"))
+    supported = r.int_fact("host.cr3_targets_supported", -1)
+    r.expect_eq("host.cr3_target_count", supported,
+                "the guest's CR3 and the check's 3 values fill every CR3-target value the processor "
+                "has (IA32_VMX_MISC bits 24:16): CR3_TARGET_COUNT counts them")
+    r.expect_eq("cr3.read0", original, "MOV from CR3 exits and returns GUEST_CR3 (to R9)")
+    r.expect_eq("cr3.read_target", first_target, "a load of a CR3-target value happens without an exit (read to RSP)")
+    r.expect_eq("cr3.read_target_last", last_target, "... the last one too")
+    r.expect_eq("cr3.read_other", other, "a load of another value (from RSP) exits and is emulated")
     r.expect_eq("cr3.read_back", original, "the original CR3 is a target value too")
-    r.expect_eq("cr3.beyond_maxphyaddr", VEC_GP, "a CR3 with bits above MAXPHYADDR raises #GP(0)")
-    r.expect("exits.CONTROL_REGISTER_ACCESS", lambda v: int(v, 0) in (5, 6), "5 or 6",
-             "4 stores and the non-target load exit; the two target loads must not "
-             "(the faulting load may fault before exiting)")
+    r.expect_eq("cr3.beyond_maxphyaddr", VEC_GP,
+                "a CR3 with the bit at MAXPHYADDR (CPUID 80000008H:EAX[7:0]) set raises #GP(0)")
+    expect_gp_at_instruction(r, "cr3")
+    r.expect_eq("cr3.read_after", original, "the refused load changed nothing")
+    expect_cr_exits(r, [mov_from(3, "r9"), mov_from(3, "rsp"), mov_from(3, "r15"), mov_to(3, "rsp"),
+                        mov_from(3, "r8"), mov_from(3, "rcx"), mov_to(3, "r13"), mov_from(3, "rdx")],
+                    "every MOV from CR3 exits (CR3-store exiting), every load of a value that is not "
+                    "a CR3-target value exits (CR3-load exiting), and the 4 target loads do not")
+    expect_gp_injections(r, 1, "the load beyond MAXPHYADDR gets #GP(0) from the hypervisor")
 
 
 @check(LAB, "cr8-exiting", 15, ["03-1", "03-6", "03-7"], "CR8 load/store exiting without a TPR shadow")
 def cr8_exiting(r):
     tpr = 1 + r.nonce % 15
+    r.expect_eq("cr8.initial", 0, "the guest's TPR starts at 0")
+    r.expect_eq("cr8.wrong_registers", 0,
+                "bit n set: a TPR written through general register n did not come back through "
+                f"register n + {CR8_READ_SHIFT}: bits 11:8 of the qualification name the register, "
+                "0-15, with 4 = RSP in GUEST_RSP")
+    r.expect_eq("cr8.max", 15, "15 is a legal TPR")
     r.expect_eq("cr8.read", tpr, "MOV to CR8 then from CR8: the hypervisor keeps the guest's TPR")
-    r.expect_eq("cr8.too_big", VEC_GP, "CR8 above 15 raises #GP(0)")
-    r.expect_eq("cr8.read_after", tpr, "the failed write changed nothing")
-    r.expect_eq("host.vcpu_cr8", tpr, "the TPR lives in v->cr8")
-    r.expect_eq("host.real_cr8", 0, "the host's own CR8 is untouched")
-    r.expect("exits.CONTROL_REGISTER_ACCESS", lambda v: int(v, 0) in (3, 4), "3 or 4",
-             "every MOV to or from CR8 exits")
+    r.expect_eq("cr8.too_big", VEC_GP, "CR8 above 15 raises #GP(0): bits 63:4 are reserved")
+    expect_gp_at_instruction(r, "cr8")
+    r.expect_eq("cr8.bit32", VEC_GP, "... bit 32 too (all 64 bits count)")
+    r.expect_eq("cr8.read_after", tpr, "the failed writes changed nothing")
+    r.expect_eq("host.vcpu_cr8", tpr, "the TPR lives in the vCPU's lab 03 state")
+    r.expect_eq("host.real_cr8", 0, "the host's own CR8 (the local APIC's TPR) is untouched")
+    sweep = []
+    for n in range(16):
+        sweep += [mov_to(8, GPRS[n]), mov_from(8, GPRS[(n + CR8_READ_SHIFT) % 16])]
+    expect_cr_exits(r, [mov_from(8, "r10")] + sweep +
+                    [mov_to(8, "r11"), mov_from(8, "r12"), mov_to(8, "r9"), mov_from(8, "rbx"),
+                     mov_to(8, "r13"), mov_to(8, "r13"), mov_from(8, "rdi")],
+                    "every MOV to or from CR8 exits (CR8-load and CR8-store exiting, no TPR shadow)")
+    expect_gp_injections(r, 2, "the writes of 16 and of bit 32 get #GP(0) from the hypervisor")

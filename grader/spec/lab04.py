@@ -5,80 +5,235 @@ from gradelib import check
 LAB = "04"
 
 
-@check(LAB, "extint-reinject", 10, ["04-1", "04-2", "04-5"],
+VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = 2, 6, 7, 10, 11, 13
+EXTERNAL_INTERRUPT, NMI, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = 0, 2, 3, 4
+VALID, DELIVER_ERROR_CODE = 1 << 31, 1 << 11
+BAD_SELECTOR = 0xfff8       # beyond the guest's GDT limit: loading it is #GP(0xfff8)
+
+
+def intr_info(vector, kind, error_code=False):
+    """Interruption information (SDM 25.8.3, 28.2.4): vector 7:0, type 10:8, bit 11, valid 31."""
+    return VALID | kind << 8 | vector | (DELIVER_ERROR_CODE if error_code else 0)
+
+
+def expect_injections(r, want, why):
+    """What Bochs injected at VM entries, as (vector, error code), must be exactly `want`."""
+    seen = r.bochs.injections
+    return r.expect_that("Bochs's injections (vector, error code)", seen == want,
+                         [(hex(v), hex(e)) for v, e in seen], [(hex(v), hex(e)) for v, e in want], why)
+
+
+@check(LAB, "extint-reinject", 6, ["04-1", "04-2", "04-5"],
        "the APIC timer's interrupt exits (acknowledged) and is injected into the guest")
 def extint_reinject(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
-    r.expect_eq("irq.vector", 0x41, "with the vector the exit reported")
+    r.expect_eq("irq.vector", 0xdf, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
     r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "external-interrupt exiting must be on")
+    expect_injections(r, [(0xdf, 0)], "one injection of the acknowledged vector (SDM 27.6)")
 
 
-@check(LAB, "extint-consume", 5, ["04-2"],
+@check(LAB, "extint-consume", 4, ["04-2"],
        "the hypervisor's own vectors are consumed: EOI, never injected")
 def extint_consume(r):
-    r.expect_eq("irq.count", 0, "vector 0xe5 (>= HV_VECTOR_BASE) never reaches the guest")
+    r.expect_eq("irq.count", 0, "vector 0xe0 (= HV_VECTOR_BASE, the hypervisor's) never reaches the guest")
     r.expect_eq("host.host_interrupts", 1, "the hypervisor counts it")
     r.expect_eq("host.in_service", 0, "and ends it with EOI (its ISR bit is clear)")
+    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "the interrupt exits once")
+    expect_injections(r, [], "the hypervisor's vector is never injected")
 
 
-@check(LAB, "extint-direct", 5, ["04-1"],
+@check(LAB, "extint-direct", 4, ["04-1"],
        "without external-interrupt exiting the guest's own handler takes the interrupt")
 def extint_direct(r):
     r.expect_eq("irq.count", 1, "the check turned exiting off: the guest's IDT handles it")
     r.expect_eq("irq.vector", 0x44, "the timer's vector")
     r.expect_absent("exits.EXTERNAL_INTERRUPT", "no VM exit for it")
+    expect_injections(r, [], "nothing was queued: nothing may be injected")
 
 
-@check(LAB, "interrupt-window", 15, ["04-5"],
+@check(LAB, "interrupt-window", 8, ["04-5"],
        "an interrupt that comes while IF = 0 waits for STI plus one instruction")
 def interrupt_window(r):
     r.expect_eq("irq.arrived_with_if0", 0, "never inject while the guest's RFLAGS.IF = 0")
     r.expect_eq("irq.rip_is_window_label", 1,
                 "it arrives right after the instruction that follows STI (interrupt-window exit)")
     r.expect_eq("irq.count", 1, "exactly once")
-    r.expect_eq("exits.INTERRUPT_WINDOW", 1, "interrupt-window exiting armed, then turned off")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 1,
+                "interrupt-window exiting armed, then turned off once nothing waits (SDM 26.7.5)")
+    expect_injections(r, [(0x42, 0)], "one injection, after the window exit")
 
 
-@check(LAB, "sti-shadow", 10, ["04-5"],
+def first_instruction_blocked(r, vector, blocking):
+    r.expect_eq("irq.rip_after_shadow", 1,
+                f"blocking by {blocking} forbids injection (SDM 27.3.1.5): wait one instruction")
+    r.expect_eq("irq.vector", vector, "the queued event")
+    r.expect_eq("irq.count", 1, "delivered once")
+    expect_injections(r, [(vector, 0)], "one injection, after the window exit")
+
+
+@check(LAB, "sti-shadow", 5, ["04-5"],
        "a queued interrupt is not injected while the guest is in an STI shadow")
 def sti_shadow(r):
-    r.expect_eq("irq.rip_after_shadow", 1,
-                "blocking by STI (interruptibility bit 0) forbids injection: wait one instruction")
-    r.expect_eq("irq.vector", 0x46, "the queued vector")
+    first_instruction_blocked(r, 0x46, "STI (interruptibility bit 0)")
     r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
 
 
-@check(LAB, "nmi-window", 15, ["04-1", "04-3", "04-5"],
+@check(LAB, "mov-ss-shadow", 5, ["04-5"],
+       "a queued interrupt is not injected while the guest is in a MOV SS shadow")
+def mov_ss_shadow(r):
+    first_instruction_blocked(r, 0x47, "MOV SS (interruptibility bit 1)")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
+
+
+@check(LAB, "nmi-shadow", 5, ["04-5"],
+       "a queued NMI is not injected while the guest is in a MOV SS shadow")
+def nmi_shadow(r):
+    first_instruction_blocked(r, VEC_NMI, "MOV SS (interruptibility bit 1), for NMIs too,")
+    r.expect_eq("exits.NMI_WINDOW", 1, "the hypervisor used NMI-window exiting")
+    r.expect_absent("exits.INTERRUPT_WINDOW", "no interrupt waits: interrupt-window exiting stays off")
+
+
+@check(LAB, "event-order", 5, ["04-5"],
+       "an NMI and two interrupts wait at once: one event per entry, the NMI first")
+def event_order(r):
+    r.expect_eq("irq.order", 0x024845, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
+    expect_injections(r, [(VEC_NMI, 0), (0x48, 0), (0x45, 0)],
+                      "one event per VM entry (a second write replaces the first): NMI, then the "
+                      "highest vector")
+
+
+@check(LAB, "nmi-window", 8, ["04-1", "04-3", "04-5"],
        "NMI exiting, virtual NMIs and NMI-window exiting: blocking by NMI until IRET")
 def nmi_window(r):
     r.expect_eq("nmi.count", 2, "both self-NMIs reach the guest's handler")
     r.expect_eq("nmi.max_depth", 1, "the second waits for the first handler's IRET, never nests")
     r.expect_eq("exits.EXCEPTION_OR_NMI", 2, "NMI exiting: each NMI exits")
-    r.expect_eq("exits.NMI_WINDOW", 1, "the second NMI waits for an NMI-window exit")
+    r.expect_eq("exits.NMI_WINDOW", 1, "the second NMI waits for an NMI-window exit, which is then turned off")
+    expect_injections(r, [(VEC_NMI, 0), (VEC_NMI, 0)], "each NMI injected once")
 
 
-@check(LAB, "idt-vectoring", 10, ["04-4"],
+@check(LAB, "exception-reflect", 5, ["04-3"],
+       "exceptions that exit through the exception bitmap reach the guest unchanged")
+def exception_reflect(r):
+    r.expect_eq("fault.gp_vector", VEC_GP, "the #GP reaches the guest's handler")
+    r.expect_eq("fault.gp_error", BAD_SELECTOR,
+                "with the error code of the VM-exit interruption error code (bit 11 says it is valid)")
+    r.expect_eq("fault.ud_vector", VEC_UD, "the #UD too (it has no error code)")
+    r.expect_eq("exits.EXCEPTION_OR_NMI", 2, "each exits once (exception bitmap)")
+    expect_injections(r, [(VEC_GP, BAD_SELECTOR), (VEC_UD, 0)], "each reflected once, #GP with its error code")
+
+
+@check(LAB, "idt-vectoring", 5, ["04-4"],
        "an interrupt whose delivery caused a VM exit is delivered again (IDT-vectoring information)")
 def idt_vectoring(r):
-    r.expect_eq("vectoring.info", 0x80000043, "the #GP exit came during delivery of vector 0x43")
+    r.expect_eq("vectoring.info", intr_info(0x43, EXTERNAL_INTERRUPT),
+                "the #GP exit came during delivery of external interrupt 0x43")
     r.expect_eq("irq.count", 1, "after the gate is repaired the interrupt must not be lost")
     r.expect_eq("irq.vector", 0x43, "the same vector")
+    expect_injections(r, [(0x43, 0), (0x43, 0)],
+                      "injected, then injected again from the IDT-vectoring information (SDM 28.2.4)")
 
 
-SEL_TSS_A, SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F = 0x18, 0x38, 0x40, 0x48, 0x50
-TSS_AVAILABLE = 0x9
+@check(LAB, "idt-vectoring-soft", 5, ["04-4"],
+       "an INT n whose delivery caused a VM exit is delivered again, after the INT")
+def idt_vectoring_soft(r):
+    r.expect_eq("vectoring.info", intr_info(0x49, SOFTWARE_INTERRUPT),
+                "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
+    r.expect_eq("irq.count", 1, "re-delivered once")
+    r.expect_eq("irq.vector", 0x49, "with its vector")
+    r.expect_eq("irq.rip_after_int", 1,
+                "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
+                "returns after the INT")
+    expect_injections(r, [(0x49, 0)], "INT 0x49 injected again (the processor ran it the first time)")
+
+
+@check(LAB, "idt-vectoring-error", 5, ["04-4"],
+       "an exception whose delivery caused a VM exit is delivered again, with its error code")
+def idt_vectoring_error(r):
+    r.expect_eq("vectoring.info", intr_info(VEC_GP, HARDWARE_EXCEPTION, True),
+                "the #NP exit came during delivery of #GP (type 3, with an error code)")
+    r.expect_eq("vectoring.error", BAD_SELECTOR, "its error code")
+    r.expect_eq("fault.gp_vector", VEC_GP, "after the repair the guest's #GP handler runs")
+    r.expect_eq("fault.gp_error", BAD_SELECTOR,
+                "with the IDT-vectoring error code as the VM-entry exception error code")
+    expect_injections(r, [(VEC_GP, BAD_SELECTOR)], "the #GP injected again, with its error code")
+
+
+SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = 0x08, 0x10, 0x18, 0x20, 0x28, 0x30
+SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = 0x38, 0x40, 0x48, 0x50, 0x58, 0x60
+SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I = 0x68, 0x70, 0x78, 0x80, 0x88, 0x90
+TSS_AVAILABLE, TSS_BUSY = 0x9, 0xB
 EFLAGS_NT = 0x4000
-VEC_TS, VEC_NP, VEC_GP = 10, 11, 13
+A_EFLAGS = 0x8d7            # what task A sets before its JMP (lab04_tasks.S)
+DR7_AFTER_SWITCH = 0x4aa    # the check's DR7 0x4ff with L0-L3 (bits 0, 2, 4, 6) cleared
+CALL, IRET, JMP, GATE = 0, 1, 2, 3
+
+
+def switch(source, selector):
+    """A task-switch exit qualification (SDM Table 28-2): selector 15:0, source 31:30."""
+    return source << 30 | selector
+
+
+# Every task switch of the guest program, in order (the three bad TSSes fault before any exit).
+SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS_B),
+            switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C), switch(IRET, SEL_TSS_A),
+            switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
+            switch(JMP, SEL_TSS_I), switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
+
+
+def a_registers(r):
+    """Task A's general registers at its JMP to B: EBX is the canary, the others differ from it."""
+    k = (r.nonce >> 32) | 1
+    return {"eax": k ^ 0x11111111, "ecx": k ^ 0x22222222, "edx": k ^ 0x33333333, "ebx": k,
+            "ebp": k ^ 0x66666666, "esi": k ^ 0x77777777, "edi": k ^ 0x88888888}
+
+
+def b_registers(r):
+    """Task B's general registers as its TSS holds them (lab04_tasks.c: new_task_b)."""
+    k = (r.nonce & 0xFFFFFFFF) ^ 0xB0B0B0B0
+    return {"eax": k ^ 0x01010101, "ecx": k ^ 0x02020202, "edx": k ^ 0x03030303, "ebx": k,
+            "ebp": k ^ 0x06060606, "esi": k ^ 0x07070707, "edi": k ^ 0x08080808}
+
+
+def expect_switches(r, first, why):
+    r.expect_exits("TASK_SWITCH", lambda quals: quals[:len(first)] == first,
+                   " ".join(hex(q) for q in first) + " first", why)
 
 
 @check(LAB, "task-jmp", 6, ["04-6", "04-7", "04-8"],
-       "JMP to a TSS: state saved and loaded, old task's busy bit cleared, NT unchanged")
+       "JMP to a TSS: every dynamic field saved, every field loaded, busy bits, no link, no NT")
 def task_jmp(r):
-    r.expect_eq("tasks.b_ebx", (r.nonce & 0xFFFFFFFF) ^ 0xB0B0B0B0, "task B starts with the EBX of its TSS")
+    for reg, value in a_registers(r).items():
+        r.expect_eq(f"tasks.a_saved_{reg}", value,
+                    f"SDM 8.3 step 8: the old TSS gets the old task's {reg.upper()}")
+    r.expect_eq("tasks.a_saved_esp", r.int_fact("tasks.a_esp_at_jmp", -1), "and its ESP (from the VMCS)")
+    r.expect_eq("tasks.a_saved_eip", r.int_fact("host.a_after_jmp", -1),
+                "saved EIP = the instruction after the JMP (guest RIP + exit instruction length)")
+    r.expect_eq("tasks.a_saved_eflags", A_EFLAGS, "saved EFLAGS = the guest's RFLAGS (JMP leaves NT alone)")
+    for seg, sel in [("es", SEL_DATA2), ("cs", SEL_CODE32), ("ss", SEL_DATA5), ("ds", SEL_DATA),
+                     ("fs", SEL_DATA3), ("gs", SEL_DATA4)]:
+        r.expect_eq(f"tasks.a_saved_{seg}", sel, f"the old TSS gets the old task's {seg.upper()} selector")
+    for reg, value in b_registers(r).items():
+        r.expect_eq(f"tasks.b_{reg}", value, f"SDM 8.3 step 12: {reg.upper()} is loaded from the new TSS")
+    r.expect_eq("tasks.b_esp", r.int_fact("host.tss_b_stack_top", -1), "and ESP")
+    for seg, sel in [("es", SEL_DATA3), ("ss", SEL_DATA2), ("ds", SEL_DATA4), ("fs", SEL_DATA5),
+                     ("gs", SEL_DATA)]:
+        r.expect_eq(f"tasks.b_{seg}", sel, f"{seg.upper()} is loaded from the new TSS")
+    r.expect_eq("tasks.b_ldtr", SEL_LDT, "LDTR is loaded from the new TSS's LDT selector")
+    r.expect_eq("tasks.b_cr3", r.int_fact("host.tss_b_cr3", -1), "CR3 is loaded from the new TSS (paging is on)")
+    r.expect_eq("tasks.b_dr7", DR7_AFTER_SWITCH, "a task switch clears DR7's local enables L0-L3, not G0-G3")
     r.expect_eq("tasks.b_nt_jmp", 0, "a JMP does not set NT")
+    r.expect_eq("tasks.b_back_link_jmp", 0, "a JMP does not write the new TSS's back link")
+    r.expect_eq("tasks.a_type_in_jmp", TSS_AVAILABLE, "a JMP clears the old task's busy bit")
+    r.expect_eq("tasks.b_type_in_jmp", TSS_BUSY, "and sets the new task's busy bit")
     r.expect_eq("tasks.a_ebx_after_jmp", (r.nonce >> 32) | 1, "task A's EBX survives A -> B -> A")
+    r.expect_eq("tasks.a_ecx_after_jmp", a_registers(r)["ecx"], "and its ECX")
+    r.expect_eq("tasks.a_eflags_after_jmp", A_EFLAGS, "and its EFLAGS")
+    r.expect_eq("tasks.a_ss_after_jmp", SEL_DATA5, "and SS, reloaded from A's TSS")
+    r.expect_eq("tasks.a_fs_after_jmp", SEL_DATA3, "and FS")
+    r.expect_eq("tasks.a_ldtr_after_jmp", 0, "A's TSS has no LDT: LDTR is null again")
     r.expect_eq("tasks.b_type_after_jmp", TSS_AVAILABLE, "B's JMP back to A cleared B's busy bit")
-    r.expect("exits.TASK_SWITCH", lambda v: int(v, 0) >= 2, "at least 2", "every task switch exits")
+    expect_switches(r, SWITCHES[:2], "JMP to B, then JMP to A: each exits (SDM 26.4.2)")
 
 
 @check(LAB, "task-call-iret", 6, ["04-7", "04-8"],
@@ -86,30 +241,52 @@ def task_jmp(r):
 def task_call_iret(r):
     r.expect_eq("tasks.b_nt_call", EFLAGS_NT, "a CALL runs the new task with NT = 1")
     r.expect_eq("tasks.b_back_link", SEL_TSS_A, "and writes the old TSS selector into its back link")
+    r.expect_eq("tasks.a_type_in_call", TSS_BUSY, "a CALL leaves the old task busy (it is nested)")
+    r.expect_eq("tasks.a_saved_eip_call", r.int_fact("host.a_after_call", -1),
+                "saved EIP = the instruction after the CALL")
     r.expect_eq("tasks.a_ebx_after_call", (r.nonce >> 32) | 1, "IRET resumes task A with its registers")
     r.expect_eq("tasks.b_type_after_iret", TSS_AVAILABLE, "IRET clears the busy bit of the task it leaves")
+    r.expect_eq("tasks.b_saved_nt_iret", 0, "IRET clears NT in the EFLAGS it saves for the task it leaves")
+    r.expect_eq("tasks.b_saved_eip_iret", r.int_fact("host.b_after_iret", -1),
+                "saved EIP = the instruction after the IRET")
     r.expect_eq("tasks.a_nt_after_iret", 0, "task A runs on with NT = 0")
+    expect_switches(r, SWITCHES[:4], "CALL to B (source 0), then IRET to A (source 1)")
 
 
 @check(LAB, "task-gate", 6, ["04-4", "04-7", "04-8"],
-       "INT n through a task gate: a nested task; the event is not delivered twice")
+       "INT n through a task gate: a nested task; the event is not delivered twice; CR0.TS")
 def task_gate(r):
     r.expect_eq("tasks.c_nt", EFLAGS_NT, "a task gate nests the task (NT = 1)")
     r.expect_eq("tasks.c_back_link", SEL_TSS_A, "with the back link to A")
+    r.expect_eq("tasks.a_type_in_gate", TSS_BUSY, "a task gate leaves the old task busy")
+    r.expect_eq("tasks.c_type_in_gate", TSS_BUSY, "and makes the new one busy")
+    r.expect_eq("tasks.a_saved_eip_int", r.int_fact("host.a_after_int", -1),
+                "INT n (a software interrupt): saved EIP = the instruction after the INT")
     r.expect_eq("tasks.a_ebx_after_gate", (r.nonce >> 32) | 1, "A resumes after its INT")
     r.expect_eq("tasks.c_type_after_iret", TSS_AVAILABLE, "C is free again after its IRET")
     r.expect_eq("tasks.cr0_ts", 8, "every task switch sets CR0.TS (seen through the read shadow)")
+    r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
+    r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
+    expect_switches(r, SWITCHES[:6], "the gate's switch exits with source 3 and C's selector")
+    r.expect_that("Bochs's injections of vector 0x50",
+                  all(v != 0x50 for v, _ in r.bochs.injections), r.bochs.injections, "none",
+                  "the emulated task switch delivered INT 0x50: re-injecting it delivers it twice")
 
 
 @check(LAB, "task-bad-tss", 6, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
 def task_bad_tss(r):
     # The processor checks the descriptor before the exit (Bochs does: the first three come
-    # from it); for E and F the check damages the descriptor after the exit, so only the
+    # from it); for E..I the check damages the descriptor after the exit, so only the
     # hypervisor's own checks (04-6) can raise the fault.
-    r.expect_eq("tasks.hv_short_vector", VEC_TS, "E's limit shrank below 67H after the exit: #TS")
-    r.expect_eq("tasks.hv_short_error", SEL_TSS_E, "error code = the new TSS selector")
-    r.expect_eq("tasks.hv_np_vector", VEC_NP, "F became not present after the exit: #NP")
-    r.expect_eq("tasks.hv_np_error", SEL_TSS_F, "error code = the new TSS selector")
+    for key, vector, selector, rule in [
+            ("hv_short", VEC_TS, SEL_TSS_E, "E's limit shrank below 67H after the exit: #TS"),
+            ("hv_np", VEC_NP, SEL_TSS_F, "F became not present after the exit: #NP"),
+            ("hv_code", VEC_GP, SEL_TSS_G, "G became a code segment (S = 1, type bits 1001b): not a TSS: #GP"),
+            ("hv_ldt", VEC_GP, SEL_TSS_I, "I became an LDT descriptor (S = 0, type 2): not a TSS: #GP"),
+            ("hv_busy", VEC_GP, SEL_TSS_H, "H became busy: a JMP to a busy TSS is #GP")]:
+        r.expect_eq(f"tasks.{key}_vector", vector, rule)
+        r.expect_eq(f"tasks.{key}_error", selector,
+                    "error code = the new TSS selector with bits 1:0 (RPL) cleared")
     r.expect_absent("tasks.damaged_task_ran", "the hypervisor must not switch to a damaged TSS")
     r.expect_eq("tasks.short_vector", VEC_TS, "TSS limit below 67H: #TS")
     r.expect_eq("tasks.short_error", SEL_TSS_SHORT, "error code = the new TSS selector")
@@ -117,6 +294,11 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
+    faults = [(VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+              (VEC_GP, SEL_TSS_H)]
+    r.expect_that("Bochs's injections (vector, error code)", r.bochs.injections == faults,
+                  r.bochs.injections, faults, "exactly the five faults of the damaged TSSes, nothing else")
+    expect_switches(r, SWITCHES[:11], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
 
 @check(LAB, "task-double-fault", 6, ["04-7", "04-8"],
@@ -124,8 +306,11 @@ def task_bad_tss(r):
 def task_double_fault(r):
     r.expect_eq("tasks.d_expected", 1, "task D runs only for the deliberate double fault")
     r.expect_eq("tasks.d_error", 0, "#DF pushes error code 0 on task D's stack")
-    r.expect_eq("tasks.d_esp", r.int_fact("host.tss_d_stack_top", "task D's stack top"),
+    r.expect_eq("tasks.d_esp", r.int_fact("host.tss_d_stack_top", -1),
                 "after popping it, ESP is back at the top of D's stack (the push happened)")
     r.expect_eq("tasks.d_back_link", SEL_TSS_A, "a task gate sets the back link")
-    r.expect_eq("exits.TASK_SWITCH", 9,
-                "JMP, JMP, CALL, IRET, INT gate, IRET, the two damaged TSSes, #DF gate: 9 exits")
+    r.expect_eq("tasks.a_saved_eip_df", r.int_fact("host.a_df_jmp", -1),
+                "a hardware exception (type 3): saved EIP = the faulting instruction, no length added")
+    r.expect_exits("TASK_SWITCH", lambda quals: quals == SWITCHES,
+                   " ".join(hex(q) for q in SWITCHES),
+                   "JMP, JMP, CALL, IRET, INT gate, IRET, five damaged TSSes, #DF gate: 12 exits")

@@ -15,8 +15,8 @@ void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code)
 	 * Exceptions with an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC and #CP (SDM 6.3.1).
 	 * Do: build the field for a hardware exception, set bit 11 and write the error code only
 	 * for the vectors that push one, and write the field.
-	 * Hint: INTR_INFO_* and INTR_TYPE_* are in vmx_exit.h, VEC_* in x86.h. Injecting does not
-	 * move the guest's RIP: a fault points at the instruction that caused it.
+	 * Hint: intr_info() and INTR_TYPE_* are in vmx_exit.h, VEC_* in x86.h. Injecting does
+	 * not move the guest's RIP: a fault points at the instruction that caused it.
 	 */
 	(void)vector;
 	(void)error_code;

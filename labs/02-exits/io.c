@@ -34,18 +34,21 @@ static enum exit_verdict handle_io(struct vcpu *v)
 {
 	/* TODO 02-12
 	 * SDM 28.2.1 (exit qualification for I/O instructions): bits 2:0 = size - 1 (0, 1 or 3),
-	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bits 31:16 =
-	 * port. SDM 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the
-	 * address size in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits). INS writes to ES:RDI, OUTS
-	 * reads from DS:RSI (bases are 0 in 64-bit mode); each element moves RDI/RSI by the size,
-	 * backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A plain IN of 1
-	 * or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
+	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bit 6 =
+	 * operand encoding (1 = immediate port), bits 31:16 = port (for both encodings). SDM
+	 * 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the address size
+	 * in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits) and, for OUTS, the segment in bits 17:15.
+	 * INS writes to ES:RDI, OUTS reads from seg:RSI (DS unless overridden); in 64-bit mode
+	 * only FS and GS have non-zero bases (SDM Vol. 1, 3.4.2.1). Each element moves RDI/RSI by
+	 * the size, backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A
+	 * plain IN of 1 or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
 	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
 	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
 	 * Skip the instruction and resume.
-	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer. Updates
-	 * follow the address size: a 32-bit register write clears bits 63:32, a 16-bit one keeps
-	 * the bits above 15.
+	 * Hint: io_qual_*(), ins_outs_info_*() and enum segment_register are in vmx_exit.h;
+	 * guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; the bases are
+	 * GUEST_FS_BASE and GUEST_GS_BASE. Updates follow the address size: a 32-bit register
+	 * write clears bits 63:32, a 16-bit one keeps the bits above 15.
 	 */
 	(void)v;
 	TODO("02-12");

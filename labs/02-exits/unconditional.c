@@ -30,8 +30,8 @@ static enum exit_verdict handle_xsetbv(struct vcpu *v)
 	 * Do: apply these checks; on a violation inject #GP(0) and do not move RIP. Otherwise
 	 * execute XSETBV in the host (XCR0 is shared: it has no VMCS field), skip, resume.
 	 * Hint: XSETBV in the host needs the host's CR4.OSXSAVE set; xsetbv(), cpuid(),
-	 * XCR0_* are in x86.h; vmx_inject_exception() is yours (02-1); the DPL is bits 6:5 of
-	 * the access rights.
+	 * XCR0_* are in x86.h; vmx_inject_exception() is yours (02-1); ar_dpl() (vmx_exit.h)
+	 * reads the DPL from the access rights.
 	 */
 	(void)v;
 	TODO("02-3");

@@ -4,6 +4,9 @@
 
 /* The emulation steps below are not static so that each one can be left undone on its own. */
 
+/* The CR0 bits LMSW loads (bits 3:0: PE, MP, EM, TS; SDM Vol. 2, LMSW). */
+#define LMSW_BITS (CR0_PE | CR0_MP | CR0_EM | CR0_TS)
+
 /* What the guest sees in CR0 or CR4: its own bits where it owns them, the shadow elsewhere. */
 u64 guest_visible(enum vmcs_field real, enum vmcs_field mask, enum vmcs_field shadow)
 {
@@ -71,7 +74,7 @@ bool clts_or_lmsw(struct vcpu *v, enum cr_access_type type, u16 lmsw_source)
 }
 
 /* MOV to or from CR3 (CR3-load/store exiting) and CR8 (CR8-load/store exiting). */
-bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, unsigned reg)
+bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, enum gpr reg)
 {
 	/* TODO 03-6
 	 * SDM 26.1.3: with CR3-store (CR3-load) exiting, MOV from (to) CR3 exits, loads of a
@@ -102,7 +105,9 @@ static enum exit_verdict handle_cr_access(struct vcpu *v)
 	 * mov_cr3_cr8(); inject #GP(0)
 	 * when they return false (RIP unchanged), otherwise skip the instruction. Panic on an
 	 * access this hypervisor did not ask for.
-	 * Hint: guest_reg_read() fetches the source of a MOV to CR.
+	 * Hint: the cr_qual_*() accessors of vmx_exit.h decode the fields (registers as enum gpr;
+	 * 4 = RSP, which guest_reg_read() fetches from GUEST_RSP); guest_reg_read() fetches the
+	 * source of a MOV to CR.
 	 */
 	(void)v;
 	TODO("03-7");

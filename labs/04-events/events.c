@@ -118,7 +118,8 @@ static void events_before_entry(struct vcpu *v)
 	 * off the queue); if not, turn on the matching window exiting. Turn a window exiting off
 	 * again when nothing of its kind waits.
 	 * Hint: GUEST_INTERRUPTIBILITY_STATE, GUEST_RFLAGS; highest_pending_irq() above;
-	 * vmcs_set_bits() (vmx.h); INTERRUPTIBILITY_BLOCKING_BY_* in vmx_controls.h.
+	 * vmcs_set_bits() (vmx.h); INTERRUPTIBILITY_BLOCKING_BY_* in vmx_controls.h; intr_info()
+	 * (vmx_exit.h) builds the field.
 	 */
 	(void)v;
 	TODO("04-5");

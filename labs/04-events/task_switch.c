@@ -75,7 +75,8 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
 	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
 	 * Return false if a segment cannot be loaded (the caller raises #TS).
-	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above.
+	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above,
+	 * DR7_LOCAL_ENABLES (vmx_exit.h).
 	 */
 	(void)v;
 	(void)t;

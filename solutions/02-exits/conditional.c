@@ -106,15 +106,22 @@ static enum exit_verdict handle_mov_dr(struct vcpu *v)
 	 * 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15). The guest's DR7 is the
 	 * VMCS field GUEST_DR7; DR0-DR3 and DR6 are the processor's own registers. SDM 18.2.2:
 	 * with CR4.DE = 0, DR4 and DR5 are aliases of DR6 and DR7; with CR4.DE = 1 they raise #UD.
-	 * In 64-bit mode a MOV to DR6 or DR7 with any of bits 63:32 set raises #GP(0).
-	 * Do: decode, apply the alias and fault rules (inject and return without skipping),
-	 * move the value between the register and the DR, skip, resume.
-	 * Hint: guest_reg_read()/guest_reg_write() (vcpu.h); read_dr()/write_dr() (x86.h);
-	 * the guest's CR4 is GUEST_CR4.
+	 * In 64-bit mode a MOV to DR6 or DR7 with any of bits 63:32 set raises #GP(0). SDM
+	 * 26.1.3: MOV-DR exits take priority over the #GP(0) for CPL > 0 and over the #UD for
+	 * DR4/DR5 with CR4.DE = 1, so the hypervisor raises both itself.
+	 * Do: decode, apply the privilege, alias and fault rules (inject and return without
+	 * skipping), move the value between the register and the DR, skip, resume.
+	 * Hint: dr_qual_*() and enum gpr (vmx_exit.h); guest_reg_read()/guest_reg_write()
+	 * (vcpu.h); read_dr()/write_dr() (x86.h); the guest's CR4 is GUEST_CR4; the CPL is
+	 * ar_dpl() of GUEST_SS_ACCESS_RIGHTS.
 	 */
 	u64 q = v->exit.qualification;
-	unsigned dr = q & 7, reg = (q >> 8) & 0xf;
-	bool from_dr = q & BIT(4);
+	unsigned dr = dr_qual_dr(q);
+	enum gpr reg = dr_qual_register(q);
+	if (ar_dpl((u32)vmcs_read(GUEST_SS_ACCESS_RIGHTS)) != 0) {
+		vmx_inject_exception(v, VEC_GP, 0);
+		return EXIT_RESUME;
+	}
 	if (dr == 4 || dr == 5) {
 		if (vmcs_read(GUEST_CR4) & CR4_DE) {
 			vmx_inject_exception(v, VEC_UD, 0);
@@ -122,7 +129,7 @@ static enum exit_verdict handle_mov_dr(struct vcpu *v)
 		}
 		dr += 2;
 	}
-	if (from_dr) {
+	if (dr_qual_from_dr(q)) {
 		guest_reg_write(v, reg, dr == 7 ? vmcs_read(GUEST_DR7) : read_dr(dr));
 	} else {
 		u64 value = guest_reg_read(v, reg);

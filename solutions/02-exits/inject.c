@@ -15,16 +15,15 @@ void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code)
 	 * Exceptions with an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC and #CP (SDM 6.3.1).
 	 * Do: build the field for a hardware exception, set bit 11 and write the error code only
 	 * for the vectors that push one, and write the field.
-	 * Hint: INTR_INFO_* and INTR_TYPE_* are in vmx_exit.h, VEC_* in x86.h. Injecting does not
-	 * move the guest's RIP: a fault points at the instruction that caused it.
+	 * Hint: intr_info() and INTR_TYPE_* are in vmx_exit.h, VEC_* in x86.h. Injecting does
+	 * not move the guest's RIP: a fault points at the instruction that caused it.
 	 */
 	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) |
 				    BIT(VEC_GP) | BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
-	u32 info = vector | (INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID;
-	if (vector < 32 && (with_error_code & BIT(vector))) {
-		info |= INTR_INFO_DELIVER_ERROR_CODE;
+	bool has_error_code = vector < 32 && (with_error_code & BIT(vector));
+	if (has_error_code)
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);
-	}
-	vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, info);
+	vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
+		   intr_info(vector, INTR_TYPE_HARDWARE_EXCEPTION, has_error_code));
 	/* END 02-1 */
 }

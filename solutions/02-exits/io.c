@@ -36,24 +36,27 @@ static enum exit_verdict handle_io(struct vcpu *v)
 {
 	/* BEGIN 02-12 unused: v
 	 * SDM 28.2.1 (exit qualification for I/O instructions): bits 2:0 = size - 1 (0, 1 or 3),
-	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bits 31:16 =
-	 * port. SDM 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the
-	 * address size in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits). INS writes to ES:RDI, OUTS
-	 * reads from DS:RSI (bases are 0 in 64-bit mode); each element moves RDI/RSI by the size,
-	 * backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A plain IN of 1
-	 * or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
+	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bit 6 =
+	 * operand encoding (1 = immediate port), bits 31:16 = port (for both encodings). SDM
+	 * 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the address size
+	 * in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits) and, for OUTS, the segment in bits 17:15.
+	 * INS writes to ES:RDI, OUTS reads from seg:RSI (DS unless overridden); in 64-bit mode
+	 * only FS and GS have non-zero bases (SDM Vol. 1, 3.4.2.1). Each element moves RDI/RSI by
+	 * the size, backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A
+	 * plain IN of 1 or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
 	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
 	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
 	 * Skip the instruction and resume.
-	 * Hint: guest_linear_to_host() (vcpu.h) turns a guest address into a pointer. Updates
-	 * follow the address size: a 32-bit register write clears bits 63:32, a 16-bit one keeps
-	 * the bits above 15.
+	 * Hint: io_qual_*(), ins_outs_info_*() and enum segment_register are in vmx_exit.h;
+	 * guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; the bases are
+	 * GUEST_FS_BASE and GUEST_GS_BASE. Updates follow the address size: a 32-bit register
+	 * write clears bits 63:32, a 16-bit one keeps the bits above 15.
 	 */
 	u64 q = v->exit.qualification;
-	unsigned size = (q & 7) + 1;
-	bool is_in = q & BIT(3), string = q & BIT(4), rep = q & BIT(5);
-	u16 port = (u16)(q >> 16);
-	if (!string) {
+	unsigned size = io_qual_size(q);
+	bool is_in = io_qual_in(q);
+	u16 port = io_qual_port(q);
+	if (!io_qual_string(q)) {
 		u32 value = (u32)v->regs.rax;
 		io_access(port, size, is_in, &value);
 		if (is_in && size == 4)
@@ -63,23 +66,28 @@ static enum exit_verdict handle_io(struct vcpu *v)
 		vmx_skip_instruction(v);
 		return EXIT_RESUME;
 	}
-	unsigned address_size = (vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION) >> 7) & 7;
-	u64 mask = address_size == 0 ? 0xffff : address_size == 1 ? 0xffffffffUL : ~0UL;
-	u64 keep = address_size == 0 ? ~0xffffUL : 0;	/* bits a 16-bit update leaves alone */
+	u64 info = vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
+	enum address_size address_size = ins_outs_info_address_size(info);
+	unsigned segment = is_in ? SEGREG_ES : ins_outs_info_segment(info);
+	u64 base = segment == SEGREG_FS ? vmcs_read(GUEST_FS_BASE) :
+		   segment == SEGREG_GS ? vmcs_read(GUEST_GS_BASE) : 0;
+	u64 mask = address_size == ADDRESS_SIZE_16 ? 0xffff :
+		   address_size == ADDRESS_SIZE_32 ? 0xffffffffUL : ~0UL;
+	u64 keep = address_size == ADDRESS_SIZE_16 ? ~0xffffUL : 0;	/* bits a 16-bit update leaves alone */
 	u64 *index = is_in ? &v->regs.rdi : &v->regs.rsi;
-	u64 count = rep ? v->regs.rcx & mask : 1;
+	u64 count = io_qual_rep(q) ? v->regs.rcx & mask : 1;
 	s64 step = (vmcs_read(GUEST_RFLAGS) & RFLAGS_DF) ? -(s64)size : (s64)size;
 	for (; count; count--) {
-		u64 address = *index & mask;
+		u8 *element = guest_linear_to_host(v, base + (*index & mask));
 		u32 value = 0;
 		if (!is_in)
-			memcpy(&value, guest_linear_to_host(v, address), size);
+			memcpy(&value, element, size);
 		io_access(port, size, is_in, &value);
 		if (is_in)
-			memcpy(guest_linear_to_host(v, address), &value, size);
-		*index = (*index & keep) | ((address + step) & mask);
+			memcpy(element, &value, size);
+		*index = (*index & keep) | ((*index + step) & mask);
 	}
-	if (rep)
+	if (io_qual_rep(q))
 		v->regs.rcx &= keep;
 	vmx_skip_instruction(v);
 	return EXIT_RESUME;

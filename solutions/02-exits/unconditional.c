@@ -32,15 +32,15 @@ static enum exit_verdict handle_xsetbv(struct vcpu *v)
 	 * Do: apply these checks; on a violation inject #GP(0) and do not move RIP. Otherwise
 	 * execute XSETBV in the host (XCR0 is shared: it has no VMCS field), skip, resume.
 	 * Hint: XSETBV in the host needs the host's CR4.OSXSAVE set; xsetbv(), cpuid(),
-	 * XCR0_* are in x86.h; vmx_inject_exception() is yours (02-1); the DPL is bits 6:5 of
-	 * the access rights.
+	 * XCR0_* are in x86.h; vmx_inject_exception() is yours (02-1); ar_dpl() (vmx_exit.h)
+	 * reads the DPL from the access rights.
 	 */
 	u32 xcr = (u32)v->regs.rcx;
 	u64 value = (v->regs.rdx << 32) | (u32)v->regs.rax;
 	struct cpuid_regs leaf = cpuid(0xd, 0);
 	u64 supported = ((u64)leaf.edx << 32) | leaf.eax;
 	u64 avx512 = value & XCR0_AVX512;
-	unsigned cpl = (vmcs_read(GUEST_SS_ACCESS_RIGHTS) >> 5) & 3;
+	unsigned cpl = ar_dpl((u32)vmcs_read(GUEST_SS_ACCESS_RIGHTS));
 	bool invalid = cpl != 0 || xcr != 0 || !(value & XCR0_X87) || (value & ~supported) ||
 		       ((value & XCR0_AVX) && !(value & XCR0_SSE)) ||
 		       (avx512 && (avx512 != XCR0_AVX512 || !(value & XCR0_AVX)));

@@ -4,6 +4,9 @@
 
 /* The emulation steps below are not static so that each one can be left undone on its own. */
 
+/* The CR0 bits LMSW loads (bits 3:0: PE, MP, EM, TS; SDM Vol. 2, LMSW). */
+#define LMSW_BITS (CR0_PE | CR0_MP | CR0_EM | CR0_TS)
+
 /* What the guest sees in CR0 or CR4: its own bits where it owns them, the shadow elsewhere. */
 u64 guest_visible(enum vmcs_field real, enum vmcs_field mask, enum vmcs_field shadow)
 {
@@ -79,13 +82,13 @@ bool clts_or_lmsw(struct vcpu *v, enum cr_access_type type, u16 lmsw_source)
 	u64 cr0 = guest_visible(GUEST_CR0, CR0_GUEST_HOST_MASK, CR0_READ_SHADOW);
 	if (type == CR_ACCESS_CLTS)
 		return emulate_cr0_write(v, cr0 & ~CR0_TS);
-	u64 low = (lmsw_source & 0xf) | (cr0 & CR0_PE);
-	return emulate_cr0_write(v, (cr0 & ~0xfUL) | low);
+	u64 low = (lmsw_source & LMSW_BITS) | (cr0 & CR0_PE);
+	return emulate_cr0_write(v, (cr0 & ~LMSW_BITS) | low);
 	/* END 03-5 */
 }
 
 /* MOV to or from CR3 (CR3-load/store exiting) and CR8 (CR8-load/store exiting). */
-bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, unsigned reg)
+bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, enum gpr reg)
 {
 	/* BEGIN 03-6 unused: v, cr, to_cr, reg
 	 * SDM 26.1.3: with CR3-store (CR3-load) exiting, MOV from (to) CR3 exits, loads of a
@@ -127,13 +130,17 @@ static enum exit_verdict handle_cr_access(struct vcpu *v)
 	 * mov_cr3_cr8(); inject #GP(0)
 	 * when they return false (RIP unchanged), otherwise skip the instruction. Panic on an
 	 * access this hypervisor did not ask for.
-	 * Hint: guest_reg_read() fetches the source of a MOV to CR.
+	 * Hint: the cr_qual_*() accessors of vmx_exit.h decode the fields (registers as enum gpr;
+	 * 4 = RSP, which guest_reg_read() fetches from GUEST_RSP); guest_reg_read() fetches the
+	 * source of a MOV to CR.
 	 */
 	u64 q = v->exit.qualification;
-	unsigned cr = q & 0xf, type = (q >> 4) & 3, reg = (q >> 8) & 0xf;
+	unsigned cr = cr_qual_cr(q);
+	enum cr_access_type type = cr_qual_access_type(q);
+	enum gpr reg = cr_qual_register(q);
 	bool ok;
 	if (type == CR_ACCESS_CLTS || type == CR_ACCESS_LMSW)
-		ok = clts_or_lmsw(v, type, (u16)(q >> 16));
+		ok = clts_or_lmsw(v, type, cr_qual_lmsw_source(q));
 	else if (cr == 3 || cr == 8)
 		ok = mov_cr3_cr8(v, cr, type == CR_ACCESS_MOV_TO_CR, reg);
 	else if (type == CR_ACCESS_MOV_TO_CR && cr == 0)

@@ -154,7 +154,8 @@ static void events_before_entry(struct vcpu *v)
 	 * off the queue); if not, turn on the matching window exiting. Turn a window exiting off
 	 * again when nothing of its kind waits.
 	 * Hint: GUEST_INTERRUPTIBILITY_STATE, GUEST_RFLAGS; highest_pending_irq() above;
-	 * vmcs_set_bits() (vmx.h); INTERRUPTIBILITY_BLOCKING_BY_* in vmx_controls.h.
+	 * vmcs_set_bits() (vmx.h); INTERRUPTIBILITY_BLOCKING_BY_* in vmx_controls.h; intr_info()
+	 * (vmx_exit.h) builds the field.
 	 */
 	u64 blocking = vmcs_read(GUEST_INTERRUPTIBILITY_STATE);
 	bool shadow = blocking & (INTERRUPTIBILITY_BLOCKING_BY_STI | INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);
@@ -162,8 +163,7 @@ static void events_before_entry(struct vcpu *v)
 	if (lab04(v)->pending_nmi) {
 		bool can = !injecting && !shadow && !(blocking & INTERRUPTIBILITY_BLOCKING_BY_NMI);
 		if (can) {
-			vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
-				   VEC_NMI | (INTR_TYPE_NMI << INTR_INFO_TYPE_SHIFT) | INTR_INFO_VALID);
+			vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, intr_info(VEC_NMI, INTR_TYPE_NMI, false));
 			lab04(v)->pending_nmi--;
 			injecting = true;
 		}
@@ -182,8 +182,7 @@ static void events_before_entry(struct vcpu *v)
 	bool can = !injecting && !shadow && (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF);
 	if (can) {
 		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
-			   (u32)vector | (INTR_TYPE_EXTERNAL_INTERRUPT << INTR_INFO_TYPE_SHIFT) |
-				   INTR_INFO_VALID);
+			   intr_info((u8)vector, INTR_TYPE_EXTERNAL_INTERRUPT, false));
 		lab04(v)->pending_irq[vector / 64] &= ~BIT(vector % 64);
 	}
 	vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_INTERRUPT_WINDOW_EXITING,

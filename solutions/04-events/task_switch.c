@@ -128,7 +128,8 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
 	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
 	 * Return false if a segment cannot be loaded (the caller raises #TS).
-	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above.
+	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above,
+	 * DR7_LOCAL_ENABLES (vmx_exit.h).
 	 */
 	struct tss32 *n = t->new_tss;
 	u64 d = *t->new_desc;
@@ -154,7 +155,7 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 			return false;
 	vmcs_write(GUEST_CR0, vmcs_read(GUEST_CR0) | CR0_TS);
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);
-	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~0x55UL);
+	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~(u64)DR7_LOCAL_ENABLES);
 	u32 vectoring = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
 	if (t->source == TASK_SWITCH_IDT_GATE && (vectoring & INTR_INFO_DELIVER_ERROR_CODE)) {
 		u32 esp = n->esp - 4;
