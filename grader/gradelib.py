@@ -18,7 +18,8 @@ ROOT = bochs.ROOT
 FACT = re.compile(r"^FACT ([0-9a-f]{8}) ([^=\s]+)=(.*)$")
 TODO = re.compile(r"^TODO (\d\d-\d+) reached \(([^)]*)\)")
 HOST_RIP = re.compile(r"host exception (\S+) .*rip=(0x[0-9a-f]+)")
-BOCHS_VMX = re.compile(r"(VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
+# Bochs's error-level words about a failed VM entry or abort (the debug-level record is below).
+BOCHS_VMX = re.compile(r"^\d{11}[ep]\[CPU0\s*\] (VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
 # Bochs's own record of the run (debug level of cpu0, always on: grader/bochs.py), which nothing
 # inside the image can write: every VM exit with its qualification, every VM entry, every injection.
 BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
@@ -240,7 +241,8 @@ class Result:
             m = HOST_RIP.search(line)
             if m and self.elf:
                 out.append(f"crash in VMX root operation: {m.group(1)} at {addr2line(self.elf, m.group(2))}")
-        vmx_lines = [m.group(1) for m in map(BOCHS_VMX.search, self.run.bochs_log.splitlines()) if m]
+        vmx_lines = [m.group(1) for m in map(BOCHS_VMX.search, self.run.bochs_log.splitlines())
+                     if m and not BOCHS_WITNESS.match(m.group(0))]
         for line in vmx_lines[:8]:
             out.append(f"Bochs says: {line}")
         for line in self.run.bochs_log.splitlines():
