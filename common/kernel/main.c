@@ -6,6 +6,7 @@
 #include "x86.h"
 
 void harness_main(void);
+void harness_witness(void);
 
 /* The BIOS leaves the 8259 PICs programmed; mask every line so no legacy IRQ reaches us. */
 static void pic_mask_all(void)
@@ -25,5 +26,6 @@ void kmain(void)
 	printf("vmx-labs: lab %02u image, check '%s', nonce 0x%lx\n", boot_params.lab,
 	       boot_params.check[0] ? boot_params.check : "(demo)", boot_params.nonce);
 	harness_main();
+	harness_witness();
 	shutdown();
 }
