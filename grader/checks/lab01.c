@@ -1,4 +1,7 @@
-/* Lab 01 checks: the bring-up stages, the first VM exit, CPUID emulation and VMXOFF. */
+/* Lab 01 checks: the bring-up stages, the first VM exit, the host and guest state, CPUID
+ * emulation, the instruction skip and VMXOFF. The harness observes the stages and the host state
+ * after the last exit (grader/harness/harness.c); the guest programs here observe the guest. */
+#include "apic.h"
 #include "check.h"
 #include "lab.h"
 #include "lab01.h"
@@ -15,6 +18,81 @@ static void guest_first_exit(u64 nonce)
 	hypercall(HC_DONE, nonce ^ 0xfeedface12345678UL, 0);
 }
 CHECK(01, first_exit, "first-exit", .last_stage = STAGE_RUN, .guest = guest_first_exit);
+/* The host state after that exit is compared with the state before the run (harness.c). */
+CHECK(01, host_state, "host-state", .last_stage = STAGE_RUN, .guest = guest_first_exit);
+
+/* ---- guest-state: what VM entry loaded, as the guest sees it ---- */
+
+static u64 fs_value;
+static void read_fs_relative(u64 offset)
+{
+	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+}
+
+static void read_gs_relative(u64 offset)
+{
+	__asm__ volatile("mov %%gs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+}
+
+static void undefined_opcode(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile("ud2");
+}
+
+/* A load through FS or GS reads base + offset: with base 0 it reads `probe` itself. */
+static void report_segment_base_read(const char *key, void (*load)(u64), u64 nonce)
+{
+	static u64 probe;
+	struct guest_fault fault;
+	probe = nonce;
+	fs_value = 0;
+	if (guest_catch(load, (u64)&probe, &fault))
+		fs_value = ~fault.vector;
+	guest_report(key, fs_value);
+}
+
+static void guest_state(u64 nonce)
+{
+	struct descriptor_table gdtr = read_gdtr();
+	struct guest_fault fault = { 0, 0, 0 };
+	guest_report("guest.rflags", read_rflags());
+	guest_report("guest.cr0", read_cr0());
+	guest_report("guest.cr3", read_cr3());
+	guest_report("guest.cr4", read_cr4());
+	guest_report("guest.cs", read_cs());
+	guest_report("guest.ss", read_ss());
+	guest_report("guest.ds", read_ds());
+	guest_report("guest.es", read_es());
+	guest_report("guest.fs", read_fs());
+	guest_report("guest.gs", read_gs());
+	guest_report("guest.tr", read_tr());
+	guest_report("guest.ldtr", read_ldtr());
+	guest_report("guest.gdtr_base", gdtr.base);
+	guest_report("guest.gdtr_limit", gdtr.limit);
+	report_segment_base_read("guest.fs_read", read_fs_relative, nonce);
+	report_segment_base_read("guest.gs_read", read_gs_relative, nonce ^ 1);
+	guest_catch(undefined_opcode, 0, &fault);
+	guest_report("guest.ud2_vector", fault.vector);
+}
+
+/* The GDTR limit before the first entry (every VM exit sets the host's to 0xffff, SDM 28.5.2). */
+static u16 host_gdtr_limit;
+static void save_host_gdtr_limit(struct vcpu *v)
+{
+	(void)v;
+	host_gdtr_limit = read_gdtr().limit;
+}
+
+static void report_host_gdtr_limit(struct vcpu *v)
+{
+	(void)v;
+	report_fact("guest_state.host_gdtr_limit", "0x%x", host_gdtr_limit);
+}
+CHECK(01, guest_state, "guest-state", .last_stage = STAGE_RUN, .guest = guest_state,
+      .setup = save_host_gdtr_limit, .verify = report_host_gdtr_limit);
+
+/* ---- cpuid-exit: the hypervisor leaf, the bit, real leaves and subleaves, the digest ---- */
 
 /* CPUID with 0 to 3 redundant DS prefixes: 2 to 5 bytes long, so only the VM-exit
  * instruction length moves RIP past each one. */
@@ -35,23 +113,49 @@ static struct cpuid_regs cpuid_encoded(u32 leaf, unsigned prefixes)
 	return r;
 }
 
+/* CPUID with garbage in the upper halves of RAX, RBX, RCX and RDX: it reads only EAX and ECX,
+ * and its 32-bit results clear the upper halves (SDM Vol. 2A CPUID, Vol. 1 3.4.1.1). */
+static void cpuid_dirty(u32 leaf, u32 subleaf, u64 out[4])
+{
+	const u64 dirt = 0xdead00000000UL;
+	u64 a = dirt | leaf, b = dirt, c = dirt | subleaf, d = dirt;
+	__asm__ volatile("cpuid" : "+a"(a), "+b"(b), "+c"(c), "+d"(d));
+	out[0] = a, out[1] = b, out[2] = c, out[3] = d;
+}
+
+/* Leaves and subleaves whose real answers differ from each other on Bochs's CPU models. */
+static const u32 cpuid_inputs[][2] = {
+	{ HV_CPUID_LEAF, 0 }, { 0, 0 }, { 1, 0 }, { 4, 0 }, { 4, 1 }, { 7, 0 }, { 0xb, 1 },
+	{ 0xd, 1 }, { 0x80000000, 0 }, { 0x80000001, 0 }, { HV_CPUID_LEAF + 1, 0 },
+};
+static const char *const cpuid_register_names[4] = { "eax", "ebx", "ecx", "edx" };
+
+static void report_cpuid(const char *prefix, u32 leaf, u32 subleaf, const u64 r[4])
+{
+	char key[64];
+	for (unsigned i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "%scpuid.%x.%x.%s", prefix, leaf, subleaf, cpuid_register_names[i]);
+		if (prefix[0])
+			report_fact(key, "0x%lx", r[i]);
+		else
+			guest_report(key, r[i]);
+	}
+}
+
 static u64 rotl(u64 x, unsigned n) { return (x << n) | (x >> (64 - n)); }
 
 static void guest_cpuid(u64 nonce)
 {
-	struct cpuid_regs hv = cpuid(HV_CPUID_LEAF, 0), one = cpuid(1, 0), zero = cpuid(0, 0);
-	guest_report("cpuid.40000000.eax", hv.eax);
-	guest_report("cpuid.40000000.ebx", hv.ebx);
-	guest_report("cpuid.40000000.ecx", hv.ecx);
-	guest_report("cpuid.40000000.edx", hv.edx);
-	guest_report("cpuid.1.ecx", one.ecx);
-	guest_report("cpuid.0.ebx", zero.ebx);
-
+	u64 r[4];
+	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
+		cpuid_dirty(cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+		report_cpuid("", cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+	}
 	unsigned rounds = 4 + nonce % 5;
 	u64 digest = nonce;
 	for (unsigned i = 0; i < rounds; i++) {
-		struct cpuid_regs r = cpuid_encoded(HV_CPUID_LEAF, (nonce >> (2 * i)) & 3);
-		digest = rotl(digest, 13) ^ (r.ebx | (u64)r.edx << 32) ^ r.ecx ^ r.eax ^ i;
+		struct cpuid_regs c = cpuid_encoded(HV_CPUID_LEAF, (nonce >> (2 * i)) & 3);
+		digest = rotl(digest, 13) ^ (c.ebx | (u64)c.edx << 32) ^ c.ecx ^ c.eax ^ i;
 	}
 	guest_report("cpuid.rounds", rounds);
 	guest_report("cpuid.digest", digest);
@@ -61,10 +165,253 @@ static void guest_cpuid(u64 nonce)
 static void verify_cpuid(struct vcpu *v)
 {
 	(void)v;
-	report_fact("host.cpuid.1.ecx", "0x%x", cpuid(1, 0).ecx);
-	report_fact("host.cpuid.0.ebx", "0x%x", cpuid(0, 0).ebx);
+	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
+		u32 leaf = cpuid_inputs[i][0], subleaf = cpuid_inputs[i][1];
+		struct cpuid_regs c = cpuid(leaf, subleaf);
+		u64 r[4] = { c.eax, c.ebx, c.ecx, c.edx };
+		if (leaf != HV_CPUID_LEAF)
+			report_cpuid("host.", leaf, subleaf, r);
+	}
 }
 CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid,
       .verify = verify_cpuid);
+
+/* ---- interrupt-shadow: the skip ends blocking by STI and by MOV SS (SDM 25.4.2) ---- */
+
+#define SHADOW_VECTOR 0x40
+#define ICR_SHORTHAND_SELF (1U << 18) /* 19:18 = 01 (SDM Vol. 3A 11.6.1) */
+static volatile u64 interrupt_rip;
+
+static void shadow_interrupt(struct trap_frame *f)
+{
+	interrupt_rip = f->rip;
+	apic_eoi();
+}
+
+/* A fixed interrupt to ourselves (ICR destination shorthand "self"): pending while IF = 0. */
+static void request_self_interrupt(void)
+{
+	apic_write(APIC_ICR_LOW, ICR_SHORTHAND_SELF | SHADOW_VECTOR);
+}
+
+/* STI; CPUID with an interrupt pending: CPUID sits in the STI shadow. Returns how many bytes
+ * after the CPUID the interrupt arrived (0 when the shadow ended with the CPUID). */
+static u64 sti_cpuid(void)
+{
+	u64 after;
+	request_self_interrupt();
+	__asm__ volatile("lea 1f(%%rip), %0\n\t"
+			 "mov %1, %%eax\n\t"
+			 "xor %%ecx, %%ecx\n\t"
+			 "sti\n\t"
+			 "cpuid\n"
+			 "1:\tnop\n\t"
+			 "cli"
+			 : "=&r"(after) : "i"(HV_CPUID_LEAF) : "rax", "rbx", "rcx", "rdx", "memory");
+	return interrupt_rip - after;
+}
+
+/* MOV SS; CPUID (IF = 1 since the STI before): CPUID sits in the MOV-SS shadow. */
+static u64 mov_ss_cpuid(void)
+{
+	u64 after;
+	request_self_interrupt();
+	__asm__ volatile("lea 1f(%%rip), %0\n\t"
+			 "mov %1, %%eax\n\t"
+			 "xor %%ecx, %%ecx\n\t"
+			 "mov %%ss, %%edx\n\t"
+			 "sti\n\t"
+			 "mov %%edx, %%ss\n\t"
+			 "cpuid\n"
+			 "1:\tnop\n\t"
+			 "cli"
+			 : "=&r"(after) : "i"(HV_CPUID_LEAF) : "rax", "rbx", "rcx", "rdx", "memory");
+	return interrupt_rip - after;
+}
+
+static void guest_interrupt_shadow(u64 nonce)
+{
+	(void)nonce;
+	guest_interrupt_hook = shadow_interrupt;
+	guest_report("shadow.sti_cpuid_late_by", sti_cpuid());
+	guest_report("shadow.mov_ss_cpuid_late_by", mov_ss_cpuid());
+	guest_interrupt_hook = NULL;
+}
+
+/* The guest takes its own interrupts: no external-interrupt exiting (a later lab may set it). */
+static void setup_interrupt_shadow(struct vcpu *v)
+{
+	(void)v;
+	vmcs_write(PIN_BASED_VM_EXECUTION_CONTROLS,
+		   vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS) & ~PIN_EXTERNAL_INTERRUPT_EXITING);
+}
+CHECK(01, interrupt_shadow, "interrupt-shadow", .last_stage = STAGE_RUN,
+      .guest = guest_interrupt_shadow, .setup = setup_interrupt_shadow);
+
+/* ---- bring-up-inputs: steps 01-1..01-3 run in the guest, where CPUID, RDMSR, WRMSR, MOV to
+ * CR0/CR4 and port I/O exit to this check, which answers with inputs the real machine never
+ * gives the host: other CPUID.1:ECX bits, an unlocked or disabled IA32_FEATURE_CONTROL, fixed
+ * bits that forbid a bit CR0 or CR4 has set. ---- */
+
+#define MSR_FIXED_COUNT 4
+static struct {
+	u32 cpuid1_ecx;
+	u64 feature_control;
+	u64 cr0, cr4;				/* what the guest reads (the read shadows) */
+	u64 fixed[MSR_FIXED_COUNT];		/* IA32_VMX_CR0_FIXED0 ... IA32_VMX_CR4_FIXED1 */
+} emulated = {
+	.cr0 = CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE,	/* NE clear, caching off */
+	.cr4 = CR4_VMXE | CR4_PGE | CR4_PAE,
+	.fixed = { CR0_PG | CR0_NE | CR0_PE, 0xffffffffUL & ~(CR0_CD | CR0_NW),
+		   CR4_VMXE | CR4_OSFXSR, 0x3727ffUL & ~CR4_PGE },
+};
+static struct {
+	u64 feature_control_writes, feature_control, cr0, cr4;
+	char console[160];
+	unsigned console_length;
+} seen;
+
+static enum exit_verdict emulate_cpuid(struct vcpu *v)
+{
+	struct cpuid_regs r = cpuid((u32)v->regs.rax, (u32)v->regs.rcx);
+	if ((u32)v->regs.rax == 1)
+		r.ecx = emulated.cpuid1_ecx;
+	v->regs.rax = r.eax, v->regs.rbx = r.ebx, v->regs.rcx = r.ecx, v->regs.rdx = r.edx;
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static u64 *emulated_msr(u32 msr)
+{
+	if (msr == MSR_IA32_FEATURE_CONTROL)
+		return &emulated.feature_control;
+	if (msr >= MSR_IA32_VMX_CR0_FIXED0 && msr < MSR_IA32_VMX_CR0_FIXED0 + MSR_FIXED_COUNT)
+		return &emulated.fixed[msr - MSR_IA32_VMX_CR0_FIXED0];
+	return NULL;
+}
+
+static enum exit_verdict emulate_rdmsr(struct vcpu *v)
+{
+	u64 *msr = emulated_msr((u32)v->regs.rcx);
+	u64 value = msr ? *msr : rdmsr((u32)v->regs.rcx);
+	v->regs.rax = (u32)value;
+	v->regs.rdx = value >> 32;
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* Records writes; a real WRMSR to a locked IA32_FEATURE_CONTROL raises #GP (SDM 24.7). */
+static enum exit_verdict emulate_wrmsr(struct vcpu *v)
+{
+	if ((u32)v->regs.rcx == MSR_IA32_FEATURE_CONTROL) {
+		seen.feature_control_writes++;
+		seen.feature_control = (u32)v->regs.rax | v->regs.rdx << 32;
+	}
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* MOV to CR0/CR4 exits because every bit is host-owned (masks all ones); nothing is applied. */
+static enum exit_verdict record_mov_to_cr(struct vcpu *v)
+{
+	u64 q = v->exit.qualification;
+	if (cr_qual_access_type(q) == CR_ACCESS_MOV_TO_CR) {
+		u64 value = guest_reg_read(v, cr_qual_register(q));
+		if (cr_qual_cr(q) == 0)
+			seen.cr0 = value;
+		else if (cr_qual_cr(q) == 4)
+			seen.cr4 = value;
+	}
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* The console of a guest that panics: COM1 bytes are kept, the line status says "empty",
+ * and the write to the Bochs shutdown port ends the run loop instead of the machine. */
+#define CONSOLE_PORT 0x3f8
+#define CONSOLE_LINE_STATUS_PORT 0x3fd
+#define SHUTDOWN_PORT 0x8900
+static enum exit_verdict capture_console(struct vcpu *v)
+{
+	u64 q = v->exit.qualification;
+	if (io_qual_port(q) == SHUTDOWN_PORT)
+		return EXIT_STOP;
+	if (io_qual_in(q))
+		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? 0x60 : 0;
+	else if (io_qual_port(q) == CONSOLE_PORT && seen.console_length + 1 < sizeof(seen.console))
+		seen.console[seen.console_length++] = (char)v->regs.rax;
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static void setup_bring_up_inputs(struct vcpu *v)
+{
+	(void)v;
+	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
+	primary &= ~(u64)(CPU_USE_MSR_BITMAPS | CPU_USE_IO_BITMAPS);
+	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary | CPU_UNCONDITIONAL_IO_EXITING);
+	vmcs_write(CR0_GUEST_HOST_MASK, ~0UL);
+	vmcs_write(CR0_READ_SHADOW, emulated.cr0);
+	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
+	vmcs_write(CR4_READ_SHADOW, emulated.cr4);
+	seen.cr0 = emulated.cr0, seen.cr4 = emulated.cr4;
+	exit_register(EXIT_REASON_CPUID, emulate_cpuid);
+	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr);
+	exit_register(EXIT_REASON_WRMSR, emulate_wrmsr);
+	exit_register(EXIT_REASON_CONTROL_REGISTER_ACCESS, record_mov_to_cr);
+	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
+}
+
+/* vmx_enable_feature_control() on an emulated IA32_FEATURE_CONTROL; returns the writes. */
+static u64 enable_feature_control_with(u64 value)
+{
+	emulated.feature_control = value;
+	seen.feature_control_writes = 0;
+	seen.feature_control = 0;
+	vmx_enable_feature_control();
+	return seen.feature_control_writes;
+}
+
+static void guest_bring_up_inputs(u64 nonce)
+{
+	(void)nonce;
+	emulated.cpuid1_ecx = CPUID_1_ECX_VMX;
+	guest_report("inputs.vmx_supported.only_vmx_bit", vmx_supported());
+	emulated.cpuid1_ecx = ~CPUID_1_ECX_VMX;
+	guest_report("inputs.vmx_supported.all_but_vmx_bit", vmx_supported());
+
+	vmx_set_fixed_bits();
+	guest_report("inputs.fixed_bits.cr0", seen.cr0);
+	guest_report("inputs.fixed_bits.cr4", seen.cr4);
+
+	guest_report("inputs.unlocked.writes", enable_feature_control_with(0));
+	guest_report("inputs.unlocked.written", seen.feature_control);
+	guest_report("inputs.locked_enabled.writes",
+		     enable_feature_control_with(FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX));
+	/* Last: the step must panic, which ends the guest (capture_console stops the loop). */
+	enable_feature_control_with(FEATURE_CONTROL_LOCK);
+	guest_report("inputs.locked_disabled.returned", 1);
+}
+
+/* The inputs, for the grader to compute what the SDM's rules give, and the captured panic. */
+static void verify_bring_up_inputs(struct vcpu *v)
+{
+	static const char *const names[MSR_FIXED_COUNT] = { "cr0_fixed0", "cr0_fixed1", "cr4_fixed0", "cr4_fixed1" };
+	char key[48];
+	(void)v;
+	report_fact("inputs.cr0", "0x%lx", emulated.cr0);
+	report_fact("inputs.cr4", "0x%lx", emulated.cr4);
+	for (unsigned i = 0; i < MSR_FIXED_COUNT; i++) {
+		snprintf(key, sizeof(key), "inputs.%s", names[i]);
+		report_fact(key, "0x%lx", emulated.fixed[i]);
+	}
+	for (unsigned i = 0; i < seen.console_length; i++)
+		if (seen.console[i] == '\r' || seen.console[i] == '\n')
+			seen.console[i] = ' ';
+	report_fact("inputs.locked_disabled.console", "%s", seen.console);
+}
+CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = guest_bring_up_inputs,
+      .setup = setup_bring_up_inputs, .verify = verify_bring_up_inputs);
+
 CHECK(01, vmxoff, "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid,
       .verify = verify_cpuid, .demo = true);

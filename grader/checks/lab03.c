@@ -76,7 +76,7 @@ static void lmsw_memory(u64 source)
 	u16 word = (u16)source;
 	__asm__ volatile("lmsw %0" : : "m"(word) : "memory");
 }
-static void clts(void) { __asm__ volatile("clts"); }
+static void clts(u64 a) { (void)a; __asm__ volatile("clts"); }
 static void fpu_op(u64 a) { (void)a; __asm__ volatile("fninit"); }
 static void rdtsc_op(u64 a) { (void)a; __asm__ volatile("rdtsc" : : : "rax", "rdx"); }
 static void do_write_cr0(u64 v) { write_cr0(v); }
@@ -86,12 +86,18 @@ static struct guest_fault last_fault;
 /* The vector of the exception fn(arg) raised, or 0x100 when it ran through. */
 static u64 fault_of(void (*fn)(u64), u64 arg)
 {
-	return guest_catch(fn, arg, &last_fault) ? last_fault.vector : 0x100;
+	if (guest_catch(fn, arg, &last_fault))
+		return last_fault.vector;
+	last_fault = (struct guest_fault){0};
+	return 0x100;
 }
 
-/* Reports where the last fault happened relative to `insn` (0: at it) and its error code. */
+/* Reports where the last fault happened relative to `insn` (0: at it) and its error code;
+ * nothing when there was no fault. */
 static void report_last_fault(const char *rip_key, const char *error_key, const u8 *insn)
 {
+	if (!last_fault.rip)
+		return;
 	guest_report(rip_key, last_fault.rip - (u64)insn);
 	guest_report(error_key, last_fault.error_code);
 }
@@ -188,11 +194,11 @@ static void guest_clts_lmsw(u64 nonce)
 	(void)nonce;
 	guest_report("ts.start_fpu", fault_of(fpu_op, 0));
 	guest_report("ts.start_view", read_cr0() & CR0_VIEW);
-	clts();					/* shadow TS = 0: no exit, real TS stays 1 */
+	clts(0);				/* shadow TS = 0: no exit, real TS stays 1 */
 	guest_report("ts.clts_no_exit_fpu", fault_of(fpu_op, 0));
 	mov_to_cr0_r10(read_cr0() | CR0_TS);
 	guest_report("ts.set_view", read_cr0() & CR0_VIEW);
-	clts();					/* shadow TS = 1: exits */
+	guest_report("ts.clts_exit_fault", fault_of(clts, 0));	/* shadow TS = 1: exits */
 	guest_report("ts.clts_exit_view", read_cr0() & CR0_VIEW);
 	guest_report("ts.clts_exit_fpu", fault_of(fpu_op, 0));
 	guest_report("lmsw.reg_fault", fault_of(lmsw_r11, 0xfff0 | CR0_PE | CR0_MP | CR0_TS));
@@ -202,7 +208,7 @@ static void guest_clts_lmsw(u64 nonce)
 	guest_report("lmsw.mp_view", read_cr0() & CR0_VIEW);
 	guest_report("lmsw.memory_fault", fault_of(lmsw_memory, 0xabc0 | CR0_MP));
 	guest_report("lmsw.memory_view", read_cr0() & CR0_VIEW);
-	clts();					/* shadow TS = 0 again: no exit */
+	clts(0);				/* shadow TS = 0 again: no exit */
 	guest_report("ts.final_fpu", fault_of(fpu_op, 0));
 }
 

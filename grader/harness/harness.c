@@ -82,6 +82,73 @@ static void stage_vmcs(struct vcpu *v)
 	report_fact("vmcs.second_vmxon", "%s %lu", vmx_status_name(s), error);
 }
 
+/* Lab 01: host state a VM exit loads from the host-state area (SDM 28.5.1, 28.5.2) but that
+ * this host never uses, so a wrong value would not crash it: distinct non-zero values go into
+ * the MSRs before vmcs_setup_host() copies them, and the state is read back after the last exit. */
+static void seed_host_state(void)
+{
+	u64 seed = (boot_params.nonce & 0xffff) << 12;
+	wrmsr(MSR_IA32_FS_BASE, 0x100000000000UL + seed);
+	wrmsr(MSR_IA32_GS_BASE, 0x200000000000UL + seed);
+	wrmsr(MSR_IA32_SYSENTER_CS, SEL_KERNEL_CS64);
+	wrmsr(MSR_IA32_SYSENTER_ESP, 0x300000000000UL + seed);
+	wrmsr(MSR_IA32_SYSENTER_EIP, 0x400000000000UL + seed);
+}
+
+/* The host state as the processor holds it: prefix "host.before." or "host.". TR.base has no
+ * reader: before the run it is kernel_tss, after an exit whatever HOST_TR_BASE said. */
+static void report_host_state(const char *prefix, u64 tr_base)
+{
+	const struct { const char *name; u64 value; } state[] = {
+		{ "cr0", read_cr0() }, { "cr3", read_cr3() }, { "cr4", read_cr4() },
+		{ "cs", read_cs() }, { "ss", read_ss() }, { "ds", read_ds() }, { "es", read_es() },
+		{ "fs", read_fs() }, { "gs", read_gs() }, { "tr", read_tr() },
+		{ "fs_base", rdmsr(MSR_IA32_FS_BASE) }, { "gs_base", rdmsr(MSR_IA32_GS_BASE) },
+		{ "tr_base", tr_base }, { "gdtr_base", read_gdtr().base }, { "idtr_base", read_idtr().base },
+		{ "sysenter_cs", rdmsr(MSR_IA32_SYSENTER_CS) },
+		{ "sysenter_esp", rdmsr(MSR_IA32_SYSENTER_ESP) },
+		{ "sysenter_eip", rdmsr(MSR_IA32_SYSENTER_EIP) },
+	};
+	char key[64];
+	for (unsigned i = 0; i < ARRAY_SIZE(state); i++) {
+		snprintf(key, sizeof(key), "%s%s", prefix, state[i].name);
+		report_fact(key, "0x%lx", state[i].value);
+	}
+}
+
+/* Lab 01: SDM 25.11.3 makes software initialize every field it relies on with VMWRITE; a field
+ * never written holds whatever the region held. These values make a forgotten write visible. */
+static void poison_lab01_fields(void)
+{
+	vmcs_write(EXCEPTION_BITMAP, ~0U);
+	vmcs_write(CR3_TARGET_COUNT, 5);
+	vmcs_write(GUEST_ACTIVITY_STATE, 7);
+	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, INTERRUPTIBILITY_BLOCKING_BY_STI);
+	vmcs_write(GUEST_PENDING_DEBUG_EXCEPTIONS, BIT(14)); /* BS: single step */
+	vmcs_write(GUEST_IA32_SYSENTER_ESP, BIT(63));
+}
+
+/* Lab 01: the controls as vmcs_setup_controls() left them, with the capability MSR that
+ * decides them (the TRUE_ one when IA32_VMX_BASIC[55] is 1, SDM A.2). */
+static void report_controls(void)
+{
+	const struct { const char *name; enum vmcs_field field; u32 msr; } controls[] = {
+		{ "pin", PIN_BASED_VM_EXECUTION_CONTROLS, MSR_IA32_VMX_PINBASED_CTLS },
+		{ "primary", PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, MSR_IA32_VMX_PROCBASED_CTLS },
+		{ "exit", VM_EXIT_CONTROLS, MSR_IA32_VMX_EXIT_CTLS },
+		{ "entry", VM_ENTRY_CONTROLS, MSR_IA32_VMX_ENTRY_CTLS },
+	};
+	char key[64];
+	for (unsigned i = 0; i < ARRAY_SIZE(controls); i++) {
+		snprintf(key, sizeof(key), "controls.%s", controls[i].name);
+		report_fact(key, "0x%lx", vmcs_read(controls[i].field));
+		snprintf(key, sizeof(key), "controls.%s_capability", controls[i].name);
+		report_fact(key, "0x%lx", rdmsr(vmx_control_msr(controls[i].msr)));
+	}
+	report_fact("controls.exception_bitmap", "0x%lx", vmcs_read(EXCEPTION_BITMAP));
+	report_fact("controls.cr3_target_count", "0x%lx", vmcs_read(CR3_TARGET_COUNT));
+}
+
 static void report_exit_counts(struct vcpu *v)
 {
 	char key[64];
@@ -101,7 +168,11 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	v->guest_stack = (u64)guest_stack_top;
 	guest_program_to_run = c->guest;
 	hypercall_init();
+	poison_lab01_fields();
+	seed_host_state();
+	report_host_state("host.before.", (u64)kernel_tss);
 	vmcs_setup_controls(v);
+	report_controls();
 	vmcs_setup_host(v);
 	vmcs_setup_guest(v);
 	for (const lab_hook_fn *f = __lab_setup_start; f < __lab_setup_end; f++)
@@ -110,6 +181,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 		c->setup(v);
 	vcpu_before_entry(v);
 	vcpu_run(v);
+	report_host_state("host.", vmcs_read(HOST_TR_BASE));
 	for (const lab_hook_fn *f = __lab_finish_start; f < __lab_finish_end; f++)
 		(*f)(v);
 	report_exit_counts(v);
@@ -117,17 +189,44 @@ static void stage_run(struct vcpu *v, const struct check *c)
 		c->verify(v);
 }
 
+/* Lab 01, SDM 25.11.3 and 31.3: VMCLEAR leaves a VMCS "clear"; VMLAUNCH checks the launch
+ * state (error 4 if not clear) before the controls (error 7 for a pin-based value of 0). */
+static void report_launch_state(void *vmcs, u32 *scratch)
+{
+	u64 error = 0;
+	u8 cf, zf;
+	u32 revision = (u32)(rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_REVISION_ID_MASK);
+	*scratch = revision;
+	*(u32 *)vmcs = revision; /* page_free() reused the first bytes */
+	write_cr4(read_cr4() | CR4_VMXE);
+	if (vmxon(virt_to_phys(scratch)) == VMX_SUCCEED) {
+		if (vmptrld(virt_to_phys(vmcs)) == VMX_SUCCEED && vmwrite(PIN_BASED_VM_EXECUTION_CONTROLS, 0) == VMX_SUCCEED) {
+			__asm__ volatile("vmlaunch; " VMX_STATUS_ASM : [cf] "=qm"(cf), [zf] "=qm"(zf) : : "cc", "memory");
+			if (vmx_status_from(cf, zf) == VMX_FAIL_VALID)
+				vmread(VM_INSTRUCTION_ERROR, &error);
+			vmclear(virt_to_phys(vmcs));
+		}
+		vmxoff();
+	}
+	write_cr4(read_cr4() & ~CR4_VMXE);
+	report_fact("vmxoff.vmlaunch_error", "%lu", error);
+}
+
 static void stage_vmxoff(struct vcpu *v)
 {
+	void *vmcs = v->vmcs;
+	u32 *scratch = page_alloc(); /* now, so that it cannot be the VMCS vmx_off() frees */
 	stage("leave VMX operation (vmx_off)");
 	vmx_off(v);
 	bool vmxe = (read_cr4() & CR4_VMXE) != 0;
 	report_fact("vmxoff.cr4_vmxe", "%d", vmxe);
 	if (!vmxe) { /* VMXON must work again from a clean state */
+		report_launch_state(vmcs, scratch);
 		write_cr4(read_cr4() | CR4_VMXE);
 		report_fact("vmxoff.vmxon_again", "%s", vmx_status_name(try_vmxon_again()));
 		write_cr4(read_cr4() & ~CR4_VMXE);
 	}
+	page_free(scratch);
 }
 
 static const struct check *find_check(const char *name)

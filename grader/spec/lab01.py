@@ -1,7 +1,10 @@
 """Lab 01: VMXON and the first VM exit. The guest programs and stage observations these
-checks read are in grader/checks/lab01.c and grader/harness/harness.c."""
+checks read are in grader/checks/lab01.c and grader/harness/harness.c. Each expectation states
+the SDM rule it holds the code to; the inputs that expose a violation are chosen in the C side."""
+import re
 import struct
 
+import gradelib
 from gradelib import check
 
 LAB = "01"
@@ -10,6 +13,23 @@ HV_CPUID_LEAF = 0x40000000
 CPUID_1_ECX_HYPERVISOR = 1 << 31
 CR4_VMXE = 1 << 13
 MASK64 = 2**64 - 1
+FEATURE_CONTROL_LOCK, FEATURE_CONTROL_VMXON_OUTSIDE_SMX = 1 << 0, 1 << 2
+RFLAGS_RESERVED_1 = 1 << 1
+# TF, IF, DF, IOPL, NT, RF, VM, AC: none is set by a VM entry with RFLAGS = 0x2
+RFLAGS_MUST_BE_0 = (1 << 8) | (1 << 9) | (1 << 10) | (3 << 12) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 18)
+VEC_UD = 6
+SHUTDOWN_PORT = 0x8900
+
+
+def header_bit(name):
+    """A control bit as common/include/vmx_controls.h defines it (one source for C and Python)."""
+    text = (gradelib.ROOT / "common" / "include" / "vmx_controls.h").read_text()
+    return 1 << int(re.search(rf"#define {name} BIT\((\d+)\)", text).group(1))
+
+
+def io_port(qualification):
+    """Table 28-5: bits 31:16 of an I/O exit qualification are the port."""
+    return (qualification >> 16) & 0xFFFF
 
 
 @check(LAB, "vmx-detect", 10, ["01-1", "01-2"],
@@ -36,7 +56,47 @@ def fixed_bits(r):
                   "CR4.VMXE must be 1, and CR4 must obey IA32_VMX_CR4_FIXED0/FIXED1 (SDM 24.8)")
 
 
-@check(LAB, "vmxon", 15, ["01-4"], "VMXON region set up and VMX root operation entered")
+def fixed(r, reg):
+    """SDM 24.8: the register the fixed-bit rule makes of the emulated input."""
+    value, f0, f1 = (r.int_fact(f"inputs.{k}") for k in (reg, f"{reg}_fixed0", f"{reg}_fixed1"))
+    if None in (value, f0, f1):
+        return f"({reg} | {reg.upper()}_FIXED0) & {reg.upper()}_FIXED1"
+    return ((value | f0) & f1) | (CR4_VMXE if reg == "cr4" else 0)
+
+
+@check(LAB, "bring-up-inputs", 10, ["01-1", "01-2", "01-3"],
+       "the detect, feature-control and fixed-bit steps under inputs the machine never gives the host")
+def bring_up_inputs(r):
+    r.expect_eq("inputs.vmx_supported.only_vmx_bit", 1,
+                "CPUID.1:ECX = only bit 5: VMX is supported exactly when ECX bit 5 is 1 (SDM 24.6)")
+    r.expect_eq("inputs.vmx_supported.all_but_vmx_bit", 0,
+                "CPUID.1:ECX = every bit but 5: VMX is not supported (SDM 24.6); no other bit counts")
+    r.expect_eq("inputs.fixed_bits.cr0", fixed(r, "cr0"),
+                "CR0 with NE clear and CD, NW set, CR0_FIXED1 forbidding CD and NW: every bit set "
+                "in FIXED0 must become 1 and every bit clear in FIXED1 must become 0 (SDM 24.8, A.7)")
+    r.expect_eq("inputs.fixed_bits.cr4", fixed(r, "cr4"),
+                "CR4 with PGE set, CR4_FIXED1 forbidding PGE, CR4_FIXED0 asking for OSFXSR: "
+                "CR4 = (CR4 | FIXED0) & FIXED1, with VMXE (SDM 24.8, A.8)")
+    r.expect_eq("inputs.unlocked.writes", 1,
+                "IA32_FEATURE_CONTROL unlocked (0): one WRMSR must enable VMXON and lock it (SDM 24.7)")
+    r.expect_bits("inputs.unlocked.written", FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX, 0,
+                  "the WRMSR to an unlocked IA32_FEATURE_CONTROL must set bit 2 (VMXON outside SMX) "
+                  "and bit 0 (lock); VMXON raises #GP while the lock bit is 0 (SDM 24.7)")
+    r.expect_eq("inputs.locked_enabled.writes", 0,
+                "IA32_FEATURE_CONTROL locked with bit 2 set: no WRMSR, because a WRMSR to it raises "
+                "#GP once the lock bit is set (SDM 24.7)")
+    r.expect_absent("inputs.locked_disabled.returned",
+                    "IA32_FEATURE_CONTROL locked with bit 2 clear: VMXON can never succeed until reset "
+                    "(SDM 24.7), so vmx_enable_feature_control() must panic, not return")
+    r.expect("inputs.locked_disabled.console", lambda v: "PANIC" in v, "a PANIC message",
+             "the locked-and-disabled IA32_FEATURE_CONTROL must be reported with panic()")
+    r.expect_exits("IO_INSTRUCTION", lambda quals: any(io_port(q) == SHUTDOWN_PORT for q in quals),
+                   f"an OUT to port {SHUTDOWN_PORT:#x}",
+                   "Bochs's record must show the guest's panic() reaching shutdown()")
+    r.expect_eq("exits.WRMSR", 1, "Bochs recorded the WRMSRs: exactly one, for the unlocked MSR")
+
+
+@check(LAB, "vmxon", 10, ["01-4"], "VMXON region set up and VMX root operation entered")
 def vmxon(r):
     r.expect_eq("vmxon.region_aligned", 1, "the VMXON region must be a 4-KByte aligned page (SDM 25.11.5)")
     r.expect_eq("vmxon.region_revision", r.int_fact("vmxon.basic_revision", "IA32_VMX_BASIC[30:0]"),
@@ -45,7 +105,7 @@ def vmxon(r):
                 "a second VMXON fails only in VMX root operation: vmx_on() must have executed VMXON")
 
 
-@check(LAB, "vmcs-load", 15, ["01-5"], "a VMCS initialized with VMCLEAR and made current with VMPTRLD")
+@check(LAB, "vmcs-load", 10, ["01-5"], "a VMCS initialized with VMCLEAR and made current with VMPTRLD")
 def vmcs_load(r):
     r.expect_eq("vmcs.region_aligned", 1, "the VMCS region must be a 4-KByte aligned page (SDM 25.2)")
     r.expect_eq("vmcs.region_revision", r.int_fact("vmcs.basic_revision", "IA32_VMX_BASIC[30:0]"),
@@ -55,13 +115,94 @@ def vmcs_load(r):
                 "with a current VMCS, VMXON in VMX root operation is VMfailValid, error 15")
 
 
-@check(LAB, "first-exit", 20, ["01-6", "01-7", "01-8", "01-9"],
+CONTROLS = {   # name in the facts: (wanted bits, capability MSR that decides the rest)
+    "pin": (0, "IA32_VMX_TRUE_PINBASED_CTLS"),
+    "primary": (0, "IA32_VMX_TRUE_PROCBASED_CTLS"),
+    "exit": (header_bit("EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
+    "entry": (header_bit("ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
+}
+
+
+def expect_controls(r):
+    """SDM A.2-A.5: each control = the requested bits plus the allowed 0-settings (bits 31:0 of
+    the TRUE_ MSR when IA32_VMX_BASIC[55] is 1), and no bit the allowed 1-settings forbid."""
+    for name, (wanted, msr) in CONTROLS.items():
+        cap = r.int_fact(f"controls.{name}_capability")
+        want = f"the requested bits | {msr}[31:0]" if cap is None else wanted | (cap & 0xFFFFFFFF)
+        r.expect_eq(f"controls.{name}", want,
+                    f"the {name} controls must be the requested ones ({wanted:#x}) plus the bits "
+                    f"{msr} requires (its bits 31:0; the TRUE_ MSR because IA32_VMX_BASIC[55] = 1, "
+                    "SDM A.2); nothing more, so no unrequested exit")
+    r.expect_eq("controls.exception_bitmap", 0,
+                "exception bitmap 0: no guest exception causes a VM exit (SDM 25.6.3)")
+    r.expect_eq("controls.cr3_target_count", 0,
+                "CR3-target count 0 (at most 4 are allowed, SDM 27.2.1.1)")
+
+
+@check(LAB, "first-exit", 10, ["01-6", "01-7", "01-8", "01-9"],
        "VMLAUNCH enters the 64-bit guest and its VMCALL exits back to the host")
 def first_exit(r):
     r.expect_eq("guest.done", r.nonce ^ 0xFEEDFACE12345678,
                 "the guest's VMCALL carries a value derived from this run's nonce; it reaches the "
                 "host only through a working VM entry and VM exit")
     r.expect_eq("exits.VMCALL", 1, "exactly one VM exit: the guest's VMCALL")
+    expect_controls(r)
+
+
+HOST_STATE = {   # field after the exit: what loads it (SDM 28.5.1, 28.5.2)
+    "cr0": "HOST_CR0", "cr3": "HOST_CR3", "cr4": "HOST_CR4",
+    "cs": "HOST_CS_SELECTOR", "ss": "HOST_SS_SELECTOR", "ds": "HOST_DS_SELECTOR",
+    "es": "HOST_ES_SELECTOR", "fs": "HOST_FS_SELECTOR", "gs": "HOST_GS_SELECTOR",
+    "tr": "HOST_TR_SELECTOR", "fs_base": "HOST_FS_BASE (IA32_FS_BASE)",
+    "gs_base": "HOST_GS_BASE (IA32_GS_BASE)", "tr_base": "HOST_TR_BASE (the TSS, kernel_tss)",
+    "gdtr_base": "HOST_GDTR_BASE", "idtr_base": "HOST_IDTR_BASE",
+    "sysenter_cs": "HOST_IA32_SYSENTER_CS", "sysenter_esp": "HOST_IA32_SYSENTER_ESP",
+    "sysenter_eip": "HOST_IA32_SYSENTER_EIP",
+}
+
+
+@check(LAB, "host-state", 10, ["01-7"],
+       "after a VM exit the host runs with exactly the state it had before the entry")
+def host_state(r):
+    for name, field in HOST_STATE.items():
+        before = r.int_fact(f"host.before.{name}")
+        r.expect_eq(f"host.{name}", f"the host's value before the run" if before is None else before,
+                    f"a VM exit loads this from {field} (SDM 28.5); it must hold the host's own value, "
+                    "even where a wrong one would not crash this host")
+    r.expect_exits("VMCALL", lambda quals: len(quals) == 1, "1",
+                   "Bochs must record the one VM exit whose host-state load is compared")
+
+
+@check(LAB, "guest-state", 10, ["01-6", "01-8"],
+       "the guest starts with the state 01-8 describes: registers, segments, GDTR, its own exceptions")
+def guest_state(r):
+    r.expect_bits("guest.rflags", RFLAGS_RESERVED_1, RFLAGS_MUST_BE_0,
+                  "VM entry loads RFLAGS from GUEST_RFLAGS = 0x2: bit 1 set, IF, TF, DF, IOPL, NT, "
+                  "RF, VM, AC clear (SDM 25.4.1, 27.3.1.4)")
+    r.expect_eq("guest.cr0", r.int_fact("host.before.cr0", "the host's CR0"),
+                "GUEST_CR0 = the host's CR0, which obeys the fixed bits (SDM 27.3.1.1)")
+    r.expect_eq("guest.cr3", r.int_fact("host.before.cr3", "the host's CR3"),
+                "GUEST_CR3 = the host's CR3; the guest reads it without a VM exit because the "
+                "TRUE_ controls let CR3-store exiting be 0 (SDM A.2, A.3.2)")
+    host_cr4 = r.int_fact("host.before.cr4")
+    r.expect("guest.cr4", lambda v: int(v, 0) | CR4_VMXE == host_cr4, "the host's CR4 (a later "
+             "lab may hide VMXE from the guest)" if host_cr4 is None else hex(host_cr4),
+             "GUEST_CR4 = the host's CR4, VMXE included (SDM 27.3.1.1)")
+    for seg, sel in (("cs", 0x18), ("ss", 0x10), ("ds", 0x10), ("es", 0x10), ("fs", 0x10),
+                     ("gs", 0x10), ("tr", 0x30), ("ldtr", 0)):
+        r.expect_eq(f"guest.{seg}", sel, f"VM entry loads the {seg.upper()} selector from "
+                    f"GUEST_{seg.upper()}_SELECTOR (SDM 27.3.2.2)")
+    r.expect_eq("guest.gdtr_base", r.int_fact("host.before.gdtr_base", "the host's GDTR base"),
+                "GUEST_GDTR_BASE = the host's GDT, which the guest shares")
+    r.expect_eq("guest.gdtr_limit", r.int_fact("guest_state.host_gdtr_limit", "the host's GDTR limit"),
+                "GUEST_GDTR_LIMIT = the host's GDTR limit")
+    r.expect_eq("guest.fs_read", r.nonce, "an FS-relative load reads base + offset: GUEST_FS_BASE "
+                "must be 0, not the host's FS base (a value ~vector means the load faulted)")
+    r.expect_eq("guest.gs_read", r.nonce ^ 1, "a GS-relative load reads base + offset: GUEST_GS_BASE "
+                "must be 0, not the host's GS base (a value ~vector means the load faulted)")
+    r.expect_eq("guest.ud2_vector", VEC_UD, "UD2 in the guest must reach the guest's own IDT as #UD")
+    r.expect_exits("EXCEPTION_OR_NMI", lambda quals: not quals, "none",
+                   "exception bitmap 0: a guest exception must not cause a VM exit (SDM 25.6.3)")
 
 
 def cpuid_digest(nonce):
@@ -77,32 +218,60 @@ def cpuid_digest(nonce):
 
 def expect_cpuid(r):
     ebx, ecx, edx = struct.unpack("<III", HV_SIGNATURE)
-    why = "leaf 0x40000000: EAX = highest hypervisor leaf, EBX/ECX/EDX = \"VMXLabsHyper\""
-    r.expect_eq("cpuid.40000000.eax", HV_CPUID_LEAF, why)
-    r.expect_eq("cpuid.40000000.ebx", ebx, why)
-    r.expect_eq("cpuid.40000000.ecx", ecx, why)
-    r.expect_eq("cpuid.40000000.edx", edx, why)
-    host_ecx = r.int_fact("host.cpuid.1.ecx")
-    r.expect_eq("cpuid.1.ecx", "the host's CPUID.1:ECX | bit 31" if host_ecx is None else host_ecx | CPUID_1_ECX_HYPERVISOR,
-                "leaf 1: the real ECX with bit 31 (hypervisor present) set")
-    r.expect_eq("cpuid.0.ebx", r.int_fact("host.cpuid.0.ebx", "the host's CPUID.0:EBX"),
-                "other leaves pass the real CPUID through")
+    hv = {"eax": HV_CPUID_LEAF, "ebx": ebx, "ecx": ecx, "edx": edx}
+    for reg, value in hv.items():
+        r.expect_eq(f"cpuid.40000000.0.{reg}", value,
+                    "leaf 0x40000000 (upper halves of RAX and RCX dirty): EAX = highest hypervisor "
+                    "leaf, EBX/ECX/EDX = \"VMXLabsHyper\"; CPUID reads only EAX and ECX")
+    host = sorted(k for k in r.facts if k.startswith("host.cpuid."))
+    if not host:
+        r.expect("host.cpuid.0.0.eax", lambda v: False, "the real CPUID values",
+                 "the host's CPUID values were not reported: the run ended early")
+    for key in host:
+        want = r.int_fact(key)
+        leaf, subleaf = key.split(".")[2:4]
+        if (leaf, key.endswith(".ecx")) == ("1", True):
+            want |= CPUID_1_ECX_HYPERVISOR
+        r.expect_eq(key[len("host."):], want,
+                    f"leaf {leaf} subleaf {subleaf}: the real CPUID with the guest's EAX and ECX "
+                    "(subleaf!), zero-extended to 64 bits; leaf 1 adds ECX bit 31 (hypervisor "
+                    "present); no other leaf changes")
     rounds, digest = cpuid_digest(r.nonce)
     r.expect_eq("cpuid.rounds", rounds, "the guest ran its nonce-chosen number of rounds")
     r.expect_eq("cpuid.digest", digest,
-                "CPUIDs of 2 to 5 bytes in a row: RIP must advance by the VM-exit instruction length")
-    r.expect_eq("exits.CPUID", 3 + rounds, "every guest CPUID causes one VM exit")
+                "CPUIDs of 2 to 5 bytes in a row: RIP must advance by the VM-exit instruction length "
+                "(SDM 28.2.5)")
+    r.expect_eq("exits.CPUID", 1 + len(host) // 4 + rounds,
+                "Bochs recorded the CPUID exits: one per guest CPUID")
 
 
-@check(LAB, "cpuid-exit", 20, ["01-10", "01-11"],
-       "CPUID exits emulated: hypervisor leaf and bit, RIP advanced by the instruction length")
+@check(LAB, "cpuid-exit", 10, ["01-10", "01-11"],
+       "CPUID exits emulated: hypervisor leaf and bit, real leaves and subleaves, RIP advanced")
 def cpuid_exit(r):
     expect_cpuid(r)
 
 
-@check(LAB, "vmxoff", 10, ["01-12"], "VMX operation left cleanly: VMCLEAR, VMXOFF, CR4.VMXE cleared")
+@check(LAB, "interrupt-shadow", 5, ["01-11"],
+       "skipping an emulated CPUID ends blocking by STI and by MOV SS")
+def interrupt_shadow(r):
+    r.expect_eq("shadow.sti_cpuid_late_by", 0,
+                "STI; CPUID with an interrupt pending: blocking by STI ends once the CPUID completes "
+                "(SDM 25.4.2), so the skip must clear it and the interrupt must arrive right after "
+                "the CPUID, not one instruction later")
+    r.expect_eq("shadow.mov_ss_cpuid_late_by", 0,
+                "MOV SS; CPUID with an interrupt pending: blocking by MOV SS ends once the CPUID "
+                "completes (SDM 25.4.2), so the skip must clear it too")
+    r.expect_eq("exits.CPUID", 2, "Bochs recorded the two CPUID exits, one in each shadow")
+
+
+@check(LAB, "vmxoff", 5, ["01-12"], "VMX operation left cleanly: VMCLEAR, VMXOFF, CR4.VMXE cleared")
 def vmxoff(r):
     r.expect_eq("guest.done", 0, "the guest finished its CPUID program")
+    r.expect("exits.CPUID", lambda v: int(v) > 0, "at least one", "Bochs recorded the guest's CPUID exits")
     r.expect_eq("vmxoff.cr4_vmxe", 0, "CR4.VMXE can only be cleared after VMXOFF; vmx_off() clears it")
+    r.expect_eq("vmxoff.vmlaunch_error", 7,
+                "VMCLEAR before VMXOFF leaves the VMCS clear: VMLAUNCH of it (after a new VMXON) "
+                "must fail on its controls (error 7), not with error 4 \"VMLAUNCH with non-clear "
+                "VMCS\" (SDM 25.11.3, 31.3)")
     r.expect_eq("vmxoff.vmxon_again", "VMsucceed",
                 "after VMXOFF a new VMXON must succeed (the processor is outside VMX operation)")

@@ -148,6 +148,8 @@ def clts_lmsw(r):
     r.expect_eq("ts.clts_no_exit_fpu", VEC_NM,
                 "CLTS with TS owned and shadow TS = 0 does not exit and leaves real TS = 1 (SDM 26.3)")
     r.expect_eq("ts.set_view", start | CR0_TS, "setting TS exits; the shadow records it")
+    r.expect_eq("ts.clts_exit_fault", NO_FAULT, "CLTS never faults at CPL 0: access type 2 (bits 5:4) is "
+                "CLTS, not a MOV to CR0 from a register")
     r.expect_eq("ts.clts_exit_view", start,
                 "CLTS with shadow TS = 1 exits and clears TS only: it starts from the guest's view "
                 "of CR0 (shadow NE = 0), not from the real CR0")
@@ -176,7 +178,7 @@ def cr3_exiting(r):
     original, first_target, last_target, other = (
         r.int_fact(f"host.cr3_{k}", f"host.cr3_{k} (not reported)")
         for k in ("original", "target_first", "target_last", "other"))
-    supported = r.int_fact("host.cr3_targets_supported", -1)
+    supported = r.int_fact("host.cr3_targets_supported", "host.cr3_targets_supported (not reported)")
     r.expect_eq("host.cr3_target_count", supported,
                 "the guest's CR3 and the check's 3 values fill every CR3-target value the processor "
                 "has (IA32_VMX_MISC bits 24:16): CR3_TARGET_COUNT counts them")
