@@ -23,7 +23,7 @@ PARAMS_MAGIC = b"VMXPARAM"
 DEFAULT_TIMEOUT = float(os.environ.get("GRADE_TIMEOUT", "10"))   # a correct run needs < 0.5 s
 # Per run: the serial console, Bochs's stdout (port 0xE9) and bochs.log are streamed to disk and
 # the run is stopped when one of them grows past its cap.
-OUTPUT_CAPS = {"serial.txt": 2 << 20, "bochs.out": 2 << 20, "bochs.log": 16 << 20}
+OUTPUT_CAPS = {"serial.txt": 1 << 20, "bochs.out": 512 << 10, "bochs.log": 16 << 20}
 BIOS = "/usr/share/bochs/BIOS-bochs-latest"
 VGABIOS = "/usr/share/vgabios/vgabios.bin"
 

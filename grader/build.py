@@ -307,26 +307,47 @@ ALLOWED_SECTION = re.compile(r"^(\.rela)?(\.text|\.data|\.rodata|\.bss)(\.[\w.]+
 
 
 def nm(objs, *flags):
-    out = run_tool(["nm", "-P", *flags, *map(str, objs)]).stdout
-    return {line.split()[0] for line in out.splitlines() if line and not line.endswith(":") and len(line.split()) >= 2}
+    """{object path: set of symbol names} from one nm call."""
+    out = run_tool(["nm", "-P", "-A", *flags, *map(str, objs)]).stdout
+    found = {str(o): set() for o in objs}
+    for line in out.splitlines():
+        where, _, rest = line.partition(": ")
+        if rest.split():
+            found.setdefault(where, set()).add(rest.split()[0])
+    return found
+
+
+def sections(objs):
+    """{object path: section names} from one readelf call."""
+    out = run_tool(["readelf", "-S", "-W", *map(str, objs)]).stdout
+    found, current = {}, None
+    for line in out.splitlines():
+        if line.startswith("File: "):
+            current = found.setdefault(line[6:].strip(), [])
+        m = re.match(r"^\s*\[\s*\d+\]\s+(\S+)", line)
+        if m and current is not None:
+            current.append(m.group(1))
+    if len(objs) == 1:
+        found = {str(objs[0]): re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M)}
+    return found
 
 
 def check_objects(sub_objs, lab_of, library_objs):
     """Sections and referenced symbols of the submission's objects, against the lab API."""
-    api = nm(library_objs, "-g", "--defined-only") - NOT_LAB_API
-    api |= nm(sub_objs, "-g", "--defined-only")
+    api = set().union(*nm(library_objs, "-g", "--defined-only").values()) - NOT_LAB_API
+    api |= set().union(*nm(sub_objs, "-g", "--defined-only").values())
+    undefined, found_sections = nm(sub_objs, "-u"), sections(sub_objs)
     problems = []
     for obj in sub_objs:
-        lab = lab_of[obj]
-        sections = re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", run_tool(["readelf", "-S", "-W", str(obj)]).stdout, re.M)
+        lab, name = lab_of[obj], f"{lab_of[obj].folder}/{obj.name[len(lab_of[obj].folder) + 1:-2]}"
         own_hooks = re.compile(rf"^(\.rela)?\.lab_(setup|finish)\.{lab.number}$")
-        for s in sections:
-            if s and not ALLOWED_SECTION.match(s) and not own_hooks.match(s) and s != "NULL":
-                problems.append(f"{obj.name.replace('-', '/', 1)[:-2]}: section {s} is not allowed in a lab "
-                                f"file (lab files hold code, data and LAB_SETUP/LAB_FINISH({lab.number}, ...) hooks)")
-        for sym in sorted(nm([obj], "-u") - api):
-            problems.append(f"{obj.name.replace('-', '/', 1)[:-2]}: uses '{sym}', which is not part of "
-                            "the lab API (common/include and the labs' labNN.h)")
+        for s in found_sections.get(str(obj), []):
+            if s != "NULL" and not ALLOWED_SECTION.match(s) and not own_hooks.match(s):
+                problems.append(f"{name}: section {s} is not allowed in a lab file (lab files hold "
+                                f"code, data and LAB_SETUP/LAB_FINISH({lab.number}, ...) hooks)")
+        for sym in sorted(undefined.get(str(obj), set()) - api):
+            problems.append(f"{name}: uses '{sym}', which is not part of the lab API "
+                            "(common/include and the labs' labNN.h)")
     if problems:
         raise BuildError("the submission uses what lab files may not:\n  " + "\n  ".join(problems))
 

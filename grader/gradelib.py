@@ -271,7 +271,7 @@ class Result:
 
     def explain(self):
         text = [f"check {self.check.name} (lab {self.check.lab}, tests steps {', '.join(self.check.markers)}; "
-                f"like every check it also runs the setup steps of labs 01..{self.check.lab}): {self.check.title}"]
+                f"it also runs the setup steps of every lab in the image): {self.check.title}"]
         text += [f"  {line}" for line in self.diagnostics()]
         for wanted in ("BAD", "MISSING", "GOOD"):
             text += [f"  {kind:8} {line}" for kind, line in self.lines if kind == wanted]
