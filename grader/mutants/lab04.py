@@ -61,7 +61,7 @@ MUTANTS = [
      "bool can = !injecting && !shadow && (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF);",
      "bool can = !shadow && (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF);",
      "event-order", "BAD      irq.order"),
-    ("interrupt-window-left-on", "04", "events.c",
+    ("interrupt-window-off-late", "04", "events.c",
      "\tvmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_INTERRUPT_WINDOW_EXITING,\n\t\t      !can || highest_pending_irq(v) >= 0);",
      "\tif (!can)\n\t\tvmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_INTERRUPT_WINDOW_EXITING, true);",
      "interrupt-window", "BAD      exits.INTERRUPT_WINDOW"),
