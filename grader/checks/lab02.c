@@ -561,22 +561,25 @@ static u64 rdmsr_outcome(u32 msr)
 	return outcome(guest_catch(do_rdmsr_regs, (u64)&m, &f), &f);
 }
 
-/* The virtual MSR written with garbage in bits 63:32 of RCX, RAX and RDX, then read with
- * RAX and RDX preloaded with ones: what RDMSR leaves in their bits 63:32. */
+/* The virtual MSR written with garbage in bits 63:32 of RCX, RAX and RDX (the value read
+ * back, or the write's fault), then read with RAX and RDX preloaded with ones: what RDMSR
+ * leaves in their bits 63:32. */
 static void msr_upper_halves(u64 nonce)
 {
 	u64 garbage = (nonce | 1) << 32;
 	struct msr_args w = { garbage | HV_MSR_SCRATCH, garbage | 0x89abcdef, garbage | 0x1234567 };
 	struct msr_args r = { HV_MSR_SCRATCH, ~0UL, ~0UL };
-	do_wrmsr_regs((u64)&w);
+	struct guest_fault f;
+	bool faulted = guest_catch(do_wrmsr_regs, (u64)&w, &f);
 	do_rdmsr_regs((u64)&r);
-	guest_report("msr.scratch_written_from_edx_eax", (r.rdx << 32) | (u32)r.rax);
+	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : (r.rdx << 32) | (u32)r.rax);
 	guest_report("msr.rdmsr_rax_rdx_63_32", (r.rax >> 32) | (r.rdx & ~0xffffffffUL));
 }
 
 static void guest_msr(u64 nonce)
 {
 	u64 kgs = (nonce & 0x7ffffffff000UL) | 0x8;
+	msr_upper_halves(nonce);	/* first: later WRMSRs may leave bits 63:32 of RAX set */
 	guest_report("msr.sysenter_esp", rdmsr(MSR_IA32_SYSENTER_ESP));
 	guest_report("msr.sysenter_esp_write", wrmsr_outcome(MSR_IA32_SYSENTER_ESP, 0x1000));
 	wrmsr(MSR_IA32_KERNEL_GS_BASE, kgs);
@@ -587,7 +590,6 @@ static void guest_msr(u64 nonce)
 	guest_report("msr.tsc_aux_high_bits", wrmsr_outcome(MSR_IA32_TSC_AUX, BIT(32) | 1));
 	wrmsr(HV_MSR_SCRATCH, rotl(nonce, 21));
 	guest_report("msr.scratch", rdmsr(HV_MSR_SCRATCH));
-	msr_upper_halves(nonce);
 	guest_report("msr.unknown_read", rdmsr_outcome(0x40000200));
 	guest_report("msr.unknown_write", wrmsr_outcome(0x40000200, nonce));
 }
