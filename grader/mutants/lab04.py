@@ -25,6 +25,10 @@ MUTANTS = [
      "u32 error = (info & INTR_INFO_DELIVER_ERROR_CODE) ?\n\t\t    (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;",
      "u32 error = 0;",
      "exception-reflect", "BAD      fault.gp_error"),
+    ("nmi-blocking-not-restored", "04", "events.c",
+     "\tif ((info & INTR_INFO_NMI_UNBLOCKING_DUE_TO_IRET) && INTR_INFO_VECTOR(info) != VEC_DF)\n"
+     "\t\tvmcs_set_bits(GUEST_INTERRUPTIBILITY_STATE, INTERRUPTIBILITY_BLOCKING_BY_NMI, true);\n",
+     "", "nmi-iret-fault", "BAD      iret_fault.blocking_by_nmi"),
     # 04-4: re-inject from the IDT-vectoring information (SDM 28.2.4, 27.6.1)
     ("idt-vectoring-dropped", "04", "events.c",
      "\tif (!(idt & INTR_INFO_VALID) ||", "\tif (true ||",
@@ -79,6 +83,9 @@ MUTANTS = [
      "if (DESC_S(d) || (DESC_TYPE(d) != SYS_TYPE_TSS32_AVAILABLE && !busy))",
      "if (DESC_S(d))",
      "task-bad-tss", "BAD      tasks.hv_ldt_vector"),
+    ("iret-to-free-task-unchecked", "04", "task_switch.c",
+     "\telse if (t->source == TASK_SWITCH_IRET && !busy)\n\t\tt->fault_vector = VEC_TS;\n", "",
+     "task-bad-tss", "tasks.hv_iret_vector: expected 0xa"),
     ("fault-error-code-keeps-rpl", "04", "task_switch.c",
      "t->fault_error = t->selector & 0xfffc;", "t->fault_error = t->selector;",
      "task-bad-tss", "BAD      tasks.hv_busy_error"),
