@@ -377,7 +377,7 @@ static void guest_bring_up_inputs(u64 nonce)
 	(void)nonce;
 	emulated.cpuid1_ecx = CPUID_1_ECX_VMX;
 	guest_report("inputs.vmx_supported.only_vmx_bit", vmx_supported());
-	emulated.cpuid1_ecx = ~CPUID_1_ECX_VMX;
+	emulated.cpuid1_ecx = (u32)~CPUID_1_ECX_VMX;
 	guest_report("inputs.vmx_supported.all_but_vmx_bit", vmx_supported());
 
 	vmx_set_fixed_bits();

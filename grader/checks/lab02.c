@@ -200,7 +200,7 @@ static const struct injection {
 };
 
 /* The error code the guest asks for with vector i (vectors without one must not see it). */
-static u32 injection_error_code(u64 nonce, unsigned i) { return (u32)(rotl(nonce, 5 * i) & 0xfff8) | 0x4; }
+static u32 injection_error_code(u64 nonce, unsigned i) { return (u32)(rotl(nonce, 3 * i + 1) & 0xfff8) | 0x4; }
 
 static void guest_inject(u64 nonce)
 {
@@ -259,7 +259,6 @@ static void guest_invd_xsetbv(u64 nonce)
 	guest_report("xsetbv.supported", supported);
 	for (unsigned i = 0; i < ARRAY_SIZE(attempts); i++)
 		guest_report(keys[i], xsetbv_outcome(&attempts[i]));
-	xsetbv(0, 0x3);
 }
 
 static void guest_hlt(u64 nonce)
@@ -534,34 +533,83 @@ static void guest_io_string(u64 nonce)
 	guest_report("str.n", n);
 }
 
-static void do_wrmsr(u64 packed) { wrmsr((u32)(packed >> 40), packed & 0xffffffffffUL); }
-static void do_rdmsr(u64 msr) { rdmsr((u32)msr); }
+/* RDMSR and WRMSR with full 64-bit RCX, RAX and RDX (the processor uses ECX and EDX:EAX);
+ * RDMSR leaves RAX and RDX in the struct. */
+struct msr_args { u64 rcx, rax, rdx; };
+static void do_wrmsr_regs(u64 a)
+{
+	const struct msr_args *m = (const struct msr_args *)a;
+	__asm__ volatile(FAULT_SITE "wrmsr" : : "c"(m->rcx), "a"(m->rax), "d"(m->rdx) : "r11", "memory");
+}
+static void do_rdmsr_regs(u64 a)
+{
+	struct msr_args *m = (struct msr_args *)a;
+	__asm__ volatile(FAULT_SITE "rdmsr" : "+a"(m->rax), "+d"(m->rdx) : "c"(m->rcx) : "r11", "memory");
+}
+
+static u64 wrmsr_outcome(u32 msr, u64 value)
+{
+	struct msr_args m = { msr, (u32)value, value >> 32 };
+	struct guest_fault f;
+	return outcome(guest_catch(do_wrmsr_regs, (u64)&m, &f), &f);
+}
+
+static u64 rdmsr_outcome(u32 msr)
+{
+	struct msr_args m = { msr, 0, 0 };
+	struct guest_fault f;
+	return outcome(guest_catch(do_rdmsr_regs, (u64)&m, &f), &f);
+}
+
+/* The virtual MSR written with garbage in bits 63:32 of RCX, RAX and RDX (the value read
+ * back, or the write's fault), then read with RAX and RDX preloaded with ones: what RDMSR
+ * leaves in their bits 63:32. */
+static void msr_upper_halves(u64 nonce)
+{
+	u64 garbage = (nonce | 1) << 32;
+	struct msr_args w = { garbage | HV_MSR_SCRATCH, garbage | 0x89abcdef, garbage | 0x1234567 };
+	struct msr_args r = { HV_MSR_SCRATCH, ~0UL, ~0UL };
+	struct guest_fault f;
+	bool faulted = guest_catch(do_wrmsr_regs, (u64)&w, &f);
+	do_rdmsr_regs((u64)&r);
+	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : (r.rdx << 32) | (u32)r.rax);
+	guest_report("msr.rdmsr_rax_rdx_63_32", (r.rax >> 32) | (r.rdx & ~0xffffffffUL));
+}
 
 static void guest_msr(u64 nonce)
 {
-	struct guest_fault f;
 	u64 kgs = (nonce & 0x7ffffffff000UL) | 0x8;
+	msr_upper_halves(nonce);	/* first: later WRMSRs may leave bits 63:32 of RAX set */
 	guest_report("msr.sysenter_esp", rdmsr(MSR_IA32_SYSENTER_ESP));
-	guest_report("msr.sysenter_esp_write",
-		     guest_catch(do_wrmsr, (u64)MSR_IA32_SYSENTER_ESP << 40 | 0x1000, &f) ? f.vector : 0x100);
+	guest_report("msr.sysenter_esp_write", wrmsr_outcome(MSR_IA32_SYSENTER_ESP, 0x1000));
 	wrmsr(MSR_IA32_KERNEL_GS_BASE, kgs);
 	guest_report("msr.kernel_gs_base", rdmsr(MSR_IA32_KERNEL_GS_BASE));
 	rdmsr(MSR_IA32_PAT);
 	wrmsr(MSR_IA32_TSC_AUX, (u32)rotl(nonce, 9));
 	guest_report("msr.tsc_aux", rdmsr(MSR_IA32_TSC_AUX));
-	guest_report("msr.tsc_aux_high_bits",
-		     guest_catch(do_wrmsr, (u64)MSR_IA32_TSC_AUX << 40 | BIT(32), &f) ? f.vector : 0x100);
+	guest_report("msr.tsc_aux_high_bits", wrmsr_outcome(MSR_IA32_TSC_AUX, BIT(32) | 1));
 	wrmsr(HV_MSR_SCRATCH, rotl(nonce, 21));
 	guest_report("msr.scratch", rdmsr(HV_MSR_SCRATCH));
-	guest_report("msr.unknown_read", guest_catch(do_rdmsr, 0x40000200, &f) ? f.vector : 0x100);
+	guest_report("msr.unknown_read", rdmsr_outcome(0x40000200));
+	guest_report("msr.unknown_write", wrmsr_outcome(0x40000200, nonce));
 }
 
+/* The guest's SYSENTER_ESP (passed through for reads), and the host's own IA32_TSC_AUX, which
+ * the guest's writes must never reach. */
 static void setup_msr(struct vcpu *v)
 {
 	(void)v;
 	u64 esp = rotl(boot_params.nonce, 40) & 0x7ffffffffff0UL;
 	vmcs_write(GUEST_IA32_SYSENTER_ESP, esp);
 	report_fact("host.guest_sysenter_esp", "0x%lx", esp);
+	wrmsr(MSR_IA32_TSC_AUX, (u32)rotl(boot_params.nonce, 50));
+	report_fact("host.tsc_aux_before", "0x%lx", rdmsr(MSR_IA32_TSC_AUX));
+}
+
+static void verify_msr(struct vcpu *v)
+{
+	(void)v;
+	report_fact("host.tsc_aux_after", "0x%lx", rdmsr(MSR_IA32_TSC_AUX));
 }
 
 static void guest_wbinvd_pause(u64 nonce)
@@ -629,7 +677,8 @@ CHECK(02, io_unconditional, "io-unconditional", .last_stage = STAGE_RUN,
       .guest = guest_io_unconditional, .setup = setup_io_unconditional);
 CHECK(02, io_string, "io-string", .last_stage = STAGE_RUN, .guest = guest_io_string,
       .setup = setup_device);
-CHECK(02, msr, "msr-bitmap", .last_stage = STAGE_RUN, .guest = guest_msr, .setup = setup_msr);
+CHECK(02, msr, "msr-bitmap", .last_stage = STAGE_RUN, .guest = guest_msr, .setup = setup_msr,
+      .verify = verify_msr);
 CHECK(02, wbinvd_pause, "wbinvd-pause", .last_stage = STAGE_RUN, .guest = guest_wbinvd_pause);
 CHECK(02, fault_vs_exit, "fault-vs-exit", .last_stage = STAGE_RUN,
       .guest = guest_fault_vs_exit, .setup = setup_device);

@@ -10,14 +10,14 @@
 #define GUEST_CODE __attribute__((noinline, noclone, unused))
 
 /* mov_to_<cr>_<reg>(value): MOV to CRn from `reg`. The MOV carries the global label
- * mov_to_<cr>_<reg>_insn: an injected #GP must report that RIP (the MOV did not complete). */
+ * lab03_mov_to_<cr>_<reg>: an injected #GP must report that RIP (the MOV did not complete). */
 #define MOV_TO_CR(cr, reg)                                                              \
-	extern const u8 mov_to_##cr##_##reg##_insn[];                                   \
+	extern const u8 lab03_mov_to_##cr##_##reg[];                                    \
 	static GUEST_CODE void mov_to_##cr##_##reg(u64 value)                           \
 	{                                                                               \
 		register u64 r __asm__(#reg) = value;                                   \
-		__asm__ volatile(".globl mov_to_" #cr "_" #reg "_insn\n"                \
-				 "mov_to_" #cr "_" #reg "_insn: mov %0, %%" #cr         \
+		__asm__ volatile(".globl lab03_mov_to_" #cr "_" #reg "\n"               \
+				 "lab03_mov_to_" #cr "_" #reg ": mov %0, %%" #cr        \
 				 : : "r"(r) : "memory");                                \
 	}
 /* mov_from_<cr>_<reg>(): MOV from CRn to `reg`. */
@@ -139,7 +139,7 @@ static void guest_cr0_faults(u64 nonce)
 	(void)nonce;
 	u64 c0 = read_cr0();
 	guest_report("cr0.high_bits", fault_of(mov_to_cr0_r13, (c0 & ~CR0_NE) | BIT(32)));
-	report_last_fault("cr0.gp_rip_offset", "cr0.gp_error_code", mov_to_cr0_r13_insn);
+	report_last_fault("cr0.gp_rip_offset", "cr0.gp_error_code", lab03_mov_to_cr0_r13);
 	guest_report("cr0.nw_without_cd", fault_of(mov_to_cr0_r13, ((c0 & ~CR0_NE) | CR0_NW) & ~CR0_CD));
 	guest_report("cr0.pg_without_pe", fault_of(mov_to_cr0_r13, c0 & ~CR0_PE));
 	guest_report("cr0.pg_clear", fault_of(mov_to_cr0_r13, c0 & ~CR0_PG));
@@ -256,7 +256,7 @@ static void guest_cr3(u64 nonce)
 	mov_to_cr3_r14(original);
 	guest_report("cr3.read_back", mov_from_cr3_rcx());
 	guest_report("cr3.beyond_maxphyaddr", fault_of(mov_to_cr3_r13, cr3_beyond));
-	report_last_fault("cr3.gp_rip_offset", "cr3.gp_error_code", mov_to_cr3_r13_insn);
+	report_last_fault("cr3.gp_rip_offset", "cr3.gp_error_code", lab03_mov_to_cr3_r13);
 	guest_report("cr3.read_after", mov_from_cr3_rdx());
 }
 
@@ -303,7 +303,7 @@ static void guest_cr8(u64 nonce)
 	mov_to_cr8_r9(tpr);
 	guest_report("cr8.read", mov_from_cr8_rbx());
 	guest_report("cr8.too_big", fault_of(mov_to_cr8_r13, 16));
-	report_last_fault("cr8.gp_rip_offset", "cr8.gp_error_code", mov_to_cr8_r13_insn);
+	report_last_fault("cr8.gp_rip_offset", "cr8.gp_error_code", lab03_mov_to_cr8_r13);
 	guest_report("cr8.bit32", fault_of(mov_to_cr8_r13, BIT(32) | tpr));
 	guest_report("cr8.read_after", mov_from_cr8_rdi());
 }

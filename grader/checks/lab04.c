@@ -211,10 +211,59 @@ static void setup_reflect(struct vcpu *v)
 	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_GP) | BIT(VEC_UD), true);
 }
 
+/* An IRET that unblocks NMIs and then faults: the guest's NMI handler returns through an IRETQ
+ * with a non-canonical RIP. The #GP exits (exception bitmap) with bit 12 of the exit
+ * interruption information set (SDM 28.2.3); the hypervisor must restore blocking by NMI, since
+ * the guest will run that IRET again after its #GP handler. */
+static exit_handler student_exception_handler;
+
+static void faulting_iret(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile("mov %%rsp, %%rax\n"
+			 "push %0\n push %%rax\n pushf\n push %1\n push %2\n iretq"
+			 : : "i"(SEL_KERNEL_DS), "i"(SEL_KERNEL_CS64), "r"(1UL << 63) : "rax", "memory");
+}
+
+static void record_nmi_then_faulting_iret(struct trap_frame *f)
+{
+	record_interrupt(f);
+	if (f->vector == VEC_NMI)
+		report_fault("fault.iret_vector", NULL, faulting_iret, 0);
+}
+
+static void guest_nmi_iret_fault(u64 nonce)
+{
+	(void)nonce;
+	guest_interrupt_hook = record_nmi_then_faulting_iret;
+	apic_self_nmi();
+	spin_until_seen(1);
+	report_seen();
+}
+
+static enum exit_verdict observe_iret_fault(struct vcpu *v)
+{
+	u32 info = (u32)vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION);
+	enum exit_verdict verdict = student_exception_handler(v);
+	if (INTR_INFO_TYPE(info) != INTR_TYPE_HARDWARE_EXCEPTION)
+		return verdict;
+	report_fact("iret_fault.exit_info", "0x%x", info);
+	report_fact("iret_fault.blocking_by_nmi", "%d",
+		    !!(vmcs_read(GUEST_INTERRUPTIBILITY_STATE) & INTERRUPTIBILITY_BLOCKING_BY_NMI));
+	return verdict;
+}
+
+static void setup_nmi_iret_fault(struct vcpu *v)
+{
+	(void)v;
+	student_exception_handler = exit_handler_for(EXIT_REASON_EXCEPTION_OR_NMI);
+	exit_register(EXIT_REASON_EXCEPTION_OR_NMI, observe_iret_fault);
+	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_GP), true);
+}
+
 /* Events whose delivery exits: the guest breaks the gate of `broken_vector`, the exception
  * its delivery raises exits (exception bitmap) with the event in the IDT-vectoring
  * information; the check repairs the gate and the hypervisor must deliver the event again. */
-static exit_handler student_exception_handler;
 static u8 broken_vector;
 
 static enum exit_verdict repair_gate(struct vcpu *v)
@@ -297,6 +346,8 @@ CHECK(04, event_order, "event-order", .last_stage = STAGE_RUN, .guest = guest_af
 CHECK(04, nmi, "nmi-window", .last_stage = STAGE_RUN, .guest = guest_nmi);
 CHECK(04, reflect, "exception-reflect", .last_stage = STAGE_RUN, .guest = guest_reflect,
       .setup = setup_reflect);
+CHECK(04, nmi_iret_fault, "nmi-iret-fault", .last_stage = STAGE_RUN, .guest = guest_nmi_iret_fault,
+      .setup = setup_nmi_iret_fault);
 CHECK(04, vectoring, "idt-vectoring", .last_stage = STAGE_RUN, .guest = guest_vectoring,
       .setup = setup_vectoring, .demo = true);
 CHECK(04, vectoring_soft, "idt-vectoring-soft", .last_stage = STAGE_RUN,

@@ -264,6 +264,13 @@ task_b_entry:
 	GDT_TYPE SEL_TSS_A
 	REPORT tasks.a_type_in_call, %eax
 	TSS_FIELD tasks.a_saved_eip_call, tss_a_ptr, TSS_EIP
+	movl $0, last_vector			/* the check clears A's busy bit after this */
+	movl $1f, resume_eip			/* IRET's exit: IRET to a task not busy is #TS */
+	iret
+1:	REPORT tasks.hv_iret_vector, last_vector
+	REPORT tasks.hv_iret_error, last_error
+	mov gdt32_ptr, %eax			/* A busy again: now the IRET returns to A */
+	orb $2, SEL_TSS_A + TSS_TYPE_OFFSET(%eax)
 	iret
 b_after_iret:
 	ud2

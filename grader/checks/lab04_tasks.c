@@ -132,14 +132,21 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
 
 /* The processor checked the new TSS descriptor before the exit; the hypervisor reads it again
  * from guest memory, which may have changed since (another CPU, a DMA). Change it here: each
- * of E..I breaks one rule of SDM 8.3 after the processor has looked. */
+ * of E..I breaks one rule of SDM 8.3 after the processor has looked, and so does A's busy bit
+ * at B's first IRET. */
 static exit_handler student_task_switch;
 static struct tss32 *tss_e;
+static bool iret_damaged;
 
 static enum exit_verdict damage_then_switch(struct vcpu *v)
 {
 	u64 *gdt = (u64 *)(u64)gdt32_ptr;
 	u16 selector = ts_qual_selector(v->exit.qualification) & ~3;
+	bool iret = ts_qual_source(v->exit.qualification) == TASK_SWITCH_IRET;
+	if (iret && selector == SEL_TSS_A && !iret_damaged) {
+		gdt[SEL_TSS_A / 8] &= ~DESC_BUSY_BIT;	/* B's first IRET back: A no longer busy */
+		iret_damaged = true;
+	}
 	if (selector == SEL_TSS_E)
 		gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
 	if (selector == SEL_TSS_F)

@@ -1,8 +1,9 @@
 """Lab 02: exit handling. Guest programs: grader/checks/lab02.c; the device and the values the
-guests compute with are modelled here from the nonce."""
+guests compute with are modelled here from the nonce. Each expectation names the SDM rule a
+wrong value breaks; facts come from the image, exits and injections from Bochs's own record."""
 import re
 
-from gradelib import check
+from gradelib import EXIT_NUMBERS, check
 
 LAB = "02"
 MASK64 = 2**64 - 1
@@ -10,6 +11,9 @@ CANONICAL_LOW = 0x7FFFFFFFFFFF
 VEC_DB, VEC_UD, VEC_GP = 1, 6, 13
 NO_FAULT = 0x100            # what a guest reports when nothing faulted
 SIGNATURE_EBX = int.from_bytes(b"VMXL", "little")
+AT_INSN = ("at the instruction (0x2NN would mean RIP was moved NN bytes past it: a refused "
+           "instruction is injected, never skipped, SDM 27.6.1)")
+DEVICE, IMMEDIATE = 0x7FFE, 0xE0    # the accumulator's two windows (lab02.c)
 
 
 def rotl(x, n, bits=64):
@@ -18,7 +22,7 @@ def rotl(x, n, bits=64):
 
 
 class Accumulator:
-    """grader/checks/lab02.c's device at ports 0x7ffe-0x8001."""
+    """grader/checks/lab02.c's device at ports 0x7ffe-0x8001 (and 0xe0-0xe3)."""
 
     def __init__(self, nonce):
         self.acc = nonce & 0xFFFFFFFF
@@ -32,43 +36,105 @@ class Accumulator:
         return value
 
 
+def expect_injections(r, want, why):
+    """Bochs's record of the events VM entries injected: want is a list of (vector, error code),
+    error code None where the vector pushes none (Bochs logs the field whatever bit 11 says)."""
+    got = r.bochs.injections
+    ok = len(got) == len(want) and all(v == wv and (we is None or e == we)
+                                       for (v, e), (wv, we) in zip(got, want))
+    shown = lambda pairs: "[" + ", ".join(f"{v}" + ("" if e is None else f"/0x{e:x}") for v, e in pairs) + "]"
+    r.expect_that("Bochs's record: injected vector/error code", ok, shown(got), shown(want), why)
+
+
+def io_qual(port, size, is_in, string=False, rep=False, immediate=False):
+    """SDM Table 28-5: the exit qualification of an I/O instruction."""
+    return (size - 1) | is_in << 3 | string << 4 | rep << 5 | immediate << 6 | port << 16
+
+
+def expect_io_exits(r, want, why, collapse=False):
+    """The I/O exits Bochs recorded, as qualifications, equal `want`. With collapse, consecutive
+    repeats of a string instruction's qualification count once (REP may exit per element)."""
+    quals = r.bochs.qualifications(EXIT_NUMBERS["IO_INSTRUCTION"])
+    if collapse:
+        quals = [q for i, q in enumerate(quals) if i == 0 or quals[i - 1] != q or not q & 0x10]
+    shown = lambda qs: "[" + ", ".join(hex(q) for q in qs) + "]"
+    r.expect_that("Bochs's record: I/O exit qualifications", quals == want, shown(quals), shown(want), why)
+
+
 @check(LAB, "vmx-instructions", 8, ["02-1", "02-4"],
        "VMXON, VMREAD, VMLAUNCH ... in the guest: VM exit, then #UD injected")
 def vmx_instructions(r):
     r.expect_eq("vmx.ud_mask", 0x7FF, "all 11 VMX instructions (bit i = attempt i in "
                 "lab02.c:guest_vmx_instructions) must raise #UD in the guest")
-    for name in ("VMXON", "VMREAD", "VMLAUNCH", "INVEPT"):
-        r.expect_eq(f"exits.{name}", 1, "each attempt exits once and is answered with #UD")
+    r.expect_eq("vmx.ud_at_instruction_mask", 0x7FF, "each #UD points at its VMX instruction: "
+                "inject without skipping (SDM 27.6.1: delivered as if it happened at GUEST_RIP)")
+    for name in ("VMXON", "VMCLEAR", "VMPTRLD", "VMPTRST", "VMREAD", "VMWRITE", "VMLAUNCH",
+                 "VMRESUME", "VMXOFF", "INVEPT", "INVVPID"):
+        r.expect_eq(f"exits.{name}", 1, "each attempt exits once (SDM 26.1.2) and is answered with #UD")
+    expect_injections(r, [(VEC_UD, None)] * 11, "one #UD (vector 6, hardware exception) per VMX instruction")
+
+
+# (fact name, vector, pushes an error code): SDM 6.3.1 and 27.2.1.3. Same order as lab02.c.
+INJECTIONS = [("ud", 6, False), ("gp", 13, True), ("db", 1, False), ("de", 0, False), ("bp", 3, False),
+              ("of", 4, False), ("br", 5, False), ("nm", 7, False), ("df", 8, True), ("ts", 10, True),
+              ("np", 11, True), ("ss", 12, True), ("pf", 14, True), ("mf", 16, False), ("ac", 17, True),
+              ("xm", 19, False), ("ve", 20, False)]
 
 
 @check(LAB, "inject", 8, ["02-1"], "exceptions injected at VM entry reach the guest's IDT handler")
 def inject(r):
-    want = [(VEC_UD, 0), (VEC_GP, r.nonce & 0xFFF8), (VEC_DB, 0)]
-    for i, (vector, error) in enumerate(want):
-        r.expect_eq(f"inject.{i}.vector", vector, "the guest's handler sees the injected vector")
-        r.expect_eq(f"inject.{i}.error", error, "#GP carries its error code; #UD and #DB push none "
-                    "(deliver-error-code must be 0 for them)")
+    want = []
+    for i, (name, vector, has_error) in enumerate(INJECTIONS):
+        error = (rotl(r.nonce, 3 * i + 1) & 0xFFF8) | 4
+        r.expect_eq(f"inject.{name}.vector", vector, "the guest's handler sees the injected vector "
+                    "(SDM 25.8.3: vector in bits 7:0, type 3 = hardware exception)")
+        if has_error:
+            r.expect_eq(f"inject.{name}.error", error, f"vector {vector} pushes an error code: "
+                        "deliver-error-code (bit 11) = 1 and VM_ENTRY_EXCEPTION_ERROR_CODE (SDM 25.8.3)")
+        else:
+            r.expect_eq(f"inject.{name}.error", 0, f"vector {vector} pushes no error code: "
+                        "deliver-error-code must be 0 (SDM 27.2.1.3)")
+        want.append((vector, error if has_error else None))
+    expect_injections(r, want, "one hardware exception per request, error codes exactly for "
+                      "#DF, #TS, #NP, #SS, #GP, #PF and #AC")
 
 
 @check(LAB, "invd-xsetbv", 8, ["02-1", "02-2", "02-3"],
        "INVD emulated; XSETBV validated like the processor, performed or answered with #GP(0)")
 def invd_xsetbv(r):
     r.expect_eq("invd.faulted", 0, "INVD exits and the guest continues after it")
-    r.expect_eq("exits.INVD", 1, "INVD always exits")
-    r.expect_eq("xsetbv.x87_sse", 0x103, "XCR0 = 3 is valid: performed (0x100 | new XCR0)")
-    r.expect_eq("xsetbv.no_x87", VEC_GP, "XCR0 bit 0 must be 1: #GP(0)")
-    r.expect_eq("xsetbv.avx_no_sse", VEC_GP, "AVX without SSE: #GP(0)")
-    r.expect_eq("xsetbv.xcr1", VEC_GP, "ECX must be 0: #GP(0)")
-    avx = (r.int_fact("xsetbv.supported", 0) & 4) != 0
-    r.expect_eq("xsetbv.x87_sse_avx", 0x107 if avx else VEC_GP,
-                "XCR0 = 7 is valid when CPUID.(0DH,0):EAX reports AVX")
+    r.expect_eq("exits.INVD", 1, "INVD always exits (SDM 26.1.2)")
+    supported = r.int_fact("xsetbv.supported", 0)
+    avx = (supported & 4) != 0
+    avx512 = (supported & 0xE7) == 0xE7
+    gp = "#GP(0) " + AT_INSN
+    want = [("x87_sse", 0x103, "XCR0 = 3 is valid: performed (0x100 | new XCR0)"),
+            ("no_x87", VEC_GP, f"XCR0 bit 0 (x87) must be 1: {gp}"),
+            ("avx_no_sse", VEC_GP, f"AVX (bit 2) without SSE (bit 1): {gp}"),
+            ("xcr1", VEC_GP, f"ECX must be 0 (only XCR0 exists): {gp}"),
+            ("x87_sse_avx", 0x107 if avx else VEC_GP, "XCR0 = 7 is valid when CPUID.(0DH,0):EAX reports AVX"),
+            ("unsupported_bit", VEC_GP, f"a bit CPUID.(0DH,0):EDX:EAX does not report: {gp}"),
+            ("avx512_partial", VEC_GP, f"some but not all of the AVX-512 bits 7:5: {gp}"),
+            ("avx512_without_avx", VEC_GP, f"AVX-512 bits 7:5 without AVX: {gp}"),
+            ("avx512_all", 0x1E7 if avx512 else VEC_GP, "XCR0 = 0xe7 (all of 7:5 with AVX) is valid "
+             "when CPUID reports it"),
+            ("rcx_63_32_ignored", 0x103, "XSETBV reads ECX: bits 63:32 of RCX do not select an XCR"),
+            ("rax_rdx_63_32_ignored", 0x103, "the value is EDX:EAX: bits 63:32 of RAX and RDX are ignored"),
+            ("edx_bit", VEC_GP, f"EDX is bits 63:32 of the value (bit 32 is unsupported): {gp}")]
+    for key, value, why in want:
+        r.expect_eq(f"xsetbv.{key}", value, why)
+    refused = sum(1 for _, value, _ in want if value == VEC_GP)
+    r.expect_exits("XSETBV", lambda quals: len(quals) == len(want), f"{len(want)} exits",
+                   "XSETBV always exits (SDM 26.1.2), once per attempt")
+    expect_injections(r, [(VEC_GP, 0)] * refused, "each refused XSETBV gets #GP with error code 0")
 
 
 @check(LAB, "hlt", 8, ["02-5", "02-6"], "HLT exiting: idle with IF=1, end the guest with IF=0")
 def hlt(r):
     n = 3 + r.nonce % 5
     r.expect_eq("hlt.count", n, "every HLT with IF=1 exits and the guest continues after it")
-    r.expect_eq("exits.HLT", n + 1, "HLT exiting must be on: one exit per HLT")
+    r.expect_exits("HLT", lambda quals: len(quals) == n + 1, f"{n + 1} exits",
+                   "HLT exiting (primary bit 7) must be on: one exit per HLT, the last with IF = 0")
     r.expect_absent("hlt.woke_up_with_if_0", "a HLT with IF=0 must end the guest (EXIT_STOP)")
     r.expect_absent("guest.done", "the guest never gets past its last HLT")
 
@@ -82,12 +148,16 @@ def expect_tscs(r, exiting):
         value = r.int_fact(f"tsc.{i}", -1)
         r.expect(f"tsc.{i}", lambda v: before + offset <= value <= after + offset and value > last,
                  f"between 0x{before + offset:x} and 0x{after + offset:x}, increasing",
-                 "the guest sees the host TSC plus TSC_OFFSET")
+                 "the guest sees the host TSC plus TSC_OFFSET (SDM 26.3)")
         last = value
+    r.expect_eq("tsc.rax_rdx_63_32", 0, "RDTSC loads EDX:EAX: bits 63:32 of RAX and RDX are cleared "
+                "(Vol. 2, RDTSC)")
     if exiting:
-        r.expect_eq("exits.RDTSC", count, "with RDTSC exiting every RDTSC exits once")
+        r.expect_exits("RDTSC", lambda quals: len(quals) == count, f"{count} exits",
+                       "with RDTSC exiting every RDTSC exits once")
     else:
-        r.expect_absent("exits.RDTSC", "the check turned RDTSC exiting off")
+        r.expect_exits("RDTSC", lambda quals: not quals, "no exits",
+                       "the check turned RDTSC exiting off; TSC offsetting needs no exit")
 
 
 @check(LAB, "tsc-offset", 5, ["02-5"], "TSC offsetting: the guest reads TSC + TSC_OFFSET without exits")
@@ -105,35 +175,80 @@ def invlpg(r):
     address = (r.nonce & 0x3FFFF000) | 0x40000123
     r.expect_eq("invlpg.qualification", address, "INVLPG exiting must be on; the exit names the address")
     r.expect_eq("invlpg.address", address, "the guest continues after its INVLPG")
-    r.expect_eq("exits.INVLPG", 1, "one INVLPG, one exit")
+    r.expect_exits("INVLPG", lambda quals: quals == [address], f"one exit, qualification 0x{address:x}",
+                   "INVLPG exiting (primary bit 9): the qualification is the linear address (SDM 28.2.1)")
 
 
-@check(LAB, "mov-dr", 8, ["02-1", "02-9"],
+MOV_DR_EXITS = 26   # lab02.c:guest_mov_dr executes 26 MOV DR instructions
+
+
+@check(LAB, "mov-dr", 8, ["02-1", "02-5", "02-9"],
        "MOV DR exits decoded (register, direction, DR) and emulated; DR7 lives in the VMCS")
 def mov_dr(r):
     r.expect_eq("dr.0", r.nonce & CANONICAL_LOW, "MOV RBX->DR0 then DR0->RCX returns the value")
-    r.expect_eq("dr.1", rotl(r.nonce, 17) & CANONICAL_LOW, "MOV R9->DR1 then DR1->R12 (registers 8-15)")
+    r.expect_eq("dr.1", rotl(r.nonce, 17) & CANONICAL_LOW, "MOV R9->DR1 then DR1->R12 (registers 8-15: "
+                "qualification bits 11:8)")
     r.expect_eq("dr.3", rotl(r.nonce, 33) & CANONICAL_LOW, "MOV RSI->DR3 then DR3->RDI")
     r.expect_eq("dr.7", 0x600, "MOV to/from DR7 goes through GUEST_DR7")
-    r.expect_eq("dr.7_high_bits", VEC_GP, "MOV to DR7 with bits 63:32 set raises #GP(0)")
-    r.expect_eq("exits.MOV_DR", 9, "MOV-DR exiting on: every MOV DR exits")
+    r.expect_eq("dr.2_minus_rsp", 0, "MOV RSP->DR2 then DR2->R15: register 4 is RSP, which lives in "
+                "GUEST_RSP")
+    dr6 = 0xFFFF0FF0 | (0x400E & 0xE00F)
+    r.expect_eq("dr.6", dr6, "MOV R8->DR6 then DR6->R13: DR6 is the processor's own register "
+                "(bits 31:16 and 11:4 read as 1, SDM Vol. 3B 18.2.3)")
+    r.expect_eq("dr.4_alias", dr6, "with CR4.DE = 0, DR4 is an alias of DR6 (SDM Vol. 3B 18.2.2)")
+    r.expect_eq("dr.5_alias", 0x700, "with CR4.DE = 0, DR5 is an alias of DR7 (GUEST_DR7)")
+    for dr in (7, 6, 5):
+        r.expect_eq(f"dr.{dr}_high_bits", VEC_GP, f"MOV to DR{dr} with bits 63:32 set: #GP(0) {AT_INSN}")
+    for dr in (4, 5):
+        r.expect_eq(f"dr.{dr}_with_de", VEC_UD, f"DR{dr} with CR4.DE = 1: #UD {AT_INSN}; the MOV-DR "
+                    "exit has priority over this #UD (SDM 26.1.3), so the hypervisor raises it")
+    r.expect_eq("dr.user", VEC_GP, f"MOV DR at CPL 3: #GP(0) {AT_INSN}; the MOV-DR exit has priority "
+                "over the CPL check (SDM 26.1.3), so the hypervisor checks the CPL (SS.DPL)")
+    r.expect_eq("dr.breakpoint", VEC_DB, "a data breakpoint armed in DR0/DR7 fires: VM entry loads DR7 "
+                "from GUEST_DR7 only with the 'load debug controls' entry control (SDM 27.3.2.1)")
+    r.expect_eq("dr.breakpoint_dr6_3_0", 1, "and DR6.B0 reports it")
+    r.expect_exits("MOV_DR", lambda quals: len(quals) == MOV_DR_EXITS and {0x14, 0x5, 0x210} <= set(quals),
+                   f"{MOV_DR_EXITS} exits, including 0x14 and 0x5 (DR4/DR5 with CR4.DE = 1) and 0x210 (CPL 3)",
+                   "MOV-DR exiting: every MOV DR exits, before its #UD and #GP checks (SDM 26.1.3)")
+    expect_injections(r, [(VEC_GP, 0)] * 3 + [(VEC_UD, None)] * 2 + [(VEC_GP, 0)],
+                      "#GP(0) for bits 63:32 (DR7, DR6, DR5), #UD for DR4/DR5 with CR4.DE, #GP(0) at CPL 3")
+
+
+def io_bitmap_device(r):
+    """The values lab02.c:guest_io_bitmap reads, in its order."""
+    dev, x = Accumulator(r.nonce), (r.nonce >> 32) & 0xFFFFFFFF
+    dev.out(0, x & 0xFF)
+    dev.out(1, (x >> 8) & 0xFFFF)
+    dev.out(2, x ^ 0xA5A5A5A5)
+    want = [("io.in1_7fff", dev.inp(1, 1), "IN AL from port 0x7fff (the last bit of bitmap A)"),
+            ("io.in1", dev.inp(3, 1), "IN AL from port 0x8001 (bitmap B)"),
+            ("io.in2", dev.inp(0, 2), "IN AX from port 0x7ffe (bitmap A)"),
+            ("io.in4", dev.inp(2, 4), "IN EAX from port 0x8000"),
+            ("io.inb_rax", 0x1122334455667700 | dev.inp(0, 1), "IN AL keeps RAX bits 63:8"),
+            ("io.inl_rax", dev.inp(2, 4), "IN EAX clears RAX bits 63:32 (a 32-bit register write)"),
+            ("io.inw_rax", 0x1122334455660000 | dev.inp(0, 2), "IN AX keeps RAX bits 63:16")]
+    dev.out(1, (x >> 16) & 0xFF)
+    want.append(("io.imm_in2", dev.inp(2, 2), "OUT imm8/IN imm8 (qualification bit 6 = 1): the port is "
+                 "bits 31:16 of the qualification, not DX (SDM 28.2.1)"))
+    dev.out(0, x ^ 0x5A5A5A5A)
+    want.append(("io.imm_in1", dev.inp(3, 1), "OUT EAX to imm8 0xe0, then IN AL from imm8 0xe3"))
+    return want
 
 
 @check(LAB, "io-bitmap", 8, ["02-11", "02-12"],
        "I/O bitmaps trap exactly the device's ports (across bitmaps A and B); IN/OUT emulated")
 def io_bitmap(r):
-    dev, x = Accumulator(r.nonce), (r.nonce >> 32) & 0xFFFFFFFF
-    dev.out(0, x & 0xFF)
-    dev.out(1, (x >> 8) & 0xFFFF)
-    dev.out(2, x ^ 0xA5A5A5A5)
-    r.expect_eq("io.in1_7fff", dev.inp(1, 1), "IN AL from port 0x7fff (the last bit of bitmap A)")
-    r.expect_eq("io.in1", dev.inp(3, 1), "IN AL from port 0x8001 (bitmap B)")
-    r.expect_eq("io.in2", dev.inp(0, 2), "IN AX from port 0x7ffe (bitmap A)")
-    r.expect_eq("io.in4", dev.inp(2, 4), "IN EAX from port 0x8000")
-    r.expect_eq("io.inb_rax", 0x1122334455667700 | dev.inp(0, 1), "IN AL keeps RAX bits 63:8")
-    r.expect_eq("io.inl_rax", dev.inp(2, 4), "IN EAX clears RAX bits 63:32")
-    r.expect_eq("exits.IO_INSTRUCTION", 9,
-                "exactly the 9 accesses to ports 0x7ffe-0x8001 exit; 0x7ffd and 0x8002 do not")
+    for key, value, why in io_bitmap_device(r):
+        r.expect_eq(key, value, why)
+    r.expect_eq("io.done", 1, "the guest continues after every I/O instruction")
+    want = [io_qual(0x7FFE, 1, 0), io_qual(0x7FFF, 2, 0), io_qual(0x8000, 4, 0), io_qual(0x7FFF, 1, 1),
+            io_qual(0x8001, 1, 1), io_qual(0x7FFE, 2, 1), io_qual(0x8000, 4, 1), io_qual(0x7FFE, 1, 1),
+            io_qual(0x8000, 4, 1), io_qual(0x7FFE, 2, 1), io_qual(0xE1, 1, 0, immediate=True),
+            io_qual(0xE2, 2, 1, immediate=True), io_qual(0xE0, 4, 0, immediate=True),
+            io_qual(0xE3, 1, 1, immediate=True), io_qual(0xFFFF, 1, 1)]
+    expect_io_exits(r, want, "exactly the accesses to trapped ports exit (SDM 25.6.4): the device at "
+                    "0x7ffe-0x8001 (bitmaps A and B) and 0xe0-0xe3, and 0xffff from the range 0xfffe+4, "
+                    "which stops at 0xffff: ports 0x0000/0x0001 (a wrapped range), 0x7ffd and 0x8002 must not")
 
 
 @check(LAB, "io-unconditional", 4, ["02-12"],
@@ -142,11 +257,14 @@ def io_unconditional(r):
     dev = Accumulator(r.nonce)
     dev.out(0, r.nonce & 0xFF)
     r.expect_eq("io.unconditional_in", dev.inp(0, 1), "the device still answers")
-    r.expect_eq("exits.IO_INSTRUCTION", 4, "all 4 accesses exit, 0x7ffd and 0x8002 too; the handler "
-                "performs those on the real ports")
+    expect_io_exits(r, [io_qual(0x7FFE, 1, 0), io_qual(0x7FFE, 1, 1), io_qual(0x7FFD, 1, 1),
+                        io_qual(0x8002, 1, 1)],
+                    "without I/O bitmaps, unconditional I/O exiting makes every access exit (SDM 26.1.3); "
+                    "the handler performs 0x7ffd and 0x8002 on the real ports")
 
 
-@check(LAB, "io-string", 8, ["02-12"], "INS/OUTS with and without REP, forwards and backwards")
+@check(LAB, "io-string", 8, ["02-12"],
+       "INS/OUTS of 1, 2 and 4 bytes, with and without REP, forwards and backwards, 32-bit addresses, FS")
 def io_string(r):
     nonce, dev = r.nonce, Accumulator(r.nonce)
     src = [((nonce >> (i % 8 * 8)) & 0xFF) ^ i for i in range(16)]
@@ -163,26 +281,64 @@ def io_string(r):
     for i in (15, 14, 13):
         dev.out(0, src[i])
     r.expect_eq("str.std_rsi", 3, "with RFLAGS.DF = 1, OUTSB walks backwards")
-    r.expect_eq("str.final", dev.inp(0, 4), "the device saw every byte in order")
+    insb = [dev.inp(1, 1) for _ in range(4)]
+    r.expect_eq("str.insb_bytes", sum(b << (8 * i) for i, b in enumerate(insb)), "REP INSB stores 4 bytes "
+                "(size 1, IN: qualification bits 2:0 and 3)")
+    r.expect_eq("str.insb_rdi", 4, "INSB advances RDI by 1 per byte")
+    for w in (nonce & 0xFFFF, (nonce >> 16) & 0xFFFF):
+        dev.out(2, w)
+    r.expect_eq("str.outsw_rsi", 4, "REP OUTSW moves 2 words")
+    r.expect_eq("str.insl_dword", dev.inp(3, 4), "INSD without REP stores one dword")
+    for i in range(3):
+        dev.out(0, src[i])
+    r.expect_eq("str.a32_rcx", 0, "with a 32-bit address size (instruction information bits 9:7 = 1), "
+                "REP counts ECX and writes it as a 32-bit register: RCX bits 63:32 become 0")
+    r.expect_eq("str.a32_rsi", 3, "and ESI addresses the buffer: RSI bits 63:32 are ignored, then cleared")
+    r.expect_eq("str.after_a32", dev.inp(0, 4), "the device saw the 3 bytes at ESI")
+    for i in (4, 5):
+        dev.out(0, src[i])
+    r.expect_eq("str.fs_rsi", 6, "REP OUTSB FS:[RSI] advances RSI by 2")
+    r.expect_eq("str.after_fs", dev.inp(0, 4), "OUTS with an FS override reads FS.base + RSI: the segment "
+                "is instruction information bits 17:15, and FS keeps its base in 64-bit mode")
+    r.expect_eq("str.final", dev.inp(0, 4), "the device saw every element in order")
+    rep = dict(string=True, rep=True)
+    want = [io_qual(DEVICE, 1, 0, **rep), io_qual(0x8000, 2, 1, **rep), io_qual(0x8000, 4, 0, string=True),
+            io_qual(DEVICE, 1, 0, **rep), io_qual(0x7FFF, 1, 1, **rep), io_qual(0x8000, 2, 0, **rep),
+            io_qual(0x8001, 4, 1, string=True), io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1),
+            io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1), io_qual(DEVICE, 4, 1)]
+    expect_io_exits(r, want, "one exit per string instruction (or per element), then the next "
+                    "instruction: the guest skipped nothing and repeated nothing", collapse=True)
 
 
 @check(LAB, "msr-bitmap", 8, ["02-1", "02-13", "02-14"],
        "MSR bitmaps (low/high, read/write): pass-through, read-only, virtual and unknown MSRs")
 def msr_bitmap(r):
+    gp = f"#GP(0) {AT_INSN}"
     r.expect_eq("msr.sysenter_esp", r.int_fact("host.guest_sysenter_esp", "host.guest_sysenter_esp (not reported)"),
                 "reads of IA32_SYSENTER_ESP pass through (the value VM entry loaded)")
-    r.expect_eq("msr.sysenter_esp_write", VEC_GP, "writes of IA32_SYSENTER_ESP exit and raise #GP(0)")
+    r.expect_eq("msr.sysenter_esp_write", VEC_GP, f"writes of IA32_SYSENTER_ESP exit (write bitmap for "
+                f"low MSRs, offset 2048) and raise {gp}")
     r.expect_eq("msr.kernel_gs_base", (r.nonce & 0x7FFFFFFFF000) | 8,
-                "IA32_KERNEL_GS_BASE (high range) is the guest's own")
+                "IA32_KERNEL_GS_BASE (0xc0000102, next to TSC_AUX's bit) is the guest's own")
     r.expect_eq("msr.tsc_aux", rotl(r.nonce, 9) & 0xFFFFFFFF, "IA32_TSC_AUX is emulated: reads return the write")
-    r.expect_eq("msr.tsc_aux_high_bits", VEC_GP, "IA32_TSC_AUX has 32 bits: bits 63:32 set give #GP(0)")
+    r.expect_eq("msr.tsc_aux_high_bits", VEC_GP, f"IA32_TSC_AUX has 32 bits: bits 63:32 set give {gp}")
     r.expect_eq("msr.scratch", rotl(r.nonce, 21), "the virtual MSR 0x40000100 keeps 64 bits")
-    r.expect_eq("msr.unknown_read", VEC_GP, "an MSR nobody implements raises #GP(0)")
-    r.expect_eq("exits.RDMSR", 3, "only TSC_AUX, the virtual MSR and the unknown MSR exit on RDMSR "
-                "(SYSENTER_ESP, KERNEL_GS_BASE and PAT must not: check the read bitmaps)")
-    r.expect("exits.WRMSR", lambda v: int(v, 0) in (3, 4), "3 or 4",
-             "SYSENTER_ESP, TSC_AUX and the virtual MSR exit on WRMSR, KERNEL_GS_BASE must not "
-             "(the bad TSC_AUX write may fault before exiting)")
+    r.expect_eq("msr.scratch_written_from_edx_eax", 0x0123456789ABCDEF, "WRMSR writes EDX:EAX and "
+                "selects the MSR by ECX: bits 63:32 of RAX, RDX and RCX are ignored (Vol. 2, WRMSR)")
+    r.expect_eq("msr.rdmsr_rax_rdx_63_32", 0, "RDMSR loads EDX:EAX: bits 63:32 of RAX and RDX are cleared")
+    r.expect_eq("msr.unknown_read", VEC_GP, f"RDMSR of an MSR nobody implements: {gp}")
+    r.expect_eq("msr.unknown_write", VEC_GP, f"WRMSR of an MSR nobody implements: {gp}")
+    before = r.int_fact("host.tsc_aux_before")
+    r.expect("host.tsc_aux_after", lambda v: int(v, 0) == before, f"0x{before or 0:x} (unchanged)",
+             "the guest's IA32_TSC_AUX belongs to the hypervisor: its reads and writes must exit "
+             "(bitmaps for high MSRs at offsets 1024 and 3072) and never reach the real MSR")
+    r.expect_exits("RDMSR", lambda quals: len(quals) == 4, "4 exits", "only TSC_AUX, the virtual MSR "
+                   "(twice) and the unknown MSR exit on RDMSR; SYSENTER_ESP, KERNEL_GS_BASE and PAT must "
+                   "not (read bitmaps at offsets 0 and 1024)")
+    r.expect_exits("WRMSR", lambda quals: len(quals) == 6, "6 exits", "SYSENTER_ESP, TSC_AUX (twice), the "
+                   "virtual MSR (twice) and the unknown MSR exit on WRMSR; KERNEL_GS_BASE must not")
+    expect_injections(r, [(VEC_GP, 0)] * 4, "#GP(0), error code 0, for the SYSENTER_ESP write, the "
+                      "TSC_AUX write with bits 63:32 and both accesses to the unknown MSR")
 
 
 @check(LAB, "wbinvd-pause", 5, ["02-5", "02-10"], "WBINVD exiting and PAUSE exiting")
@@ -190,8 +346,9 @@ def wbinvd_pause(r):
     a, b = 2 + r.nonce % 3, 3 + (r.nonce >> 8) % 4
     r.expect_eq("wbinvd.count", a, "the guest continues after each WBINVD")
     r.expect_eq("pause.count", b, "the guest continues after each PAUSE")
-    r.expect_eq("exits.WBINVD_OR_WBNOINVD", a, "WBINVD exiting (secondary control) must be on")
-    r.expect_eq("exits.PAUSE", b, "PAUSE exiting must be on")
+    r.expect_exits("WBINVD_OR_WBNOINVD", lambda quals: len(quals) == a, f"{a} exits",
+                   "WBINVD exiting (secondary bit 6, with 'activate secondary controls') must be on")
+    r.expect_exits("PAUSE", lambda quals: len(quals) == b, f"{b} exits", "PAUSE exiting (primary bit 30) must be on")
 
 
 @check(LAB, "fault-vs-exit", 5, ["02-1", "02-3", "02-5", "02-7", "02-11"],
@@ -201,14 +358,16 @@ def fault_vs_exit(r):
                      ("user_in", "IN at CPL 3 with IOPL 0 and no TSS permission"),
                      ("user_invd", "INVD at CPL 3"),
                      ("user_xsetbv", "XSETBV at CPL 3 (the hypervisor checks CPL if the CPU exits)")):
-        r.expect_eq(f"prio.{key}", VEC_GP, f"{why} raises #GP(0) in the guest")
+        r.expect_eq(f"prio.{key}", VEC_GP, f"{why} raises #GP(0) in the guest {AT_INSN}")
     r.expect_eq("prio.getsec", VEC_UD, "GETSEC with CR4.SMXE = 0 raises #UD, no VM exit")
     r.expect_eq("prio.user_rdtsc", NO_FAULT, "RDTSC at CPL 3 with CR4.TSD = 0 exits and is emulated")
     r.expect_eq("prio.user_cpuid", NO_FAULT, "CPUID at CPL 3 exits like at CPL 0")
     r.expect_eq("prio.user_cpuid_ebx", SIGNATURE_EBX, "and returns the hypervisor leaf")
     for reason in ("HLT", "IO_INSTRUCTION", "INVD", "GETSEC"):
-        r.expect_absent(f"exits.{reason}", "the fault has priority: no VM exit")
-    r.expect_eq("exits.RDTSC", 1, "only the CPL-3 RDTSC without CR4.TSD exits")
+        r.expect_absent(f"exits.{reason}", "the fault has priority: no VM exit (SDM 26.1.1)")
+    r.expect_exits("RDTSC", lambda quals: len(quals) == 1, "1 exit", "only the CPL-3 RDTSC without CR4.TSD exits")
+    expect_injections(r, [(VEC_GP, 0)], "the hypervisor injects only XSETBV's #GP(0); the other faults "
+                      "are the processor's own, raised before any exit")
 
 
 STAT_LINE = re.compile(r"^  (\S+) (\d+)$")
@@ -232,3 +391,9 @@ def exit_stats(r):
                   "one line '  NAME count' per exit reason that happened")
     r.expect_that("exit statistics total", total == sum(counted.values()), total,
                   sum(counted.values()), "a last line '  total N'")
+    order = sorted(table, key=lambda name: EXIT_NUMBERS.get(name, 1 << 16))
+    r.expect_that("exit statistics order", list(table) == order, list(table), order,
+                  "lines in the order of the basic exit reasons (SDM Appendix C)")
+    cpuids = 2 + r.nonce % 4
+    r.expect_exits("CPUID", lambda quals: len(quals) == cpuids, f"{cpuids} exits",
+                   "the guest's CPUIDs, each counted once")

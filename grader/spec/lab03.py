@@ -164,8 +164,9 @@ def clts_lmsw(r):
     r.expect_eq("lmsw.memory_view", CR0_PE | CR0_MP,
                 "LMSW from memory (source 0xabc2 in qualification bits 31:16): PE stays 1, MP = 1, TS = 0")
     r.expect_eq("ts.final_fpu", NO_FAULT, "the last CLTS finds shadow TS = 0 and real TS = 0")
-    r.expect_bits("host.cr0_shadow", CR0_PE | CR0_MP, CR0_TS | CR0_NE,
-                  "the shadow keeps the guest's NE = 0: CLTS and LMSW never change NE")
+    r.expect_bits("host.cr0_shadow", 0, CR0_NE, "the shadow keeps the guest's NE = 0: CLTS and LMSW never change NE")
+    r.expect_bits("host.cr0_shadow", CR0_PE | CR0_MP, CR0_TS,
+                  "the last emulated LMSW (source 0xabc2) left PE = 1, MP = 1, TS = 0 in the shadow")
     r.expect_bits("host.guest_cr0", CR0_PE | CR0_MP | CR0_NE, CR0_TS, "the real CR0 keeps NE = 1")
     expect_cr_exits(r, [mov_to(0, "r10"), CLTS << 4, lmsw(0xFFFB), lmsw(0xABC2, memory=True)],
                     "MOV to CR0 (TS), CLTS (shadow TS = 1) and the two LMSWs that change TS exit; CLTS "

@@ -7,7 +7,7 @@ LAB = "04"
 
 VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = 2, 6, 7, 10, 11, 13
 EXTERNAL_INTERRUPT, NMI, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = 0, 2, 3, 4
-VALID, DELIVER_ERROR_CODE = 1 << 31, 1 << 11
+VALID, DELIVER_ERROR_CODE, NMI_UNBLOCKING_DUE_TO_IRET = 1 << 31, 1 << 11, 1 << 12
 BAD_SELECTOR = 0xfff8       # beyond the guest's GDT limit: loading it is #GP(0xfff8)
 
 
@@ -123,6 +123,20 @@ def exception_reflect(r):
     expect_injections(r, [(VEC_GP, BAD_SELECTOR), (VEC_UD, 0)], "each reflected once, #GP with its error code")
 
 
+@check(LAB, "nmi-iret-fault", 5, ["04-3"],
+       "an IRET that unblocked NMIs and then faulted: blocking by NMI restored before re-entry")
+def nmi_iret_fault(r):
+    r.expect_eq("iret_fault.exit_info", intr_info(VEC_GP, HARDWARE_EXCEPTION, True) | NMI_UNBLOCKING_DUE_TO_IRET,
+                "the NMI handler's IRETQ to a non-canonical RIP exits with #GP(0) and bit 12 set "
+                "(NMI unblocking due to IRET, SDM 28.2.3)")
+    r.expect_eq("iret_fault.blocking_by_nmi", 1,
+                "bit 12 set: restore blocking by NMI (interruptibility bit 3) before the next entry, "
+                "since the guest runs that IRET again")
+    r.expect_eq("fault.iret_vector", VEC_GP, "the #GP reaches the guest's handler")
+    r.expect_eq("irq.count", 1, "the NMI handler ran once")
+    expect_injections(r, [(VEC_NMI, 0), (VEC_GP, 0)], "the NMI, then the reflected #GP(0)")
+
+
 @check(LAB, "idt-vectoring", 5, ["04-4"],
        "an interrupt whose delivery caused a VM exit is delivered again (IDT-vectoring information)")
 def idt_vectoring(r):
@@ -176,7 +190,7 @@ def switch(source, selector):
 
 # Every task switch of the guest program, in order (the three bad TSSes fault before any exit).
 SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS_B),
-            switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C), switch(IRET, SEL_TSS_A),
+            switch(IRET, SEL_TSS_A), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C), switch(IRET, SEL_TSS_A),
             switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
             switch(JMP, SEL_TSS_I), switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
 
@@ -200,7 +214,7 @@ def expect_switches(r, first, why):
                    " ".join(hex(q) for q in first) + " first", why)
 
 
-@check(LAB, "task-jmp", 6, ["04-6", "04-7", "04-8"],
+@check(LAB, "task-jmp", 5, ["04-6", "04-7", "04-8"],
        "JMP to a TSS: every dynamic field saved, every field loaded, busy bits, no link, no NT")
 def task_jmp(r):
     for reg, value in a_registers(r).items():
@@ -236,7 +250,7 @@ def task_jmp(r):
     expect_switches(r, SWITCHES[:2], "JMP to B, then JMP to A: each exits (SDM 26.4.2)")
 
 
-@check(LAB, "task-call-iret", 6, ["04-7", "04-8"],
+@check(LAB, "task-call-iret", 5, ["04-7", "04-8"],
        "CALL to a TSS sets NT and the back link; IRET with NT returns and frees the task")
 def task_call_iret(r):
     r.expect_eq("tasks.b_nt_call", EFLAGS_NT, "a CALL runs the new task with NT = 1")
@@ -250,10 +264,10 @@ def task_call_iret(r):
     r.expect_eq("tasks.b_saved_eip_iret", r.int_fact("host.b_after_iret", -1),
                 "saved EIP = the instruction after the IRET")
     r.expect_eq("tasks.a_nt_after_iret", 0, "task A runs on with NT = 0")
-    expect_switches(r, SWITCHES[:4], "CALL to B (source 0), then IRET to A (source 1)")
+    expect_switches(r, SWITCHES[:5], "CALL to B (source 0), then IRET to A (source 1), twice")
 
 
-@check(LAB, "task-gate", 6, ["04-4", "04-7", "04-8"],
+@check(LAB, "task-gate", 5, ["04-4", "04-7", "04-8"],
        "INT n through a task gate: a nested task; the event is not delivered twice; CR0.TS")
 def task_gate(r):
     r.expect_eq("tasks.c_nt", EFLAGS_NT, "a task gate nests the task (NT = 1)")
@@ -267,13 +281,13 @@ def task_gate(r):
     r.expect_eq("tasks.cr0_ts", 8, "every task switch sets CR0.TS (seen through the read shadow)")
     r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
     r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
-    expect_switches(r, SWITCHES[:6], "the gate's switch exits with source 3 and C's selector")
+    expect_switches(r, SWITCHES[:7], "the gate's switch exits with source 3 and C's selector")
     r.expect_that("Bochs's injections of vector 0x50",
                   all(v != 0x50 for v, _ in r.bochs.injections), r.bochs.injections, "none",
                   "the emulated task switch delivered INT 0x50: re-injecting it delivers it twice")
 
 
-@check(LAB, "task-bad-tss", 6, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
+@check(LAB, "task-bad-tss", 5, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
 def task_bad_tss(r):
     # The processor checks the descriptor before the exit (Bochs does: the first three come
     # from it); for E..I the check damages the descriptor after the exit, so only the
@@ -287,6 +301,9 @@ def task_bad_tss(r):
         r.expect_eq(f"tasks.{key}_vector", vector, rule)
         r.expect_eq(f"tasks.{key}_error", selector,
                     "error code = the new TSS selector with bits 1:0 (RPL) cleared")
+    r.expect_eq("tasks.hv_iret_vector", VEC_TS,
+                "A's busy bit was cleared after B's IRET exited: IRET to a task that is not busy is #TS")
+    r.expect_eq("tasks.hv_iret_error", SEL_TSS_A, "error code = the selector of the task IRET returns to")
     r.expect_absent("tasks.damaged_task_ran", "the hypervisor must not switch to a damaged TSS")
     r.expect_eq("tasks.short_vector", VEC_TS, "TSS limit below 67H: #TS")
     r.expect_eq("tasks.short_error", SEL_TSS_SHORT, "error code = the new TSS selector")
@@ -294,14 +311,14 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
-    faults = [(VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+    faults = [(VEC_TS, SEL_TSS_A), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
               (VEC_GP, SEL_TSS_H)]
     r.expect_that("Bochs's injections (vector, error code)", r.bochs.injections == faults,
-                  r.bochs.injections, faults, "exactly the five faults of the damaged TSSes, nothing else")
-    expect_switches(r, SWITCHES[:11], "the JMPs to E..I exit (sound at that time); the bad ones do not")
+                  r.bochs.injections, faults, "exactly the six faults of the damaged TSSes, nothing else")
+    expect_switches(r, SWITCHES[:12], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
 
-@check(LAB, "task-double-fault", 6, ["04-7", "04-8"],
+@check(LAB, "task-double-fault", 5, ["04-7", "04-8"],
        "a double fault through a task gate: error code pushed on the new task's stack")
 def task_double_fault(r):
     r.expect_eq("tasks.d_expected", 1, "task D runs only for the deliberate double fault")
@@ -313,4 +330,4 @@ def task_double_fault(r):
                 "a hardware exception (type 3): saved EIP = the faulting instruction, no length added")
     r.expect_exits("TASK_SWITCH", lambda quals: quals == SWITCHES,
                    " ".join(hex(q) for q in SWITCHES),
-                   "JMP, JMP, CALL, IRET, INT gate, IRET, five damaged TSSes, #DF gate: 12 exits")
+                   "JMP, JMP, CALL, IRET twice, INT gate, IRET, five damaged TSSes, #DF gate: 13 exits")
