@@ -5,6 +5,7 @@ marker reached, the Bochs lines about a failed VM entry, a crash RIP as function
 import dataclasses
 import hashlib
 import importlib
+import os
 import pathlib
 import re
 import subprocess
@@ -378,15 +379,29 @@ def check_bochs(binary, probe_facts=None, version=None):
     return problems
 
 
+def probe_stamp(binary):
+    """A file that records a passed probe of this Bochs binary with this CPU model and feature list."""
+    st = os.stat(binary)
+    key = hashlib.sha256(f"{binary}:{st.st_size}:{st.st_mtime_ns}:{bochs.CPU_MODEL}:{sorted(REQUIRED_FEATURES)}"
+                         .encode()).hexdigest()[:24]
+    return build.CACHE / f"probe-{key}.ok"
+
+
 def probe(binary, image, workdir):
-    """Boots the image's probe check and checks this Bochs; raises SetupError when unusable."""
+    """Boots the image's probe check and checks this Bochs; raises SetupError when unusable.
+    A binary that passed once (same file, same features asked) is not probed again."""
+    stamp = probe_stamp(binary)
+    if stamp.exists():
+        return
     problems = check_bochs(binary)
     if not problems:
         run = bochs.boot(binary, image, "probe", 1, workdir, timeout=60)
         r = Result(Check("00", "probe", 0, (), "probe", lambda r: None), run)
         if "probe.vmx" not in r.facts:
             raise bochs.SetupError("the Bochs probe printed nothing: Bochs could not boot the image "
-                                   f"(see {workdir}/bochs.log and its output:\n{run.stdout[-800:]})")
+                                   f"(see {build.rel(workdir)}/bochs.log and its output:\n{run.stdout[-800:]})")
         problems = check_bochs(binary, r.facts)
     if problems:
         raise bochs.SetupError("\n".join(problems))
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(f"{binary} passed the probe\n")
