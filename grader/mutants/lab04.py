@@ -10,6 +10,10 @@ MUTANTS = [
      "u64 pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS) | PIN_EXTERNAL_INTERRUPT_EXITING |",
      "u64 pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS) |",
      "extint-reinject", "MISSING  exits.EXTERNAL_INTERRUPT"),
+    ("interrupt-not-acknowledged", "04", "events.c",
+     "u64 exit = vmcs_read(VM_EXIT_CONTROLS) | EXIT_ACKNOWLEDGE_INTERRUPT_ON_EXIT;",
+     "u64 exit = vmcs_read(VM_EXIT_CONTROLS);",
+     "extint-reinject", "BAD      Bochs's injections (vector, error code) = [('0x0', '0x0')]"),
     # 04-2: vectors >= HV_VECTOR_BASE are the hypervisor's, EOI only those (SDM 28.2.2, 11.8.5)
     ("host-vector-injected", "04", "events.c",
      "if (vector >= HV_VECTOR_BASE) {", "if (false) {",

@@ -28,8 +28,12 @@ def expect_injections(r, want, why):
 def extint_reinject(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
     r.expect_eq("irq.vector", 0xdf, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
-    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "external-interrupt exiting must be on")
-    expect_injections(r, [(0xdf, 0)], "one injection of the acknowledged vector (SDM 27.6)")
+    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1,
+                "external-interrupt exiting must be on, and acknowledge interrupt on exit too: an "
+                "interrupt not acknowledged stays pending in the APIC and exits again")
+    expect_injections(r, [(0xdf, 0)],
+                      "one injection, of the vector the exit interruption information reported "
+                      "(valid only with acknowledge interrupt on exit, SDM 28.2.2)")
 
 
 @check(LAB, "extint-consume", 4, ["04-2"],
