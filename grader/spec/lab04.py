@@ -157,7 +157,8 @@ def idt_vectoring(r):
 def idt_vectoring_soft(r):
     r.expect_eq("vectoring.info", intr_info(0x49, SOFTWARE_INTERRUPT),
                 "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
-    r.expect_eq("irq.count", 1, "re-delivered once")
+    r.expect_eq("irq.count", 1, "re-delivered once: without the VM-entry instruction length the "
+                "handler returns to the INT itself, which runs again")
     r.expect_eq("irq.vector", 0x49, "with its vector")
     r.expect_eq("irq.rip_after_int", 1,
                 "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
