@@ -41,7 +41,10 @@ static void setup_inject(struct vcpu *v)
  * 32-bit state, IN returns the state and stirs it, so order and size both matter. */
 static u32 accumulator;
 
-static u32 device_offset(u16 port) { return port >= DEVICE_BASE ? port - DEVICE_BASE : port - IMMEDIATE_BASE; }
+static u32 device_offset(u16 port)
+{
+	return port >= DEVICE_BASE ? port - DEVICE_BASE : port - IMMEDIATE_BASE;
+}
 
 static u32 acc_in(u16 port, unsigned size)
 {
@@ -200,7 +203,10 @@ static const struct injection {
 };
 
 /* The error code the guest asks for with vector i (vectors without one must not see it). */
-static u32 injection_error_code(u64 nonce, unsigned i) { return (u32)(rotl(nonce, 3 * i + 1) & 0xfff8) | 0x4; }
+static u32 injection_error_code(u64 nonce, unsigned i)
+{
+	return (u32)(rotl(nonce, 3 * i + 1) & 0xfff8) | 0x4;
+}
 
 static void guest_inject(u64 nonce)
 {
@@ -572,7 +578,8 @@ static void msr_upper_halves(u64 nonce)
 	struct guest_fault f;
 	bool faulted = guest_catch(do_wrmsr_regs, (u64)&w, &f);
 	do_rdmsr_regs((u64)&r);
-	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : (r.rdx << 32) | (u32)r.rax);
+	u64 read_back = (r.rdx << 32) | (u32)r.rax;
+	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : read_back);
 	guest_report("msr.rdmsr_rax_rdx_63_32", (r.rax >> 32) | (r.rdx & ~0xffffffffUL));
 }
 
