@@ -140,10 +140,6 @@ static u64 rotl(u64 x, unsigned n) { return (x << n) | (x >> (64 - n)); }
 static void guest_cpuid(u64 nonce)
 {
 	u64 r[4];
-	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
-		cpuid_dirty(cpuid_inputs[i][0], cpuid_inputs[i][1], r);
-		report_cpuid("", cpuid_inputs[i][0], cpuid_inputs[i][1], r);
-	}
 	unsigned rounds = 4 + nonce % 5;
 	u64 digest = nonce;
 	for (unsigned i = 0; i < rounds; i++) {
@@ -152,6 +148,10 @@ static void guest_cpuid(u64 nonce)
 	}
 	guest_report("cpuid.rounds", rounds);
 	guest_report("cpuid.digest", digest);
+	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
+		cpuid_dirty(cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+		report_cpuid("", cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+	}
 }
 
 /* What the real CPU says, read in VMX root operation, for the grader to compare. */

@@ -170,6 +170,15 @@ MUTANTS = [
     ("vmxoff-status-ignored", "01", "vmxon.c",
      "s = vmxoff();\n\tif (s != VMX_SUCCEED) {", "s = vmxoff();\n\tif (false) {",
      "vmx-failures", "BAD      failures.vmxoff.panicked = 0x0"),
+    ("guest-sysenter-esp-not-written", "01", "vmcs.c",
+     "vmcs_write(GUEST_IA32_SYSENTER_ESP, 0);", "",
+     "first-exit", "VMENTER FAIL"),
+    ("guest-pending-debug-exceptions-not-written", "01", "vmcs.c",
+     "vmcs_write(GUEST_PENDING_DEBUG_EXCEPTIONS, 0);", "",
+     "first-exit", "#DB at guest_start"),
+    ("vmcs-link-pointer-zero", "01", "vmcs.c",
+     "vmcs_write(VMCS_LINK_POINTER, ~0UL);", "vmcs_write(VMCS_LINK_POINTER, 0);",
+     "first-exit", "exit qualification 4 (the VMCS link pointer is invalid)"),
 ]
 
 # A bug that makes the guest loop: the grader must end the run at its deadline and say so.
