@@ -13,7 +13,7 @@ MUTANTS = [
     ("interrupt-not-acknowledged", "04", "events.c",
      "u64 exit = vmcs_read(VM_EXIT_CONTROLS) | EXIT_ACKNOWLEDGE_INTERRUPT_ON_EXIT;",
      "u64 exit = vmcs_read(VM_EXIT_CONTROLS);",
-     "extint-reinject", "BAD      Bochs's injections (vector, error code) = [('0x0', '0x0')]"),
+     "extint-reinject", "BAD      Bochs's record of injections (vector, error code) = [('0x0', '0x0')]"),
     # 04-2: vectors >= HV_VECTOR_BASE are the hypervisor's, EOI only those (SDM 28.2.2, 11.8.5)
     ("host-vector-injected", "04", "events.c",
      "if (vector >= HV_VECTOR_BASE) {", "if (false) {",
@@ -132,7 +132,7 @@ MUTANTS = [
      "~(u64)DR7_LOCAL_ENABLES", "~0xffUL", "task-jmp", "BAD      tasks.b_dr7"),
     ("gate-event-reinjected", "04", "task_switch.c",
      "\t\tlab04(v)->vectored_event_done = true;", "\t\t;",
-     "task-gate", "BAD      Bochs's injections of vector 0x50"),
+     "task-gate", "BAD      Bochs's record of injections of vector 0x50"),
     ("cr0-ts-not-set", "04", "task_switch.c",
      "\tvmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);\n", "",
      "task-gate", "BAD      tasks.cr0_ts"),

@@ -19,7 +19,7 @@ def intr_info(vector, kind, error_code=False):
 def expect_injections(r, want, why):
     """What Bochs injected at VM entries, as (vector, error code), must be exactly `want`."""
     seen = r.bochs.injections
-    return r.expect_that("Bochs's injections (vector, error code)", seen == want,
+    return r.expect_that("Bochs's record of injections (vector, error code)", seen == want,
                          [(hex(v), hex(e)) for v, e in seen], [(hex(v), hex(e)) for v, e in want], why)
 
 
@@ -101,6 +101,9 @@ def nmi_shadow(r):
        "an NMI and two interrupts wait at once: one event per entry, the NMI first")
 def event_order(r):
     r.expect_eq("irq.order", 0x024845, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 2,
+                "each interrupt waits for the interrupt window that follows the previous event's delivery")
+    r.expect_absent("exits.NMI_WINDOW", "the NMI went in at the first entry")
     expect_injections(r, [(VEC_NMI, 0), (0x48, 0), (0x45, 0)],
                       "one event per VM entry (a second write replaces the first): NMI, then the "
                       "highest vector")
@@ -287,7 +290,7 @@ def task_gate(r):
     r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
     r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
     expect_switches(r, SWITCHES[:7], "the gate's switch exits with source 3 and C's selector")
-    r.expect_that("Bochs's injections of vector 0x50",
+    r.expect_that("Bochs's record of injections of vector 0x50",
                   all(v != 0x50 for v, _ in r.bochs.injections), r.bochs.injections, "none",
                   "the emulated task switch delivered INT 0x50: re-injecting it delivers it twice")
 
@@ -318,7 +321,7 @@ def task_bad_tss(r):
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
     faults = [(VEC_TS, SEL_TSS_A), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
               (VEC_GP, SEL_TSS_H)]
-    r.expect_that("Bochs's injections (vector, error code)", r.bochs.injections == faults,
+    r.expect_that("Bochs's record of injections (vector, error code)", r.bochs.injections == faults,
                   r.bochs.injections, faults, "exactly the six faults of the damaged TSSes, nothing else")
     expect_switches(r, SWITCHES[:12], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
