@@ -500,16 +500,23 @@ static void io_string_address_size(const u8 *src)
 	guest_report("str.after_a32", inl_device());
 }
 
-/* REP OUTSB with an FS override: the element comes from FS.base + RSI (SDM 28.2.5 names the
- * segment; in 64-bit mode FS and GS keep their bases). */
+/* OUTSB with an FS or GS override: the element comes from the segment's base + RSI (SDM
+ * 28.2.5 names the segment; in 64-bit mode FS and GS keep their bases). */
 static void io_string_segment(const u8 *src)
 {
+	u64 fs = rdmsr(MSR_IA32_FS_BASE), gs = rdmsr(MSR_IA32_GS_BASE);
 	u64 rcx = 2, rsi = 0x1000 + 4;
 	wrmsr(MSR_IA32_FS_BASE, (u64)src - 0x1000);
 	__asm__ volatile("rep outsb %%fs:(%%rsi), (%%dx)" : "+c"(rcx), "+S"(rsi) : "d"(DEVICE_BASE) : "memory");
-	wrmsr(MSR_IA32_FS_BASE, 0);
+	wrmsr(MSR_IA32_FS_BASE, fs);
 	guest_report("str.fs_rsi", rsi - 0x1000);
 	guest_report("str.after_fs", inl_device());
+	rsi = 0x2000 + 7;
+	wrmsr(MSR_IA32_GS_BASE, (u64)src - 0x2000);
+	__asm__ volatile("outsb %%gs:(%%rsi), (%%dx)" : "+S"(rsi) : "d"(DEVICE_BASE) : "memory");
+	wrmsr(MSR_IA32_GS_BASE, gs);
+	guest_report("str.gs_rsi", rsi - 0x2000);
+	guest_report("str.after_gs", inl_device());
 }
 
 static void guest_io_string(u64 nonce)
@@ -646,6 +653,8 @@ static void guest_fault_vs_exit(u64 nonce)
 	struct guest_fault f;
 	static u32 signature;
 	(void)nonce;
+	write_cr4(read_cr4() & ~CR4_OSXSAVE);
+	guest_report("prio.xsetbv_without_osxsave", outcome(guest_catch(do_xsetbv, 0x3, &f), &f));
 	write_cr4(read_cr4() | CR4_OSXSAVE);
 	guest_report("prio.user_hlt", outcome(guest_user(user_hlt, 0, &f), &f));
 	write_cr4(read_cr4() | CR4_TSD);

@@ -118,6 +118,8 @@ MUTANTS = [
     ("string-io-ignores-fs", "02", "io.c",
      "u64 base = segment == SEGREG_FS ? vmcs_read(GUEST_FS_BASE) :",
      "u64 base = segment == SEGREG_ES ? 0 :", "io-string", "BAD      str.after_fs"),
+    ("string-io-ignores-gs", "02", "io.c",
+     "segment == SEGREG_GS ? vmcs_read(GUEST_GS_BASE) : 0;", "0;", "io-string", "BAD      str.after_gs"),
     # 02-13, 02-14: MSR bitmap and policy
     ("msr-write-bit-in-high-read-half", "02", "msr.c",
      "lab02(v)->msr_bitmap[part + 2048 + n / 8] |= (u8)BIT(n % 8);",
