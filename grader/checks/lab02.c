@@ -476,13 +476,13 @@ static void guest_io_unconditional(u64 nonce)
 /* The element sizes and directions the first part leaves out: INSB, OUTSW, INSD. */
 static void io_string_other_sizes(u64 nonce)
 {
-	u8 bytes[4] = { 0, 0, 0, 0 };
+	u64 bytes = 0x5a5a5a5a00000000UL;	/* INSB x4 fills the low half; the rest must stay */
 	u16 words[2] = { (u16)nonce, (u16)(nonce >> 16) };
 	u32 dword = 0;
 	u64 rcx, rsi, rdi;
-	__asm__ volatile("rep insb" : "=c"(rcx), "=D"(rdi) : "c"(4UL), "D"(bytes), "d"(DEVICE_BASE + 1) : "memory");
-	guest_report("str.insb_bytes", bytes[0] | bytes[1] << 8 | bytes[2] << 16 | (u64)bytes[3] << 24);
-	guest_report("str.insb_rdi", rdi - (u64)bytes);
+	__asm__ volatile("rep insb" : "=c"(rcx), "=D"(rdi) : "c"(4UL), "D"(&bytes), "d"(DEVICE_BASE + 1) : "memory");
+	guest_report("str.insb_bytes", bytes);
+	guest_report("str.insb_rdi", rdi - (u64)&bytes);
 	__asm__ volatile("rep outsw" : "=c"(rcx), "=S"(rsi) : "c"(2UL), "S"(words), "d"(DEVICE_BASE + 2) : "memory");
 	guest_report("str.outsw_rsi", rsi - (u64)words);
 	__asm__ volatile("insl" : "=D"(rdi) : "D"(&dword), "d"(DEVICE_BASE + 3) : "memory");

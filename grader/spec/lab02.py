@@ -282,8 +282,9 @@ def io_string(r):
         dev.out(0, src[i])
     r.expect_eq("str.std_rsi", 3, "with RFLAGS.DF = 1, OUTSB walks backwards")
     insb = [dev.inp(1, 1) for _ in range(4)]
-    r.expect_eq("str.insb_bytes", sum(b << (8 * i) for i, b in enumerate(insb)), "REP INSB stores 4 bytes "
-                "(size 1, IN: qualification bits 2:0 and 3)")
+    r.expect_eq("str.insb_bytes", 0x5A5A5A5A00000000 | sum(b << (8 * i) for i, b in enumerate(insb)),
+                "REP INSB stores 4 bytes, one byte each (size 1, IN: qualification bits 2:0 and 3), and "
+                "nothing past them")
     r.expect_eq("str.insb_rdi", 4, "INSB advances RDI by 1 per byte")
     for w in (nonce & 0xFFFF, (nonce >> 16) & 0xFFFF):
         dev.out(2, w)
