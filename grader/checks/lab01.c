@@ -23,15 +23,15 @@ CHECK(01, host_state, "host-state", .last_stage = STAGE_RUN, .guest = guest_firs
 
 /* ---- guest-state: what VM entry loaded, as the guest sees it ---- */
 
-static u64 fs_value;
+static u64 loaded_value;
 static void read_fs_relative(u64 offset)
 {
-	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(loaded_value) : "r"(offset));
 }
 
 static void read_gs_relative(u64 offset)
 {
-	__asm__ volatile("mov %%gs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+	__asm__ volatile("mov %%gs:(%1), %0" : "=r"(loaded_value) : "r"(offset));
 }
 
 static void undefined_opcode(u64 unused)
@@ -46,10 +46,10 @@ static void report_segment_base_read(const char *key, void (*load)(u64), u64 non
 	static u64 probe;
 	struct guest_fault fault;
 	probe = nonce;
-	fs_value = 0;
+	loaded_value = 0;
 	if (guest_catch(load, (u64)&probe, &fault))
-		fs_value = ~fault.vector;
-	guest_report(key, fs_value);
+		loaded_value = ~fault.vector;
+	guest_report(key, loaded_value);
 }
 
 static void guest_state(u64 nonce)
@@ -184,6 +184,7 @@ static void shadow_interrupt(struct trap_frame *f)
 /* A fixed interrupt to ourselves (ICR destination shorthand "self"): pending while IF = 0. */
 static void request_self_interrupt(void)
 {
+	interrupt_rip = 0;
 	apic_write(APIC_ICR_LOW, ICR_SHORTHAND_SELF | SHADOW_VECTOR);
 }
 

@@ -158,6 +158,8 @@ HOST_STATE = {   # field after the exit: what loads it (SDM 28.5.1, 28.5.2)
     "gdtr_base": "HOST_GDTR_BASE", "idtr_base": "HOST_IDTR_BASE",
     "sysenter_cs": "HOST_IA32_SYSENTER_CS", "sysenter_esp": "HOST_IA32_SYSENTER_ESP",
     "sysenter_eip": "HOST_IA32_SYSENTER_EIP",
+    "efer": "the \"host address-space size\" exit control (LMA, LME; EFER is not loaded, 28.5.1)",
+    "pat": "the host's own IA32_PAT, loaded only with the \"load IA32_PAT\" exit control",
 }
 
 
@@ -167,8 +169,8 @@ def host_state(r):
     for name, field in HOST_STATE.items():
         before = r.int_fact(f"host.before.{name}")
         r.expect_eq(f"host.{name}", f"the host's value before the run" if before is None else before,
-                    f"a VM exit loads this from {field} (SDM 28.5); it must hold the host's own value, "
-                    "even where a wrong one would not crash this host")
+                    f"after a VM exit this comes from {field} (SDM 28.5); it must be the host's own "
+                    "value, even where a wrong one would not crash this host")
     r.expect_exits("VMCALL", lambda quals: len(quals) == 1, "1",
                    "Bochs must record the one VM exit whose host-state load is compared")
 
