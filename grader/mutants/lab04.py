@@ -132,7 +132,7 @@ MUTANTS = [
      "~(u64)DR7_LOCAL_ENABLES", "~0xffUL", "task-jmp", "BAD      tasks.b_dr7"),
     ("gate-event-reinjected", "04", "task_switch.c",
      "\t\tlab04(v)->vectored_event_done = true;", "\t\t;",
-     "task-gate", "BAD      Bochs's record of injections of vector 0x50"),
+     "task-gate", "BAD      Bochs's record of injections of vectors 0x50 and 0x51"),
     ("cr0-ts-not-set", "04", "task_switch.c",
      "\tvmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);\n", "",
      "task-gate", "BAD      tasks.cr0_ts"),
