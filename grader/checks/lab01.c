@@ -23,15 +23,15 @@ CHECK(01, host_state, "host-state", .last_stage = STAGE_RUN, .guest = guest_firs
 
 /* ---- guest-state: what VM entry loaded, as the guest sees it ---- */
 
-static u64 fs_value;
+static u64 loaded_value;
 static void read_fs_relative(u64 offset)
 {
-	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+	__asm__ volatile("mov %%fs:(%1), %0" : "=r"(loaded_value) : "r"(offset));
 }
 
 static void read_gs_relative(u64 offset)
 {
-	__asm__ volatile("mov %%gs:(%1), %0" : "=r"(fs_value) : "r"(offset));
+	__asm__ volatile("mov %%gs:(%1), %0" : "=r"(loaded_value) : "r"(offset));
 }
 
 static void undefined_opcode(u64 unused)
@@ -46,10 +46,10 @@ static void report_segment_base_read(const char *key, void (*load)(u64), u64 non
 	static u64 probe;
 	struct guest_fault fault;
 	probe = nonce;
-	fs_value = 0;
+	loaded_value = 0;
 	if (guest_catch(load, (u64)&probe, &fault))
-		fs_value = ~fault.vector;
-	guest_report(key, fs_value);
+		loaded_value = ~fault.vector;
+	guest_report(key, loaded_value);
 }
 
 static void guest_state(u64 nonce)
@@ -77,20 +77,13 @@ static void guest_state(u64 nonce)
 }
 
 /* The GDTR limit before the first entry (every VM exit sets the host's to 0xffff, SDM 28.5.2). */
-static u16 host_gdtr_limit;
-static void save_host_gdtr_limit(struct vcpu *v)
-{
-	(void)v;
-	host_gdtr_limit = read_gdtr().limit;
-}
-
 static void report_host_gdtr_limit(struct vcpu *v)
 {
 	(void)v;
-	report_fact("guest_state.host_gdtr_limit", "0x%x", host_gdtr_limit);
+	report_fact("guest_state.host_gdtr_limit", "0x%x", read_gdtr().limit);
 }
 CHECK(01, guest_state, "guest-state", .last_stage = STAGE_RUN, .guest = guest_state,
-      .setup = save_host_gdtr_limit, .verify = report_host_gdtr_limit);
+      .setup = report_host_gdtr_limit);
 
 /* ---- cpuid-exit: the hypervisor leaf, the bit, real leaves and subleaves, the digest ---- */
 
@@ -147,10 +140,6 @@ static u64 rotl(u64 x, unsigned n) { return (x << n) | (x >> (64 - n)); }
 static void guest_cpuid(u64 nonce)
 {
 	u64 r[4];
-	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
-		cpuid_dirty(cpuid_inputs[i][0], cpuid_inputs[i][1], r);
-		report_cpuid("", cpuid_inputs[i][0], cpuid_inputs[i][1], r);
-	}
 	unsigned rounds = 4 + nonce % 5;
 	u64 digest = nonce;
 	for (unsigned i = 0; i < rounds; i++) {
@@ -159,6 +148,10 @@ static void guest_cpuid(u64 nonce)
 	}
 	guest_report("cpuid.rounds", rounds);
 	guest_report("cpuid.digest", digest);
+	for (unsigned i = 0; i < ARRAY_SIZE(cpuid_inputs); i++) {
+		cpuid_dirty(cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+		report_cpuid("", cpuid_inputs[i][0], cpuid_inputs[i][1], r);
+	}
 }
 
 /* What the real CPU says, read in VMX root operation, for the grader to compare. */
@@ -191,6 +184,7 @@ static void shadow_interrupt(struct trap_frame *f)
 /* A fixed interrupt to ourselves (ICR destination shorthand "self"): pending while IF = 0. */
 static void request_self_interrupt(void)
 {
+	interrupt_rip = 0;
 	apic_write(APIC_ICR_LOW, ICR_SHORTHAND_SELF | SHADOW_VECTOR);
 }
 
@@ -267,6 +261,7 @@ static struct {
 };
 static struct {
 	u64 feature_control_writes, feature_control, cr0, cr4;
+	bool shutdown;
 	char console[160];
 	unsigned console_length;
 } seen;
@@ -326,16 +321,21 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* The console of a guest that panics: COM1 bytes are kept, the line status says "empty",
- * and the write to the Bochs shutdown port ends the run loop instead of the machine. */
+/* The console of a guest that panics: COM1 bytes are kept and the line status says "empty".
+ * The panic's write to the Bochs shutdown port does not end the machine: it raises #UD in the
+ * guest, where guest_catch() around the step returns, so the next scenario can run. */
 #define CONSOLE_PORT 0x3f8
 #define CONSOLE_LINE_STATUS_PORT 0x3fd
 #define SHUTDOWN_PORT 0x8900
 static enum exit_verdict capture_console(struct vcpu *v)
 {
 	u64 q = v->exit.qualification;
-	if (io_qual_port(q) == SHUTDOWN_PORT)
-		return EXIT_STOP;
+	if (io_qual_port(q) == SHUTDOWN_PORT) {
+		seen.shutdown = true;
+		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
+			   intr_info(VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION, false));
+		return EXIT_RESUME;
+	}
 	if (io_qual_in(q))
 		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? 0x60 : 0;
 	else if (io_qual_port(q) == CONSOLE_PORT && seen.console_length + 1 < sizeof(seen.console))
@@ -344,12 +344,51 @@ static enum exit_verdict capture_console(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-static void setup_bring_up_inputs(struct vcpu *v)
+/* Every IN/OUT of the guest exits (a later lab's I/O bitmaps would take precedence). */
+static void capture_guest_console(void)
 {
-	(void)v;
 	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
 	primary &= ~(u64)(CPU_USE_MSR_BITMAPS | CPU_USE_IO_BITMAPS);
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary | CPU_UNCONDITIONAL_IO_EXITING);
+	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
+}
+
+/* What the console showed during each step that had to panic, reported by the host. */
+#define PANIC_STEPS_MAX 8
+static struct {
+	const char *key;
+	char text[sizeof(seen.console)];
+} panic_console[PANIC_STEPS_MAX];
+static unsigned panic_steps;
+
+/* Runs a step that must panic; returns whether it reached shutdown(). */
+static bool step_panics(const char *key, void (*step)(u64))
+{
+	seen.shutdown = false;
+	seen.console_length = 0;
+	guest_catch(step, 0, NULL);
+	if (panic_steps < PANIC_STEPS_MAX) {
+		panic_console[panic_steps].key = key;
+		memcpy(panic_console[panic_steps++].text, seen.console, seen.console_length);
+	}
+	return seen.shutdown;
+}
+
+static void report_panic_consoles(void)
+{
+	for (unsigned i = 0; i < panic_steps; i++) {
+		char *text = panic_console[i].text;
+		for (unsigned j = 0; text[j]; j++)
+			if (text[j] == '\r' || text[j] == '\n')
+				text[j] = ' ';
+		report_fact(panic_console[i].key, "%s", text);
+	}
+}
+
+static void setup_bring_up_inputs(struct vcpu *v)
+{
+	(void)v;
+	capture_guest_console();
 	vmcs_write(CR0_GUEST_HOST_MASK, ~0UL);
 	vmcs_write(CR0_READ_SHADOW, emulated.cr0);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
@@ -359,7 +398,6 @@ static void setup_bring_up_inputs(struct vcpu *v)
 	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr);
 	exit_register(EXIT_REASON_WRMSR, emulate_wrmsr);
 	exit_register(EXIT_REASON_CONTROL_REGISTER_ACCESS, record_mov_to_cr);
-	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
 }
 
 /* vmx_enable_feature_control() on an emulated IA32_FEATURE_CONTROL; returns the writes. */
@@ -370,6 +408,12 @@ static u64 enable_feature_control_with(u64 value)
 	seen.feature_control = 0;
 	vmx_enable_feature_control();
 	return seen.feature_control_writes;
+}
+
+static void call_enable_feature_control(u64 unused)
+{
+	(void)unused;
+	vmx_enable_feature_control();
 }
 
 static void guest_bring_up_inputs(u64 nonce)
@@ -388,9 +432,9 @@ static void guest_bring_up_inputs(u64 nonce)
 	guest_report("inputs.unlocked.written", seen.feature_control);
 	guest_report("inputs.locked_enabled.writes",
 		     enable_feature_control_with(FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX));
-	/* Last: the step must panic, which ends the guest (capture_console stops the loop). */
-	enable_feature_control_with(FEATURE_CONTROL_LOCK);
-	guest_report("inputs.locked_disabled.returned", 1);
+	emulated.feature_control = FEATURE_CONTROL_LOCK;
+	guest_report("inputs.locked_disabled.panicked",
+		     step_panics("inputs.locked_disabled.console", call_enable_feature_control));
 }
 
 /* The inputs, for the grader to compute what the SDM's rules give, and the captured panic. */
@@ -405,13 +449,76 @@ static void verify_bring_up_inputs(struct vcpu *v)
 		snprintf(key, sizeof(key), "inputs.%s", names[i]);
 		report_fact(key, "0x%lx", emulated.fixed[i]);
 	}
-	for (unsigned i = 0; i < seen.console_length; i++)
-		if (seen.console[i] == '\r' || seen.console[i] == '\n')
-			seen.console[i] = ' ';
-	report_fact("inputs.locked_disabled.console", "%s", seen.console);
+	report_panic_consoles();
 }
 CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = guest_bring_up_inputs,
       .setup = setup_bring_up_inputs, .verify = verify_bring_up_inputs);
+
+/* ---- vmx-failures: steps 01-4, 01-5 and 01-12 run in the guest, where VMXON, VMCLEAR,
+ * VMPTRLD and VMXOFF exit (SDM 26.1.2) and this check answers one of them with VMfailInvalid:
+ * the step must report the failure and panic, not carry on. ---- */
+
+#define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
+static volatile unsigned failing_instruction;	/* exit reason of the instruction that fails */
+static struct vcpu sandbox;			/* the vCPU the steps work on in the guest */
+
+/* SDM 31.2: VMsucceed clears CF, PF, AF, ZF, SF and OF; VMfailInvalid sets CF. */
+static enum exit_verdict answer_vmx_instruction(struct vcpu *v)
+{
+	u64 rflags = vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS;
+	if (EXIT_REASON_BASIC(v->exit.reason) == failing_instruction)
+		rflags |= RFLAGS_CF;
+	vmcs_write(GUEST_RFLAGS, rflags);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static void setup_vmx_failures(struct vcpu *v)
+{
+	(void)v;
+	capture_guest_console();
+	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr);	/* IA32_VMX_BASIC: the real one */
+	exit_register(EXIT_REASON_VMXON, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMCLEAR, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMPTRLD, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMXOFF, answer_vmx_instruction);
+}
+
+static void call_vmx_on(u64 unused) { (void)unused; vmx_on(&sandbox); }
+static void call_vmcs_load(u64 unused) { (void)unused; vmcs_load(&sandbox); }
+static void call_vmx_off(u64 unused) { (void)unused; vmx_off(&sandbox); }
+
+static void guest_vmx_failures(u64 nonce)
+{
+	static const struct {
+		const char *panicked, *console;
+		unsigned failing;
+		void (*step)(u64);
+	} scenarios[] = {
+		{ "failures.vmxon.panicked", "failures.vmxon.console", EXIT_REASON_VMXON, call_vmx_on },
+		{ "failures.vmcs_load_vmclear.panicked", "failures.vmcs_load_vmclear.console",
+		  EXIT_REASON_VMCLEAR, call_vmcs_load },
+		{ "failures.vmptrld.panicked", "failures.vmptrld.console", EXIT_REASON_VMPTRLD, call_vmcs_load },
+		{ "failures.vmx_off_vmclear.panicked", "failures.vmx_off_vmclear.console",
+		  EXIT_REASON_VMCLEAR, call_vmx_off },
+		{ "failures.vmxoff.panicked", "failures.vmxoff.console", EXIT_REASON_VMXOFF, call_vmx_off },
+	};
+	(void)nonce;
+	for (unsigned i = 0; i < ARRAY_SIZE(scenarios); i++) {
+		sandbox.vmxon_region = page_alloc();
+		sandbox.vmcs = page_alloc();
+		failing_instruction = scenarios[i].failing;
+		guest_report(scenarios[i].panicked, step_panics(scenarios[i].console, scenarios[i].step));
+	}
+}
+
+static void verify_vmx_failures(struct vcpu *v)
+{
+	(void)v;
+	report_panic_consoles();
+}
+CHECK(01, vmx_failures, "vmx-failures", .last_stage = STAGE_RUN, .guest = guest_vmx_failures,
+      .setup = setup_vmx_failures, .verify = verify_vmx_failures);
 
 CHECK(01, vmxoff, "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid,
       .verify = verify_cpuid, .demo = true);

@@ -41,7 +41,10 @@ static void setup_inject(struct vcpu *v)
  * 32-bit state, IN returns the state and stirs it, so order and size both matter. */
 static u32 accumulator;
 
-static u32 device_offset(u16 port) { return port >= DEVICE_BASE ? port - DEVICE_BASE : port - IMMEDIATE_BASE; }
+static u32 device_offset(u16 port)
+{
+	return port >= DEVICE_BASE ? port - DEVICE_BASE : port - IMMEDIATE_BASE;
+}
 
 static u32 acc_in(u16 port, unsigned size)
 {
@@ -200,7 +203,10 @@ static const struct injection {
 };
 
 /* The error code the guest asks for with vector i (vectors without one must not see it). */
-static u32 injection_error_code(u64 nonce, unsigned i) { return (u32)(rotl(nonce, 3 * i + 1) & 0xfff8) | 0x4; }
+static u32 injection_error_code(u64 nonce, unsigned i)
+{
+	return (u32)(rotl(nonce, 3 * i + 1) & 0xfff8) | 0x4;
+}
 
 static void guest_inject(u64 nonce)
 {
@@ -470,13 +476,13 @@ static void guest_io_unconditional(u64 nonce)
 /* The element sizes and directions the first part leaves out: INSB, OUTSW, INSD. */
 static void io_string_other_sizes(u64 nonce)
 {
-	u8 bytes[4] = { 0, 0, 0, 0 };
+	u64 bytes = 0x5a5a5a5a00000000UL;	/* INSB x4 fills the low half; the rest must stay */
 	u16 words[2] = { (u16)nonce, (u16)(nonce >> 16) };
 	u32 dword = 0;
 	u64 rcx, rsi, rdi;
-	__asm__ volatile("rep insb" : "=c"(rcx), "=D"(rdi) : "c"(4UL), "D"(bytes), "d"(DEVICE_BASE + 1) : "memory");
-	guest_report("str.insb_bytes", bytes[0] | bytes[1] << 8 | bytes[2] << 16 | (u64)bytes[3] << 24);
-	guest_report("str.insb_rdi", rdi - (u64)bytes);
+	__asm__ volatile("rep insb" : "=c"(rcx), "=D"(rdi) : "c"(4UL), "D"(&bytes), "d"(DEVICE_BASE + 1) : "memory");
+	guest_report("str.insb_bytes", bytes);
+	guest_report("str.insb_rdi", rdi - (u64)&bytes);
 	__asm__ volatile("rep outsw" : "=c"(rcx), "=S"(rsi) : "c"(2UL), "S"(words), "d"(DEVICE_BASE + 2) : "memory");
 	guest_report("str.outsw_rsi", rsi - (u64)words);
 	__asm__ volatile("insl" : "=D"(rdi) : "D"(&dword), "d"(DEVICE_BASE + 3) : "memory");
@@ -494,16 +500,23 @@ static void io_string_address_size(const u8 *src)
 	guest_report("str.after_a32", inl_device());
 }
 
-/* REP OUTSB with an FS override: the element comes from FS.base + RSI (SDM 28.2.5 names the
- * segment; in 64-bit mode FS and GS keep their bases). */
+/* OUTSB with an FS or GS override: the element comes from the segment's base + RSI (SDM
+ * 28.2.5 names the segment; in 64-bit mode FS and GS keep their bases). */
 static void io_string_segment(const u8 *src)
 {
+	u64 fs = rdmsr(MSR_IA32_FS_BASE), gs = rdmsr(MSR_IA32_GS_BASE);
 	u64 rcx = 2, rsi = 0x1000 + 4;
 	wrmsr(MSR_IA32_FS_BASE, (u64)src - 0x1000);
 	__asm__ volatile("rep outsb %%fs:(%%rsi), (%%dx)" : "+c"(rcx), "+S"(rsi) : "d"(DEVICE_BASE) : "memory");
-	wrmsr(MSR_IA32_FS_BASE, 0);
+	wrmsr(MSR_IA32_FS_BASE, fs);
 	guest_report("str.fs_rsi", rsi - 0x1000);
 	guest_report("str.after_fs", inl_device());
+	rsi = 0x2000 + 7;
+	wrmsr(MSR_IA32_GS_BASE, (u64)src - 0x2000);
+	__asm__ volatile("outsb %%gs:(%%rsi), (%%dx)" : "+S"(rsi) : "d"(DEVICE_BASE) : "memory");
+	wrmsr(MSR_IA32_GS_BASE, gs);
+	guest_report("str.gs_rsi", rsi - 0x2000);
+	guest_report("str.after_gs", inl_device());
 }
 
 static void guest_io_string(u64 nonce)
@@ -572,7 +585,8 @@ static void msr_upper_halves(u64 nonce)
 	struct guest_fault f;
 	bool faulted = guest_catch(do_wrmsr_regs, (u64)&w, &f);
 	do_rdmsr_regs((u64)&r);
-	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : (r.rdx << 32) | (u32)r.rax);
+	u64 read_back = (r.rdx << 32) | (u32)r.rax;
+	guest_report("msr.scratch_written_from_edx_eax", faulted ? outcome(true, &f) : read_back);
 	guest_report("msr.rdmsr_rax_rdx_63_32", (r.rax >> 32) | (r.rdx & ~0xffffffffUL));
 }
 
@@ -639,6 +653,8 @@ static void guest_fault_vs_exit(u64 nonce)
 	struct guest_fault f;
 	static u32 signature;
 	(void)nonce;
+	write_cr4(read_cr4() & ~CR4_OSXSAVE);
+	guest_report("prio.xsetbv_without_osxsave", outcome(guest_catch(do_xsetbv, 0x3, &f), &f));
 	write_cr4(read_cr4() | CR4_OSXSAVE);
 	guest_report("prio.user_hlt", outcome(guest_user(user_hlt, 0, &f), &f));
 	write_cr4(read_cr4() | CR4_TSD);

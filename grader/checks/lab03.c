@@ -81,15 +81,17 @@ static void fpu_op(u64 a) { (void)a; __asm__ volatile("fninit"); }
 static void rdtsc_op(u64 a) { (void)a; __asm__ volatile("rdtsc" : : : "rax", "rdx"); }
 static void do_write_cr0(u64 v) { write_cr0(v); }
 
+#define NO_FAULT 0x100	/* what fault_of() returns when fn ran through (lab03.py: NO_FAULT) */
+
 static struct guest_fault last_fault;
 
-/* The vector of the exception fn(arg) raised, or 0x100 when it ran through. */
+/* The vector of the exception fn(arg) raised, or NO_FAULT. */
 static u64 fault_of(void (*fn)(u64), u64 arg)
 {
 	if (guest_catch(fn, arg, &last_fault))
 		return last_fault.vector;
 	last_fault = (struct guest_fault){0};
-	return 0x100;
+	return NO_FAULT;
 }
 
 /* Reports where the last fault happened relative to `insn` (0: at it) and its error code;
@@ -175,7 +177,7 @@ static void guest_cr4(u64 nonce)
 	guest_report("cr4.de_tsd", fault_of(mov_to_cr4_r14, c4 ^ CR4_DE ^ CR4_TSD));
 	guest_report("cr4.after_de_tsd", read_cr4());
 	struct guest_fault f;
-	guest_report("cr4.user_rdtsc", guest_user(rdtsc_op, 0, &f) ? f.vector : 0x100);
+	guest_report("cr4.user_rdtsc", guest_user(rdtsc_op, 0, &f) ? f.vector : NO_FAULT);
 }
 
 /* Real TS = 1 and NE = 1 while the shadow says 0 for both: CLTS cannot change TS without an
@@ -288,7 +290,7 @@ static u64 cr8_wrong_registers(u64 nonce)
 	u64 wrong = 0;
 	cr8_roundtrip_nonce = nonce;
 	for (u64 reg = 0; reg < 16; reg++)
-		if (fault_of(cr8_roundtrip, reg) != 0x100 || cr8_seen != ((nonce + reg) & 0xf))
+		if (fault_of(cr8_roundtrip, reg) != NO_FAULT || cr8_seen != ((nonce + reg) & 0xf))
 			wrong |= BIT(reg);
 	return wrong;
 }

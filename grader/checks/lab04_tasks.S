@@ -118,9 +118,9 @@
 
 	.text
 	.code32
-	.globl task_main, task_b_entry, task_c_entry, task_d_entry, task_e_entry
+	.globl task_main, task_b_entry, task_c_entry, task_d_entry, task_e_entry, task_j_entry
 	.globl fault_7, fault_10, fault_11, fault_13
-	.globl a_after_jmp, a_after_call, a_after_int, a_df_jmp, b_after_iret
+	.globl a_after_jmp, a_after_call, a_after_int, a_df_jmp, b_after_iret, a_extint_point
 task_main:
 	mov $SEL_DATA2, %ax			/* A's selectors: ES, SS, DS, FS, GS all differ */
 	mov %ax, %es
@@ -189,6 +189,10 @@ a_after_int:
 	movl $1f, resume_eip
 	fnop
 1:	REPORT tasks.nm_after_clts, last_vector
+	sti					/* the queued interrupt 0x51 arrives after the */
+	nop					/* STI shadow, through the task gate to J */
+a_extint_point:
+	cli
 
 	movl $1f, resume_eip
 	ljmp $SEL_TSS_SHORT, $0			/* limit below 67H: #TS */
@@ -285,6 +289,11 @@ task_c_entry:
 	GDT_TYPE SEL_TSS_C
 	REPORT tasks.c_type_in_gate, %eax
 	TSS_FIELD tasks.a_saved_eip_int, tss_a_ptr, TSS_EIP
+	iret
+	ud2
+
+task_j_entry:
+	TSS_FIELD tasks.a_saved_eip_extint, tss_a_ptr, TSS_EIP
 	iret
 	ud2
 

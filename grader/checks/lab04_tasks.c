@@ -26,9 +26,11 @@
 #define SEL_DATA5 0x80
 #define SEL_LDT 0x88
 #define SEL_TSS_I 0x90
-#define GDT32_ENTRIES 19
-#define IDT32_ENTRIES 0x51
+#define SEL_TSS_J 0x98
+#define GDT32_ENTRIES 20
+#define IDT32_ENTRIES 0x52
 #define VEC_TASK_GATE 0x50
+#define VEC_EXTINT_TASK_GATE 0x51	/* queued by the check: an external interrupt */
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
@@ -39,9 +41,9 @@
 #define DR7_ALL_ENABLES 0x4ff		/* L0-L3, G0-G3 and the always-1 bit 10 */
 #define B_REGS_BASE(nonce) ((u32)(nonce) ^ 0xb0b0b0b0)
 
-extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[];
+extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[], task_j_entry[];
 extern char fault_7[], fault_10[], fault_11[], fault_13[];
-extern char a_after_jmp[], a_after_call[], a_after_int[], a_df_jmp[], b_after_iret[];
+extern char a_after_jmp[], a_after_call[], a_after_int[], a_df_jmp[], b_after_iret[], a_extint_point[];
 extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_a_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
 
 static u64 tss_descriptor(void *tss, u32 limit, u64 type, bool present)
@@ -188,6 +190,7 @@ static void fill_idt(u64 *idt)
 	idt[VEC_NP] = interrupt_gate32(fault_11);
 	idt[VEC_GP] = interrupt_gate32(fault_13);
 	idt[VEC_TASK_GATE] = task_gate(SEL_TSS_C);
+	idt[VEC_EXTINT_TASK_GATE] = task_gate(SEL_TSS_J);
 }
 
 /* Where the SDM says each saved EIP must point, and what task B must start with. */
@@ -201,11 +204,11 @@ static void report_expected(struct tss32 *b, struct tss32 *d)
 	report_fact("host.a_after_int", "0x%x", (u32)(u64)a_after_int);
 	report_fact("host.a_df_jmp", "0x%x", (u32)(u64)a_df_jmp);
 	report_fact("host.b_after_iret", "0x%x", (u32)(u64)b_after_iret);
+	report_fact("host.a_extint_point", "0x%x", (u32)(u64)a_extint_point);
 }
 
 static void setup_tasks(struct vcpu *v)
 {
-	(void)v;
 	student_task_switch = exit_handler_for(EXIT_REASON_TASK_SWITCH);
 	if (student_task_switch)
 		exit_register(EXIT_REASON_TASK_SWITCH, damage_then_switch);
@@ -221,6 +224,9 @@ static void setup_tasks(struct vcpu *v)
 	fill_gdt(gdt, cr3, a, b);
 	gdt[SEL_TSS_C / 8] = tss_descriptor(c, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_D / 8] = tss_descriptor(d, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_J / 8] = tss_descriptor(new_task(task_j_entry, cr3, 0x1), TSS32_MIN_LIMIT,
+					    SYS_TYPE_TSS32_AVAILABLE, true);
+	vcpu_queue_interrupt(v, VEC_EXTINT_TASK_GATE);	/* waits for A's STI */
 	fill_idt(idt);
 	canary_a = (u32)(boot_params.nonce >> 32) | 1;
 	gdt32_ptr = (u32)(u64)gdt;

@@ -108,6 +108,7 @@ static void report_host_state(const char *prefix, u64 tr_base)
 		{ "sysenter_cs", rdmsr(MSR_IA32_SYSENTER_CS) },
 		{ "sysenter_esp", rdmsr(MSR_IA32_SYSENTER_ESP) },
 		{ "sysenter_eip", rdmsr(MSR_IA32_SYSENTER_EIP) },
+		{ "efer", rdmsr(MSR_IA32_EFER) }, { "pat", rdmsr(MSR_IA32_PAT) },
 	};
 	char key[64];
 	for (unsigned i = 0; i < ARRAY_SIZE(state); i++) {

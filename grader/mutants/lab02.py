@@ -115,9 +115,13 @@ MUTANTS = [
     ("string-io-32-bit-keeps-63-32", "02", "io.c",
      "u64 keep = address_size == ADDRESS_SIZE_16 ? ~0xffffUL : 0;", "u64 keep = ~mask;",
      "io-string", "BAD      str.a32_rcx"),
+    ("ins-stores-whole-dword", "02", "io.c",
+     "memcpy(element, &value, size);", "memcpy(element, &value, 4);", "io-string", "BAD      str.insb_bytes"),
     ("string-io-ignores-fs", "02", "io.c",
      "u64 base = segment == SEGREG_FS ? vmcs_read(GUEST_FS_BASE) :",
      "u64 base = segment == SEGREG_ES ? 0 :", "io-string", "BAD      str.after_fs"),
+    ("string-io-ignores-gs", "02", "io.c",
+     "segment == SEGREG_GS ? vmcs_read(GUEST_GS_BASE) : 0;", "0;", "io-string", "BAD      str.after_gs"),
     # 02-13, 02-14: MSR bitmap and policy
     ("msr-write-bit-in-high-read-half", "02", "msr.c",
      "lab02(v)->msr_bitmap[part + 2048 + n / 8] |= (u8)BIT(n % 8);",

@@ -85,9 +85,9 @@ def bring_up_inputs(r):
     r.expect_eq("inputs.locked_enabled.writes", 0,
                 "IA32_FEATURE_CONTROL locked with bit 2 set: no WRMSR, because a WRMSR to it raises "
                 "#GP once the lock bit is set (SDM 24.7)")
-    r.expect_absent("inputs.locked_disabled.returned",
-                    "IA32_FEATURE_CONTROL locked with bit 2 clear: VMXON can never succeed until reset "
-                    "(SDM 24.7), so vmx_enable_feature_control() must panic, not return")
+    r.expect_eq("inputs.locked_disabled.panicked", 1,
+                "IA32_FEATURE_CONTROL locked with bit 2 clear: VMXON can never succeed until reset "
+                "(SDM 24.7), so vmx_enable_feature_control() must panic, not return")
     r.expect("inputs.locked_disabled.console", lambda v: "PANIC" in v, "a PANIC message",
              "the locked-and-disabled IA32_FEATURE_CONTROL must be reported with panic()")
     r.expect_exits("IO_INSTRUCTION", lambda quals: any(io_port(q) == SHUTDOWN_PORT for q in quals),
@@ -105,7 +105,7 @@ def vmxon(r):
                 "a second VMXON fails only in VMX root operation: vmx_on() must have executed VMXON")
 
 
-@check(LAB, "vmcs-load", 10, ["01-5"], "a VMCS initialized with VMCLEAR and made current with VMPTRLD")
+@check(LAB, "vmcs-load", 5, ["01-5"], "a VMCS initialized with VMCLEAR and made current with VMPTRLD")
 def vmcs_load(r):
     r.expect_eq("vmcs.region_aligned", 1, "the VMCS region must be a 4-KByte aligned page (SDM 25.2)")
     r.expect_eq("vmcs.region_revision", r.int_fact("vmcs.basic_revision", "IA32_VMX_BASIC[30:0]"),
@@ -158,6 +158,8 @@ HOST_STATE = {   # field after the exit: what loads it (SDM 28.5.1, 28.5.2)
     "gdtr_base": "HOST_GDTR_BASE", "idtr_base": "HOST_IDTR_BASE",
     "sysenter_cs": "HOST_IA32_SYSENTER_CS", "sysenter_esp": "HOST_IA32_SYSENTER_ESP",
     "sysenter_eip": "HOST_IA32_SYSENTER_EIP",
+    "efer": "the \"host address-space size\" exit control (LMA, LME; EFER is not loaded, 28.5.1)",
+    "pat": "the host's own IA32_PAT, loaded only with the \"load IA32_PAT\" exit control",
 }
 
 
@@ -167,8 +169,8 @@ def host_state(r):
     for name, field in HOST_STATE.items():
         before = r.int_fact(f"host.before.{name}")
         r.expect_eq(f"host.{name}", f"the host's value before the run" if before is None else before,
-                    f"a VM exit loads this from {field} (SDM 28.5); it must hold the host's own value, "
-                    "even where a wrong one would not crash this host")
+                    f"after a VM exit this comes from {field} (SDM 28.5); it must be the host's own "
+                    "value, even where a wrong one would not crash this host")
     r.expect_exits("VMCALL", lambda quals: len(quals) == 1, "1",
                    "Bochs must record the one VM exit whose host-state load is compared")
 
@@ -262,6 +264,30 @@ def interrupt_shadow(r):
                 "MOV SS; CPUID with an interrupt pending: blocking by MOV SS ends once the CPUID "
                 "completes (SDM 25.4.2), so the skip must clear it too")
     r.expect_eq("exits.CPUID", 2, "Bochs recorded the two CPUID exits, one in each shadow")
+
+
+FAILURES = {   # scenario: (instruction answered with VMfailInvalid, the step that runs it)
+    "vmxon": ("VMXON", "vmx_on()"),
+    "vmcs_load_vmclear": ("VMCLEAR", "vmcs_load()"),
+    "vmptrld": ("VMPTRLD", "vmcs_load()"),
+    "vmx_off_vmclear": ("VMCLEAR", "vmx_off()"),
+    "vmxoff": ("VMXOFF", "vmx_off()"),
+}
+
+
+@check(LAB, "vmx-failures", 5, ["01-4", "01-5", "01-12"],
+       "a VMX instruction that fails (VMfailInvalid) is reported and stops the hypervisor")
+def vmx_failures(r):
+    for scenario, (instruction, step) in FAILURES.items():
+        r.expect_eq(f"failures.{scenario}.panicked", 1,
+                    f"{instruction} answered VMfailInvalid (CF = 1, SDM 31.2): {step} must check the "
+                    "status, report it and panic instead of carrying on")
+        r.expect(f"failures.{scenario}.console", lambda v, i=instruction: f"{i} failed: VMfailInvalid" in v,
+                 f"\"{instruction} failed: VMfailInvalid\"",
+                 "vmx_report_failure() names the instruction and its status before the panic")
+    for instruction in sorted({i for i, _ in FAILURES.values()}):
+        r.expect_exits(instruction, lambda quals: len(quals) > 0, "at least one",
+                       f"Bochs must record the guest's {instruction} exits that this check answered")
 
 
 @check(LAB, "vmxoff", 5, ["01-12"], "VMX operation left cleanly: VMCLEAR, VMXOFF, CR4.VMXE cleared")

@@ -282,8 +282,9 @@ def io_string(r):
         dev.out(0, src[i])
     r.expect_eq("str.std_rsi", 3, "with RFLAGS.DF = 1, OUTSB walks backwards")
     insb = [dev.inp(1, 1) for _ in range(4)]
-    r.expect_eq("str.insb_bytes", sum(b << (8 * i) for i, b in enumerate(insb)), "REP INSB stores 4 bytes "
-                "(size 1, IN: qualification bits 2:0 and 3)")
+    r.expect_eq("str.insb_bytes", 0x5A5A5A5A00000000 | sum(b << (8 * i) for i, b in enumerate(insb)),
+                "REP INSB stores 4 bytes, one byte each (size 1, IN: qualification bits 2:0 and 3), and "
+                "nothing past them")
     r.expect_eq("str.insb_rdi", 4, "INSB advances RDI by 1 per byte")
     for w in (nonce & 0xFFFF, (nonce >> 16) & 0xFFFF):
         dev.out(2, w)
@@ -300,12 +301,17 @@ def io_string(r):
     r.expect_eq("str.fs_rsi", 6, "REP OUTSB FS:[RSI] advances RSI by 2")
     r.expect_eq("str.after_fs", dev.inp(0, 4), "OUTS with an FS override reads FS.base + RSI: the segment "
                 "is instruction information bits 17:15, and FS keeps its base in 64-bit mode")
+    dev.out(0, src[7])
+    r.expect_eq("str.gs_rsi", 8, "OUTSB GS:[RSI] without REP advances RSI by 1")
+    r.expect_eq("str.after_gs", dev.inp(0, 4), "OUTS with a GS override reads GS.base + RSI (GS keeps its "
+                "base in 64-bit mode too)")
     r.expect_eq("str.final", dev.inp(0, 4), "the device saw every element in order")
     rep = dict(string=True, rep=True)
     want = [io_qual(DEVICE, 1, 0, **rep), io_qual(0x8000, 2, 1, **rep), io_qual(0x8000, 4, 0, string=True),
             io_qual(DEVICE, 1, 0, **rep), io_qual(0x7FFF, 1, 1, **rep), io_qual(0x8000, 2, 0, **rep),
             io_qual(0x8001, 4, 1, string=True), io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1),
-            io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1), io_qual(DEVICE, 4, 1)]
+            io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1), io_qual(DEVICE, 1, 0, string=True),
+            io_qual(DEVICE, 4, 1), io_qual(DEVICE, 4, 1)]
     expect_io_exits(r, want, "one exit per string instruction (or per element), then the next "
                     "instruction: the guest skipped nothing and repeated nothing", collapse=True)
 
@@ -359,6 +365,8 @@ def fault_vs_exit(r):
                      ("user_invd", "INVD at CPL 3"),
                      ("user_xsetbv", "XSETBV at CPL 3 (the hypervisor checks CPL if the CPU exits)")):
         r.expect_eq(f"prio.{key}", VEC_GP, f"{why} raises #GP(0) in the guest {AT_INSN}")
+    r.expect_eq("prio.xsetbv_without_osxsave", VEC_UD, "XSETBV with CR4.OSXSAVE = 0 raises #UD before "
+                "any exit (SDM 26.1.1: invalid-opcode exceptions come first)")
     r.expect_eq("prio.getsec", VEC_UD, "GETSEC with CR4.SMXE = 0 raises #UD, no VM exit")
     r.expect_eq("prio.user_rdtsc", NO_FAULT, "RDTSC at CPL 3 with CR4.TSD = 0 exits and is emulated")
     r.expect_eq("prio.user_cpuid", NO_FAULT, "CPUID at CPL 3 exits like at CPL 0")
@@ -366,6 +374,8 @@ def fault_vs_exit(r):
     for reason in ("HLT", "IO_INSTRUCTION", "INVD", "GETSEC"):
         r.expect_absent(f"exits.{reason}", "the fault has priority: no VM exit (SDM 26.1.1)")
     r.expect_exits("RDTSC", lambda quals: len(quals) == 1, "1 exit", "only the CPL-3 RDTSC without CR4.TSD exits")
+    r.expect_exits("XSETBV", lambda quals: len(quals) == 1, "1 exit", "only the CPL-3 XSETBV exits (Bochs "
+                   "checks CPL after the exit); the one without CR4.OSXSAVE faults first")
     expect_injections(r, [(VEC_GP, 0)], "the hypervisor injects only XSETBV's #GP(0); the other faults "
                       "are the processor's own, raised before any exit")
 

@@ -132,7 +132,8 @@ def cr4_vmxe(r):
     r.expect_eq("cr4.user_rdtsc", VEC_GP,
                 "the real CR4 got the guest-owned TSD of the emulated write: RDTSC at CPL 3 raises #GP")
     r.expect_eq("host.cr4_shadow", last, "the shadow holds the whole value the guest last wrote")
-    r.expect_eq("host.guest_cr4", last | CR4_VMXE, "the real CR4 is that value with VMXE = 1 (a fixed bit)")
+    r.expect_eq("host.guest_cr4", last | r.int_fact("fixed.cr4_fixed0", CR4_VMXE),
+                "the real CR4 is that value with the CR4 fixed bits set (VMXE: SDM 24.8)")
     expect_cr_exits(r, [mov_to(4, "r14")] * 4,
                     "only the writes that change VMXE, PAE or DE (owned) exit, not the TSD flips")
     expect_gp_injections(r, 3, "the VMXE, PAE and reserved-bit writes get #GP(0) from the hypervisor")

@@ -19,7 +19,7 @@ def intr_info(vector, kind, error_code=False):
 def expect_injections(r, want, why):
     """What Bochs injected at VM entries, as (vector, error code), must be exactly `want`."""
     seen = r.bochs.injections
-    return r.expect_that("Bochs's injections (vector, error code)", seen == want,
+    return r.expect_that("Bochs's record of injections (vector, error code)", seen == want,
                          [(hex(v), hex(e)) for v, e in seen], [(hex(v), hex(e)) for v, e in want], why)
 
 
@@ -28,8 +28,12 @@ def expect_injections(r, want, why):
 def extint_reinject(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
     r.expect_eq("irq.vector", 0xdf, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
-    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1, "external-interrupt exiting must be on")
-    expect_injections(r, [(0xdf, 0)], "one injection of the acknowledged vector (SDM 27.6)")
+    r.expect_eq("exits.EXTERNAL_INTERRUPT", 1,
+                "external-interrupt exiting must be on, and acknowledge interrupt on exit too: an "
+                "interrupt not acknowledged stays pending in the APIC and exits again")
+    expect_injections(r, [(0xdf, 0)],
+                      "one injection, of the vector the exit interruption information reported "
+                      "(valid only with acknowledge interrupt on exit, SDM 28.2.2)")
 
 
 @check(LAB, "extint-consume", 4, ["04-2"],
@@ -97,6 +101,9 @@ def nmi_shadow(r):
        "an NMI and two interrupts wait at once: one event per entry, the NMI first")
 def event_order(r):
     r.expect_eq("irq.order", 0x024845, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
+    r.expect_eq("exits.INTERRUPT_WINDOW", 2,
+                "each interrupt waits for the interrupt window that follows the previous event's delivery")
+    r.expect_absent("exits.NMI_WINDOW", "the NMI went in at the first entry")
     expect_injections(r, [(VEC_NMI, 0), (0x48, 0), (0x45, 0)],
                       "one event per VM entry (a second write replaces the first): NMI, then the "
                       "highest vector")
@@ -153,7 +160,8 @@ def idt_vectoring(r):
 def idt_vectoring_soft(r):
     r.expect_eq("vectoring.info", intr_info(0x49, SOFTWARE_INTERRUPT),
                 "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
-    r.expect_eq("irq.count", 1, "re-delivered once")
+    r.expect_eq("irq.count", 1, "re-delivered once: without the VM-entry instruction length the "
+                "handler returns to the INT itself, which runs again")
     r.expect_eq("irq.vector", 0x49, "with its vector")
     r.expect_eq("irq.rip_after_int", 1,
                 "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
@@ -175,7 +183,7 @@ def idt_vectoring_error(r):
 
 SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = 0x08, 0x10, 0x18, 0x20, 0x28, 0x30
 SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = 0x38, 0x40, 0x48, 0x50, 0x58, 0x60
-SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I = 0x68, 0x70, 0x78, 0x80, 0x88, 0x90
+SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I, SEL_TSS_J = 0x68, 0x70, 0x78, 0x80, 0x88, 0x90, 0x98
 TSS_AVAILABLE, TSS_BUSY = 0x9, 0xB
 EFLAGS_NT = 0x4000
 A_EFLAGS = 0x8d7            # what task A sets before its JMP (lab04_tasks.S)
@@ -190,7 +198,8 @@ def switch(source, selector):
 
 # Every task switch of the guest program, in order (the three bad TSSes fault before any exit).
 SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS_B),
-            switch(IRET, SEL_TSS_A), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C), switch(IRET, SEL_TSS_A),
+            switch(IRET, SEL_TSS_A), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C),
+            switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_J), switch(IRET, SEL_TSS_A),
             switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
             switch(JMP, SEL_TSS_I), switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
 
@@ -278,13 +287,17 @@ def task_gate(r):
                 "INT n (a software interrupt): saved EIP = the instruction after the INT")
     r.expect_eq("tasks.a_ebx_after_gate", (r.nonce >> 32) | 1, "A resumes after its INT")
     r.expect_eq("tasks.c_type_after_iret", TSS_AVAILABLE, "C is free again after its IRET")
+    r.expect_eq("tasks.a_saved_eip_extint", r.int_fact("host.a_extint_point", -1),
+                "an external interrupt through a task gate (type 0): saved EIP = guest RIP, "
+                "no instruction length added (SDM 28.2.5 defines one only for instructions)")
     r.expect_eq("tasks.cr0_ts", 8, "every task switch sets CR0.TS (seen through the read shadow)")
     r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
     r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
-    expect_switches(r, SWITCHES[:7], "the gate's switch exits with source 3 and C's selector")
-    r.expect_that("Bochs's injections of vector 0x50",
-                  all(v != 0x50 for v, _ in r.bochs.injections), r.bochs.injections, "none",
-                  "the emulated task switch delivered INT 0x50: re-injecting it delivers it twice")
+    expect_switches(r, SWITCHES[:9], "the gates' switches exit with source 3 and C's, then J's selector")
+    gate_vectors = [v for v, _ in r.bochs.injections if v in (0x50, 0x51)]
+    r.expect_that("Bochs's record of injections of vectors 0x50 and 0x51", gate_vectors == [0x51],
+                  gate_vectors, [0x51], "the queued interrupt 0x51 is injected once; the emulated task "
+                  "switch delivered it and INT 0x50: injecting either again delivers it twice")
 
 
 @check(LAB, "task-bad-tss", 5, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
@@ -311,11 +324,12 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
-    faults = [(VEC_TS, SEL_TSS_A), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+    faults = [(VEC_TS, SEL_TSS_A), (0x51, 0), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
               (VEC_GP, SEL_TSS_H)]
-    r.expect_that("Bochs's injections (vector, error code)", r.bochs.injections == faults,
-                  r.bochs.injections, faults, "exactly the six faults of the damaged TSSes, nothing else")
-    expect_switches(r, SWITCHES[:12], "the JMPs to E..I exit (sound at that time); the bad ones do not")
+    r.expect_that("Bochs's record of injections (vector, error code)", r.bochs.injections == faults,
+                  r.bochs.injections, faults, "exactly the six faults of the damaged TSSes and the queued "
+                  "interrupt, nothing else")
+    expect_switches(r, SWITCHES[:14], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
 
 @check(LAB, "task-double-fault", 5, ["04-7", "04-8"],
@@ -330,4 +344,5 @@ def task_double_fault(r):
                 "a hardware exception (type 3): saved EIP = the faulting instruction, no length added")
     r.expect_exits("TASK_SWITCH", lambda quals: quals == SWITCHES,
                    " ".join(hex(q) for q in SWITCHES),
-                   "JMP, JMP, CALL, IRET twice, INT gate, IRET, five damaged TSSes, #DF gate: 13 exits")
+                   "JMP, JMP, CALL, IRET twice, INT gate, IRET, interrupt gate, IRET, five damaged TSSes, "
+                   "#DF gate: 15 exits")
