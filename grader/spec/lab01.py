@@ -200,6 +200,10 @@ def guest_state(r):
                 "GUEST_GDTR_BASE = the host's GDT, which the guest shares")
     r.expect_eq("guest.gdtr_limit", r.int_fact("guest_state.host_gdtr_limit", "the host's GDTR limit"),
                 "GUEST_GDTR_LIMIT = the host's GDTR limit")
+    r.expect_eq("guest_state.vmcs_idtr_base", r.int_fact("host.before.idtr_base", "the host's IDTR base"),
+                "GUEST_IDTR_BASE = the host's IDT (read back from the VMCS before the entry)")
+    r.expect_eq("guest_state.vmcs_idtr_limit", r.int_fact("guest_state.host_idtr_limit", "the host's IDTR limit"),
+                "GUEST_IDTR_LIMIT = the host's IDTR limit (read back from the VMCS before the entry)")
     r.expect_eq("guest.fs_read", r.nonce, "an FS-relative load reads base + offset: GUEST_FS_BASE "
                 "must be 0, not the host's FS base (a value ~vector means the load faulted)")
     r.expect_eq("guest.gs_read", r.nonce ^ 1, "a GS-relative load reads base + offset: GUEST_GS_BASE "
@@ -256,7 +260,7 @@ def cpuid_exit(r):
 
 
 @check(LAB, "interrupt-shadow", 5, ["01-11"],
-       "skipping an emulated CPUID ends blocking by STI and by MOV SS")
+       "skipping an emulated CPUID ends blocking by STI and by MOV SS, not blocking by NMI")
 def interrupt_shadow(r):
     r.expect_eq("shadow.sti_cpuid_late_by", 0,
                 "STI; CPUID with an interrupt pending: blocking by STI ends once the CPUID completes "
@@ -265,29 +269,44 @@ def interrupt_shadow(r):
     r.expect_eq("shadow.mov_ss_cpuid_late_by", 0,
                 "MOV SS; CPUID with an interrupt pending: blocking by MOV SS ends once the CPUID "
                 "completes (SDM 25.4.2), so the skip must clear it too")
-    r.expect_eq("exits.CPUID", 2, "Bochs recorded the two CPUID exits, one in each shadow")
+    r.expect_eq("shadow.nmis", 2, "the guest's two self-NMIs must both arrive")
+    r.expect_eq("shadow.nmi_nesting", 1,
+                "CPUID in an NMI handler with a second NMI pending: blocking by NMI lasts until the "
+                "handler's IRET (SDM 25.4.2), so the skip must keep that bit and clear only the "
+                "STI and MOV-SS bits; else the second NMI nests")
+    r.expect_eq("exits.CPUID", 3, "Bochs recorded the three CPUID exits: two in a shadow, one in "
+                "the NMI handler")
 
 
-FAILURES = {   # scenario: (instruction answered with VMfailInvalid, the step that runs it)
-    "vmxon": ("VMXON", "vmx_on()"),
-    "vmcs_load_vmclear": ("VMCLEAR", "vmcs_load()"),
-    "vmptrld": ("VMPTRLD", "vmcs_load()"),
-    "vmx_off_vmclear": ("VMCLEAR", "vmx_off()"),
-    "vmxoff": ("VMXOFF", "vmx_off()"),
+FAILURES = {   # scenario: (instruction answered with VMfailInvalid, the step, its VMX instructions)
+    "vmxon": ("VMXON", "vmx_on()", ["VMXON"]),
+    "vmcs_load_vmclear": ("VMCLEAR", "vmcs_load()", ["VMCLEAR"]),
+    "vmptrld": ("VMPTRLD", "vmcs_load()", ["VMCLEAR", "VMPTRLD"]),
+    "vmx_off_vmclear": ("VMCLEAR", "vmx_off()", ["VMCLEAR"]),
+    "vmxoff": ("VMXOFF", "vmx_off()", ["VMCLEAR", "VMXOFF"]),
+}
+INSTRUCTION_ORDER = {
+    "vmx_on()": "VMXON",
+    "vmcs_load()": "VMCLEAR, then VMPTRLD (SDM 25.11.3)",
+    "vmx_off()": "VMCLEAR, then VMXOFF (SDM 25.11.3, 31.3)",
 }
 
 
 @check(LAB, "vmx-failures", 5, ["01-4", "01-5", "01-12"],
        "a VMX instruction that fails (VMfailInvalid) is reported and stops the hypervisor")
 def vmx_failures(r):
-    for scenario, (instruction, step) in FAILURES.items():
+    for scenario, (instruction, step, sequence) in FAILURES.items():
+        r.expect(f"failures.{scenario}.instructions", lambda v, want=sequence: v.split() == want,
+                 " ".join(sequence),
+                 f"{step} executes {INSTRUCTION_ORDER[step]} and stops at the first that fails "
+                 f"(here {instruction})")
         r.expect_eq(f"failures.{scenario}.panicked", 1,
                     f"{instruction} answered VMfailInvalid (CF = 1, SDM 31.2): {step} must check the "
                     "status, report it and panic instead of carrying on")
         r.expect(f"failures.{scenario}.console", lambda v, i=instruction: f"{i} failed: VMfailInvalid" in v,
                  f"\"{instruction} failed: VMfailInvalid\"",
                  "vmx_report_failure() names the instruction and its status before the panic")
-    for instruction in sorted({i for i, _ in FAILURES.values()}):
+    for instruction in sorted({i for i, _, _ in FAILURES.values()}):
         r.expect_exits(instruction, lambda quals: len(quals) > 0, "at least one",
                        f"Bochs must record the guest's {instruction} exits that this check answered")
 
