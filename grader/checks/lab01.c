@@ -289,9 +289,17 @@ static struct {
 } emulated = {
 	.cr0 = CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE,	/* NE clear, caching off */
 	.cr4 = CR4_VMXE | CR4_PGE | CR4_PAE,
-	.fixed = { CR0_PG | CR0_NE | CR0_PE, 0xffffffffUL & ~(CR0_CD | CR0_NW),
-		   CR4_VMXE | CR4_OSFXSR, 0x3727ffUL & ~CR4_PGE },
 };
+
+/* Fixed bits a processor could report: the real ones, plus OSFXSR required in CR4, minus
+ * CD and NW allowed in CR0 and PGE allowed in CR4. */
+static void choose_fixed_bits(void)
+{
+	emulated.fixed[0] = rdmsr(MSR_IA32_VMX_CR0_FIXED0);
+	emulated.fixed[1] = rdmsr(MSR_IA32_VMX_CR0_FIXED1) & ~(u64)(CR0_CD | CR0_NW);
+	emulated.fixed[2] = rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_OSFXSR;
+	emulated.fixed[3] = rdmsr(MSR_IA32_VMX_CR4_FIXED1) & ~(u64)CR4_PGE;
+}
 static struct {
 	u64 feature_control_writes, feature_control, cr0, cr4;
 	bool shutdown;
@@ -360,6 +368,7 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
 #define CONSOLE_PORT 0x3f8
 #define CONSOLE_LINE_STATUS_PORT 0x3fd
 #define SHUTDOWN_PORT 0x8900
+#define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
 static enum exit_verdict capture_console(struct vcpu *v)
 {
 	u64 q = v->exit.qualification;
@@ -370,7 +379,7 @@ static enum exit_verdict capture_console(struct vcpu *v)
 		return EXIT_RESUME;
 	}
 	if (io_qual_in(q))
-		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? 0x60 : 0;
+		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? LINE_STATUS_EMPTY : 0;
 	else if (io_qual_port(q) == CONSOLE_PORT && seen.console_length + 1 < sizeof(seen.console))
 		seen.console[seen.console_length++] = (char)v->regs.rax;
 	vmx_advance_rip(v);
@@ -421,6 +430,7 @@ static void report_panic_consoles(void)
 static void setup_bring_up_inputs(struct vcpu *v)
 {
 	(void)v;
+	choose_fixed_bits();
 	capture_guest_console();
 	vmcs_write(CR0_GUEST_HOST_MASK, ~0UL);
 	vmcs_write(CR0_READ_SHADOW, emulated.cr0);

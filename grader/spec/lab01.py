@@ -21,10 +21,15 @@ VEC_UD = 6
 SHUTDOWN_PORT = 0x8900
 
 
-def header_bit(name):
-    """A control bit as common/include/vmx_controls.h defines it (one source for C and Python)."""
-    text = (gradelib.ROOT / "common" / "include" / "vmx_controls.h").read_text()
-    return 1 << int(re.search(rf"#define {name} BIT\((\d+)\)", text).group(1))
+def header_value(header, name):
+    """A constant as common/include/<header> defines it, BIT(n) or a number (one source for C
+    and Python)."""
+    text = (gradelib.ROOT / "common" / "include" / header).read_text()
+    value = re.search(rf"^#define {name} (BIT\((\d+)\)|0x[0-9a-fA-F]+|\d+)", text, re.MULTILINE)
+    return 1 << int(value.group(2)) if value.group(2) else int(value.group(1), 0)
+
+
+SEL_CODE, SEL_DATA, SEL_TSS = (header_value("segment.h", n) for n in ("SEL_KERNEL_CS64", "SEL_KERNEL_DS", "SEL_TSS"))
 
 
 def io_port(qualification):
@@ -118,8 +123,8 @@ def vmcs_load(r):
 CONTROLS = {   # name in the facts: (wanted bits, capability MSR that decides the rest)
     "pin": (0, "IA32_VMX_TRUE_PINBASED_CTLS"),
     "primary": (0, "IA32_VMX_TRUE_PROCBASED_CTLS"),
-    "exit": (header_bit("EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
-    "entry": (header_bit("ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
+    "exit": (header_value("vmx_controls.h", "EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
+    "entry": (header_value("vmx_controls.h", "ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
 }
 
 
@@ -192,8 +197,8 @@ def guest_state(r):
     r.expect("guest.cr4", lambda v: int(v, 0) | CR4_VMXE == host_cr4, "the host's CR4 (a later "
              "lab may hide VMXE from the guest)" if host_cr4 is None else hex(host_cr4),
              "GUEST_CR4 = the host's CR4, VMXE included (SDM 27.3.1.1)")
-    for seg, sel in (("cs", 0x18), ("ss", 0x10), ("ds", 0x10), ("es", 0x10), ("fs", 0x10),
-                     ("gs", 0x10), ("tr", 0x30), ("ldtr", 0)):
+    for seg, sel in (("cs", SEL_CODE), ("ss", SEL_DATA), ("ds", SEL_DATA), ("es", SEL_DATA),
+                     ("fs", SEL_DATA), ("gs", SEL_DATA), ("tr", SEL_TSS), ("ldtr", 0)):
         r.expect_eq(f"guest.{seg}", sel, f"VM entry loads the {seg.upper()} selector from "
                     f"GUEST_{seg.upper()}_SELECTOR (SDM 27.3.2.2)")
     r.expect_eq("guest.gdtr_base", r.int_fact("host.before.gdtr_base", "the host's GDTR base"),
