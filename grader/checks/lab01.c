@@ -76,14 +76,19 @@ static void guest_state(u64 nonce)
 	guest_report("guest.ud2_vector", fault.vector);
 }
 
-/* The GDTR limit before the first entry (every VM exit sets the host's to 0xffff, SDM 28.5.2). */
-static void report_host_gdtr_limit(struct vcpu *v)
+/* The host's descriptor-table limits before the first entry (every VM exit sets them to 0xffff,
+ * SDM 28.5.2), and the guest's IDTR as the VMCS holds it: the guest loads its own IDT before
+ * anything could use the first one, so only the VMCS still shows it. */
+static void report_descriptor_tables(struct vcpu *v)
 {
 	(void)v;
 	report_fact("guest_state.host_gdtr_limit", "0x%x", read_gdtr().limit);
+	report_fact("guest_state.host_idtr_limit", "0x%x", read_idtr().limit);
+	report_fact("guest_state.vmcs_idtr_base", "0x%lx", vmcs_read(GUEST_IDTR_BASE));
+	report_fact("guest_state.vmcs_idtr_limit", "0x%lx", vmcs_read(GUEST_IDTR_LIMIT));
 }
 CHECK(01, guest_state, "guest-state", .last_stage = STAGE_RUN, .guest = guest_state,
-      .setup = report_host_gdtr_limit);
+      .setup = report_descriptor_tables);
 
 /* ---- cpuid-exit: the hypervisor leaf, the bit, real leaves and subleaves, the digest ---- */
 
@@ -175,8 +180,29 @@ CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpui
 #define ICR_SHORTHAND_SELF (1U << 18) /* 19:18 = 01 (SDM Vol. 3A 11.6.1) */
 static volatile u64 interrupt_rip;
 
+static volatile unsigned nmis, nmi_depth, nmi_max_depth;
+
+/* The first NMI requests a second one, then executes CPUID: the second must wait for the IRET,
+ * because blocking by NMI lasts until then (SDM 25.4.2; Vol. 3A 6.7.1), exit or no exit. */
+static void shadow_nmi(void)
+{
+	nmis++;
+	if (++nmi_depth > nmi_max_depth)
+		nmi_max_depth = nmi_depth;
+	if (nmis == 1) {
+		apic_self_nmi();
+		cpuid(HV_CPUID_LEAF, 0);
+		__asm__ volatile("nop; nop; nop");
+	}
+	nmi_depth--;
+}
+
 static void shadow_interrupt(struct trap_frame *f)
 {
+	if (f->vector == VEC_NMI) {
+		shadow_nmi();
+		return;
+	}
 	interrupt_rip = f->rip;
 	apic_eoi();
 }
@@ -229,15 +255,22 @@ static void guest_interrupt_shadow(u64 nonce)
 	guest_interrupt_hook = shadow_interrupt;
 	guest_report("shadow.sti_cpuid_late_by", sti_cpuid());
 	guest_report("shadow.mov_ss_cpuid_late_by", mov_ss_cpuid());
+	apic_self_nmi();
+	__asm__ volatile("nop; nop; nop" ::: "memory");
+	guest_report("shadow.nmis", nmis);
+	guest_report("shadow.nmi_nesting", nmi_max_depth);
 	guest_interrupt_hook = NULL;
 }
 
-/* The guest takes its own interrupts: no external-interrupt exiting (a later lab may set it). */
+/* The guest takes its own interrupts and NMIs, without exits (a later lab may ask for them). */
 static void setup_interrupt_shadow(struct vcpu *v)
 {
 	(void)v;
-	vmcs_write(PIN_BASED_VM_EXECUTION_CONTROLS,
-		   vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS) & ~PIN_EXTERNAL_INTERRUPT_EXITING);
+	u64 pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS);
+	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
+	pin &= ~(u64)(PIN_EXTERNAL_INTERRUPT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS);
+	vmcs_write(PIN_BASED_VM_EXECUTION_CONTROLS, pin);
+	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary & ~(u64)CPU_NMI_WINDOW_EXITING);
 }
 CHECK(01, interrupt_shadow, "interrupt-shadow", .last_stage = STAGE_RUN,
       .guest = guest_interrupt_shadow, .setup = setup_interrupt_shadow);
@@ -256,9 +289,17 @@ static struct {
 } emulated = {
 	.cr0 = CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE,	/* NE clear, caching off */
 	.cr4 = CR4_VMXE | CR4_PGE | CR4_PAE,
-	.fixed = { CR0_PG | CR0_NE | CR0_PE, 0xffffffffUL & ~(CR0_CD | CR0_NW),
-		   CR4_VMXE | CR4_OSFXSR, 0x3727ffUL & ~CR4_PGE },
 };
+
+/* Fixed bits a processor could report: the real ones, plus OSFXSR required in CR4, minus
+ * CD and NW allowed in CR0 and PGE allowed in CR4. */
+static void choose_fixed_bits(void)
+{
+	emulated.fixed[0] = rdmsr(MSR_IA32_VMX_CR0_FIXED0);
+	emulated.fixed[1] = rdmsr(MSR_IA32_VMX_CR0_FIXED1) & ~(u64)(CR0_CD | CR0_NW);
+	emulated.fixed[2] = rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_OSFXSR;
+	emulated.fixed[3] = rdmsr(MSR_IA32_VMX_CR4_FIXED1) & ~(u64)CR4_PGE;
+}
 static struct {
 	u64 feature_control_writes, feature_control, cr0, cr4;
 	bool shutdown;
@@ -327,6 +368,7 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
 #define CONSOLE_PORT 0x3f8
 #define CONSOLE_LINE_STATUS_PORT 0x3fd
 #define SHUTDOWN_PORT 0x8900
+#define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
 static enum exit_verdict capture_console(struct vcpu *v)
 {
 	u64 q = v->exit.qualification;
@@ -337,7 +379,7 @@ static enum exit_verdict capture_console(struct vcpu *v)
 		return EXIT_RESUME;
 	}
 	if (io_qual_in(q))
-		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? 0x60 : 0;
+		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? LINE_STATUS_EMPTY : 0;
 	else if (io_qual_port(q) == CONSOLE_PORT && seen.console_length + 1 < sizeof(seen.console))
 		seen.console[seen.console_length++] = (char)v->regs.rax;
 	vmx_advance_rip(v);
@@ -388,6 +430,7 @@ static void report_panic_consoles(void)
 static void setup_bring_up_inputs(struct vcpu *v)
 {
 	(void)v;
+	choose_fixed_bits();
 	capture_guest_console();
 	vmcs_write(CR0_GUEST_HOST_MASK, ~0UL);
 	vmcs_write(CR0_READ_SHADOW, emulated.cr0);
@@ -460,13 +503,16 @@ CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = 
 
 #define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
 static volatile unsigned failing_instruction;	/* exit reason of the instruction that fails */
+static volatile u64 vmx_instructions;		/* exit reasons so far, one per byte, latest low */
 static struct vcpu sandbox;			/* the vCPU the steps work on in the guest */
 
 /* SDM 31.2: VMsucceed clears CF, PF, AF, ZF, SF and OF; VMfailInvalid sets CF. */
 static enum exit_verdict answer_vmx_instruction(struct vcpu *v)
 {
 	u64 rflags = vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS;
-	if (EXIT_REASON_BASIC(v->exit.reason) == failing_instruction)
+	unsigned reason = EXIT_REASON_BASIC(v->exit.reason);
+	vmx_instructions = vmx_instructions << 8 | reason;
+	if (reason == failing_instruction)
 		rflags |= RFLAGS_CF;
 	vmcs_write(GUEST_RFLAGS, rflags);
 	vmx_advance_rip(v);
@@ -488,34 +534,54 @@ static void call_vmx_on(u64 unused) { (void)unused; vmx_on(&sandbox); }
 static void call_vmcs_load(u64 unused) { (void)unused; vmcs_load(&sandbox); }
 static void call_vmx_off(u64 unused) { (void)unused; vmx_off(&sandbox); }
 
+static const struct {
+	const char *name;
+	unsigned failing;
+	void (*step)(u64);
+} failure_scenarios[] = {
+	{ "vmxon", EXIT_REASON_VMXON, call_vmx_on },
+	{ "vmcs_load_vmclear", EXIT_REASON_VMCLEAR, call_vmcs_load },
+	{ "vmptrld", EXIT_REASON_VMPTRLD, call_vmcs_load },
+	{ "vmx_off_vmclear", EXIT_REASON_VMCLEAR, call_vmx_off },
+	{ "vmxoff", EXIT_REASON_VMXOFF, call_vmx_off },
+};
+static u64 failure_instructions[ARRAY_SIZE(failure_scenarios)];
+
 static void guest_vmx_failures(u64 nonce)
 {
-	static const struct {
-		const char *panicked, *console;
-		unsigned failing;
-		void (*step)(u64);
-	} scenarios[] = {
-		{ "failures.vmxon.panicked", "failures.vmxon.console", EXIT_REASON_VMXON, call_vmx_on },
-		{ "failures.vmcs_load_vmclear.panicked", "failures.vmcs_load_vmclear.console",
-		  EXIT_REASON_VMCLEAR, call_vmcs_load },
-		{ "failures.vmptrld.panicked", "failures.vmptrld.console", EXIT_REASON_VMPTRLD, call_vmcs_load },
-		{ "failures.vmx_off_vmclear.panicked", "failures.vmx_off_vmclear.console",
-		  EXIT_REASON_VMCLEAR, call_vmx_off },
-		{ "failures.vmxoff.panicked", "failures.vmxoff.console", EXIT_REASON_VMXOFF, call_vmx_off },
-	};
+	static char keys[ARRAY_SIZE(failure_scenarios)][2][48];
 	(void)nonce;
-	for (unsigned i = 0; i < ARRAY_SIZE(scenarios); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(failure_scenarios); i++) {
+		snprintf(keys[i][0], sizeof(keys[i][0]), "failures.%s.panicked", failure_scenarios[i].name);
+		snprintf(keys[i][1], sizeof(keys[i][1]), "failures.%s.console", failure_scenarios[i].name);
 		sandbox.vmxon_region = page_alloc();
 		sandbox.vmcs = page_alloc();
-		failing_instruction = scenarios[i].failing;
-		guest_report(scenarios[i].panicked, step_panics(scenarios[i].console, scenarios[i].step));
+		failing_instruction = failure_scenarios[i].failing;
+		vmx_instructions = 0;
+		guest_report(keys[i][0], step_panics(keys[i][1], failure_scenarios[i].step));
+		failure_instructions[i] = vmx_instructions;
 	}
 }
 
+/* The consoles, and each scenario's VMX instructions by name, oldest first. */
 static void verify_vmx_failures(struct vcpu *v)
 {
+	char key[64], names[64];
 	(void)v;
 	report_panic_consoles();
+	for (unsigned i = 0; i < ARRAY_SIZE(failure_scenarios); i++) {
+		size_t used = 0;
+		names[0] = '\0';
+		for (int byte = 7; byte >= 0; byte--) {
+			unsigned reason = (failure_instructions[i] >> (8 * byte)) & 0xff;
+			const char *name = exit_reason_name(reason);
+			if (reason && used < sizeof(names))
+				used += snprintf(names + used, sizeof(names) - used, "%s%s", used ? " " : "",
+						 name ? name : "?");
+		}
+		snprintf(key, sizeof(key), "failures.%s.instructions", failure_scenarios[i].name);
+		report_fact(key, "%s", names);
+	}
 }
 CHECK(01, vmx_failures, "vmx-failures", .last_stage = STAGE_RUN, .guest = guest_vmx_failures,
       .setup = setup_vmx_failures, .verify = verify_vmx_failures);

@@ -190,21 +190,31 @@ static void stage_run(struct vcpu *v, const struct check *c)
 		c->verify(v);
 }
 
-/* Lab 01, SDM 25.11.3 and 31.3: VMCLEAR leaves a VMCS "clear"; VMLAUNCH checks the launch
- * state (error 4 if not clear) before the controls (error 7 for a pin-based value of 0). */
-static void report_launch_state(void *vmcs, u32 *scratch)
+/* VMLAUNCH of the current VMCS with a pin-based value of 0 (never allowed): its error number. */
+static u64 vmlaunch_error(void)
 {
 	u64 error = 0;
 	u8 cf, zf;
+	if (vmwrite(PIN_BASED_VM_EXECUTION_CONTROLS, 0) != VMX_SUCCEED)
+		return 0;
+	__asm__ volatile("vmlaunch; " VMX_STATUS_ASM : [cf] "=qm"(cf), [zf] "=qm"(zf) : : "cc", "memory");
+	if (vmx_status_from(cf, zf) == VMX_FAIL_VALID)
+		vmread(VM_INSTRUCTION_ERROR, &error);
+	return error;
+}
+
+/* Lab 01, SDM 25.11.3 and 31.3: VMCLEAR leaves a VMCS "clear"; VMLAUNCH checks the launch
+ * state (error 4 if not clear) before the controls (error 7). */
+static void report_launch_state(void *vmcs, u32 *scratch)
+{
+	u64 error = 0;
 	u32 revision = (u32)(rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_REVISION_ID_MASK);
 	*scratch = revision;
 	*(u32 *)vmcs = revision; /* page_free() reused the first bytes */
 	write_cr4(read_cr4() | CR4_VMXE);
 	if (vmxon(virt_to_phys(scratch)) == VMX_SUCCEED) {
-		if (vmptrld(virt_to_phys(vmcs)) == VMX_SUCCEED && vmwrite(PIN_BASED_VM_EXECUTION_CONTROLS, 0) == VMX_SUCCEED) {
-			__asm__ volatile("vmlaunch; " VMX_STATUS_ASM : [cf] "=qm"(cf), [zf] "=qm"(zf) : : "cc", "memory");
-			if (vmx_status_from(cf, zf) == VMX_FAIL_VALID)
-				vmread(VM_INSTRUCTION_ERROR, &error);
+		if (vmptrld(virt_to_phys(vmcs)) == VMX_SUCCEED) {
+			error = vmlaunch_error();
 			vmclear(virt_to_phys(vmcs));
 		}
 		vmxoff();

@@ -179,6 +179,23 @@ MUTANTS = [
     ("vmcs-link-pointer-zero", "01", "vmcs.c",
      "vmcs_write(VMCS_LINK_POINTER, ~0UL);", "vmcs_write(VMCS_LINK_POINTER, 0);",
      "first-exit", "exit qualification 4 (the VMCS link pointer is invalid)"),
+    ("skip-clears-blocking-by-nmi", "01", "run.c",
+     "interruptibility &= ~(INTERRUPTIBILITY_BLOCKING_BY_STI | INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);",
+     "interruptibility = 0;",
+     "interrupt-shadow", "BAD      shadow.nmi_nesting = 0x2"),
+    ("vmcs-load-without-vmclear", "01", "vmcs.c",
+     "enum vmx_status s = vmclear(virt_to_phys(v->vmcs));\n\tif (s != VMX_SUCCEED) {\n\t\tvmx_report_failure(\"VMCLEAR\", s);\n\t\tpanic(\"vmcs_load: VMCLEAR failed\");\n\t}\n\ts = vmptrld(",
+     "enum vmx_status s = vmptrld(",
+     "vmx-failures", "BAD      failures.vmptrld.instructions = VMPTRLD, expected VMCLEAR VMPTRLD"),
+    ("signature-for-whole-hypervisor-range", "01", "cpuid.c",
+     "if (leaf == HV_CPUID_LEAF) {", "if ((leaf & 0xffffff00) == HV_CPUID_LEAF) {",
+     "cpuid-exit", "BAD      cpuid.40000001.0.eax"),
+    ("signature-for-every-leaf-above", "01", "cpuid.c",
+     "if (leaf == HV_CPUID_LEAF) {", "if (leaf >= HV_CPUID_LEAF) {",
+     "cpuid-exit", "BAD      cpuid.80000000.0.eax"),
+    ("guest-idtr-limit-zero", "01", "vmcs.c",
+     "vmcs_write(GUEST_IDTR_LIMIT, idtr.limit);", "vmcs_write(GUEST_IDTR_LIMIT, 0);",
+     "guest-state", "BAD      guest_state.vmcs_idtr_limit = 0x0"),
 ]
 
 # A bug that makes the guest loop: the grader must end the run at its deadline and say so.

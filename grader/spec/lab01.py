@@ -21,10 +21,15 @@ VEC_UD = 6
 SHUTDOWN_PORT = 0x8900
 
 
-def header_bit(name):
-    """A control bit as common/include/vmx_controls.h defines it (one source for C and Python)."""
-    text = (gradelib.ROOT / "common" / "include" / "vmx_controls.h").read_text()
-    return 1 << int(re.search(rf"#define {name} BIT\((\d+)\)", text).group(1))
+def header_value(header, name):
+    """A constant as common/include/<header> defines it, BIT(n) or a number (one source for C
+    and Python)."""
+    text = (gradelib.ROOT / "common" / "include" / header).read_text()
+    value = re.search(rf"^#define {name} (BIT\((\d+)\)|0x[0-9a-fA-F]+|\d+)", text, re.MULTILINE)
+    return 1 << int(value.group(2)) if value.group(2) else int(value.group(1), 0)
+
+
+SEL_CODE, SEL_DATA, SEL_TSS = (header_value("segment.h", n) for n in ("SEL_KERNEL_CS64", "SEL_KERNEL_DS", "SEL_TSS"))
 
 
 def io_port(qualification):
@@ -118,8 +123,8 @@ def vmcs_load(r):
 CONTROLS = {   # name in the facts: (wanted bits, capability MSR that decides the rest)
     "pin": (0, "IA32_VMX_TRUE_PINBASED_CTLS"),
     "primary": (0, "IA32_VMX_TRUE_PROCBASED_CTLS"),
-    "exit": (header_bit("EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
-    "entry": (header_bit("ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
+    "exit": (header_value("vmx_controls.h", "EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
+    "entry": (header_value("vmx_controls.h", "ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
 }
 
 
@@ -166,7 +171,9 @@ HOST_STATE = {   # field after the exit: what loads it (SDM 28.5.1, 28.5.2)
 @check(LAB, "host-state", 10, ["01-7"],
        "after a VM exit the host runs with exactly the state it had before the entry")
 def host_state(r):
-    for name, field in HOST_STATE.items():
+    names = [k[len("host.before."):] for k in r.facts if k.startswith("host.before.")]
+    for name in names or HOST_STATE:
+        field = HOST_STATE.get(name, "the host-state area")
         before = r.int_fact(f"host.before.{name}")
         r.expect_eq(f"host.{name}", f"the host's value before the run" if before is None else before,
                     f"after a VM exit this comes from {field} (SDM 28.5); it must be the host's own "
@@ -190,14 +197,18 @@ def guest_state(r):
     r.expect("guest.cr4", lambda v: int(v, 0) | CR4_VMXE == host_cr4, "the host's CR4 (a later "
              "lab may hide VMXE from the guest)" if host_cr4 is None else hex(host_cr4),
              "GUEST_CR4 = the host's CR4, VMXE included (SDM 27.3.1.1)")
-    for seg, sel in (("cs", 0x18), ("ss", 0x10), ("ds", 0x10), ("es", 0x10), ("fs", 0x10),
-                     ("gs", 0x10), ("tr", 0x30), ("ldtr", 0)):
+    for seg, sel in (("cs", SEL_CODE), ("ss", SEL_DATA), ("ds", SEL_DATA), ("es", SEL_DATA),
+                     ("fs", SEL_DATA), ("gs", SEL_DATA), ("tr", SEL_TSS), ("ldtr", 0)):
         r.expect_eq(f"guest.{seg}", sel, f"VM entry loads the {seg.upper()} selector from "
                     f"GUEST_{seg.upper()}_SELECTOR (SDM 27.3.2.2)")
     r.expect_eq("guest.gdtr_base", r.int_fact("host.before.gdtr_base", "the host's GDTR base"),
                 "GUEST_GDTR_BASE = the host's GDT, which the guest shares")
     r.expect_eq("guest.gdtr_limit", r.int_fact("guest_state.host_gdtr_limit", "the host's GDTR limit"),
                 "GUEST_GDTR_LIMIT = the host's GDTR limit")
+    r.expect_eq("guest_state.vmcs_idtr_base", r.int_fact("host.before.idtr_base", "the host's IDTR base"),
+                "GUEST_IDTR_BASE = the host's IDT (read back from the VMCS before the entry)")
+    r.expect_eq("guest_state.vmcs_idtr_limit", r.int_fact("guest_state.host_idtr_limit", "the host's IDTR limit"),
+                "GUEST_IDTR_LIMIT = the host's IDTR limit (read back from the VMCS before the entry)")
     r.expect_eq("guest.fs_read", r.nonce, "an FS-relative load reads base + offset: GUEST_FS_BASE "
                 "must be 0, not the host's FS base (a value ~vector means the load faulted)")
     r.expect_eq("guest.gs_read", r.nonce ^ 1, "a GS-relative load reads base + offset: GUEST_GS_BASE "
@@ -218,6 +229,16 @@ def cpuid_digest(nonce):
     return rounds, digest
 
 
+def cpuid_rule(leaf):
+    """What the hypervisor may change in the real answer of `leaf`."""
+    if leaf == 1:
+        return "plus ECX bit 31 (hypervisor present)"
+    if leaf & 0xFFFFFF00 == HV_CPUID_LEAF:
+        return ("only leaf 0x40000000 is the hypervisor's: its EAX says it is the highest one, so "
+                "the leaves above it pass through")
+    return "nothing else changes"
+
+
 def expect_cpuid(r):
     ebx, ecx, edx = struct.unpack("<III", HV_SIGNATURE)
     hv = {"eax": HV_CPUID_LEAF, "ebx": ebx, "ecx": ecx, "edx": edx}
@@ -236,8 +257,7 @@ def expect_cpuid(r):
             want |= CPUID_1_ECX_HYPERVISOR
         r.expect_eq(key[len("host."):], want,
                     f"leaf {leaf} subleaf {subleaf}: the real CPUID with the guest's EAX and ECX "
-                    "(subleaf!), zero-extended to 64 bits; leaf 1 adds ECX bit 31 (hypervisor "
-                    "present); no other leaf changes")
+                    f"(subleaf!), zero-extended to 64 bits; {cpuid_rule(int(leaf, 16))}")
     rounds, digest = cpuid_digest(r.nonce)
     r.expect_eq("cpuid.rounds", rounds, "the guest ran its nonce-chosen number of rounds")
     r.expect_eq("cpuid.digest", digest,
@@ -254,7 +274,7 @@ def cpuid_exit(r):
 
 
 @check(LAB, "interrupt-shadow", 5, ["01-11"],
-       "skipping an emulated CPUID ends blocking by STI and by MOV SS")
+       "skipping an emulated CPUID ends blocking by STI and by MOV SS, not blocking by NMI")
 def interrupt_shadow(r):
     r.expect_eq("shadow.sti_cpuid_late_by", 0,
                 "STI; CPUID with an interrupt pending: blocking by STI ends once the CPUID completes "
@@ -263,29 +283,44 @@ def interrupt_shadow(r):
     r.expect_eq("shadow.mov_ss_cpuid_late_by", 0,
                 "MOV SS; CPUID with an interrupt pending: blocking by MOV SS ends once the CPUID "
                 "completes (SDM 25.4.2), so the skip must clear it too")
-    r.expect_eq("exits.CPUID", 2, "Bochs recorded the two CPUID exits, one in each shadow")
+    r.expect_eq("shadow.nmis", 2, "the guest's two self-NMIs must both arrive")
+    r.expect_eq("shadow.nmi_nesting", 1,
+                "CPUID in an NMI handler with a second NMI pending: blocking by NMI lasts until the "
+                "handler's IRET (SDM 25.4.2), so the skip must keep that bit and clear only the "
+                "STI and MOV-SS bits; else the second NMI nests")
+    r.expect_eq("exits.CPUID", 3, "Bochs recorded the three CPUID exits: two in a shadow, one in "
+                "the NMI handler")
 
 
-FAILURES = {   # scenario: (instruction answered with VMfailInvalid, the step that runs it)
-    "vmxon": ("VMXON", "vmx_on()"),
-    "vmcs_load_vmclear": ("VMCLEAR", "vmcs_load()"),
-    "vmptrld": ("VMPTRLD", "vmcs_load()"),
-    "vmx_off_vmclear": ("VMCLEAR", "vmx_off()"),
-    "vmxoff": ("VMXOFF", "vmx_off()"),
+FAILURES = {   # scenario: (instruction answered with VMfailInvalid, the step, its VMX instructions)
+    "vmxon": ("VMXON", "vmx_on()", ["VMXON"]),
+    "vmcs_load_vmclear": ("VMCLEAR", "vmcs_load()", ["VMCLEAR"]),
+    "vmptrld": ("VMPTRLD", "vmcs_load()", ["VMCLEAR", "VMPTRLD"]),
+    "vmx_off_vmclear": ("VMCLEAR", "vmx_off()", ["VMCLEAR"]),
+    "vmxoff": ("VMXOFF", "vmx_off()", ["VMCLEAR", "VMXOFF"]),
+}
+INSTRUCTION_ORDER = {
+    "vmx_on()": "VMXON",
+    "vmcs_load()": "VMCLEAR, then VMPTRLD (SDM 25.11.3)",
+    "vmx_off()": "VMCLEAR, then VMXOFF (SDM 25.11.3, 31.3)",
 }
 
 
 @check(LAB, "vmx-failures", 5, ["01-4", "01-5", "01-12"],
        "a VMX instruction that fails (VMfailInvalid) is reported and stops the hypervisor")
 def vmx_failures(r):
-    for scenario, (instruction, step) in FAILURES.items():
+    for scenario, (instruction, step, sequence) in FAILURES.items():
+        r.expect(f"failures.{scenario}.instructions", lambda v, want=sequence: v.split() == want,
+                 " ".join(sequence),
+                 f"{step} executes {INSTRUCTION_ORDER[step]} and stops at the first that fails "
+                 f"(here {instruction})")
         r.expect_eq(f"failures.{scenario}.panicked", 1,
                     f"{instruction} answered VMfailInvalid (CF = 1, SDM 31.2): {step} must check the "
                     "status, report it and panic instead of carrying on")
         r.expect(f"failures.{scenario}.console", lambda v, i=instruction: f"{i} failed: VMfailInvalid" in v,
                  f"\"{instruction} failed: VMfailInvalid\"",
                  "vmx_report_failure() names the instruction and its status before the panic")
-    for instruction in sorted({i for i, _ in FAILURES.values()}):
+    for instruction in sorted({i for i, _, _ in FAILURES.values()}):
         r.expect_exits(instruction, lambda quals: len(quals) > 0, "at least one",
                        f"Bochs must record the guest's {instruction} exits that this check answered")
 
