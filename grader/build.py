@@ -138,15 +138,25 @@ def compile_trusted(srcs, includes, werror):
 
 # ---- a submission: sealed ----
 
-INCLUDE = re.compile(r'^\s*#\s*include\s*(?:"([^"/\\]+)"|<([^>/\\]+)>)\s*$')
+HASH = r"(?:#|%:|\?\?=)"    # a directive starts with #, or its digraph or trigraph
+INCLUDE = re.compile(rf'^\s*{HASH}\s*include\s*(?:"([^"/\\]+)"|<([^>/\\]+)>)\s*$')
 FORBIDDEN = [
-    (re.compile(r"^\s*#\s*(include_next|import|embed|line|pragma\s+GCC\s+dependency)\b"),
+    (re.compile(rf"^\s*{HASH}\s*(include_next|import|embed|line|pragma\s+GCC\s+dependency)\b"),
      "reads or names a file of the machine"),
-    (re.compile(r"incbin|\.include|\.file\b|__has_include|__FILE_NAME__", re.IGNORECASE),
+    (re.compile(r"incbin|\.include\b|__has_include", re.IGNORECASE),
      "assembler and preprocessor file access (.incbin, .include, ...) is not allowed"),
     (re.compile(r"_Pragma|\bpragma\b"), "pragmas are not allowed in lab files"),
     (re.compile(r'"\s*/[^"*/]'), "absolute paths are not allowed in lab files"),
 ]
+
+
+def splice_lines(text):
+    """Joins backslash-continued lines as the preprocessor does, keeping later line numbers."""
+    out = []
+    for logical in re.split(r"(?<!\\)\n", text):
+        pieces = logical.split("\\\n")
+        out.append("".join(pieces) + "\n" * (len(pieces) - 1))
+    return "\n".join(out)
 
 
 def strip_comments(text):
@@ -178,8 +188,8 @@ def strip_comments(text):
 def scan(name, text, allowed):
     """Problems with one lab file, each naming file and line."""
     problems = []
-    for number, line in enumerate(strip_comments(text).splitlines(), 1):
-        if re.match(r"^\s*#\s*include\b", line):
+    for number, line in enumerate(strip_comments(splice_lines(text)).splitlines(), 1):
+        if re.match(rf"^\s*{HASH}\s*include\b", line):
             m = INCLUDE.match(line)
             header = m and (m.group(1) or m.group(2))
             if header not in allowed:
