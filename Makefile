@@ -53,10 +53,12 @@ grade: deps-ok
 # at full marks, every untouched skeleton failing its own lab's checks with a marker ID,
 # plausible bugs and hostile submissions caught, the student release working.
 test: deps-ok
+	@test -d grader/tests || { echo "make test checks the project itself and needs the full tree (solutions/, grader/tests/). Here: make grade LAB=NN"; exit 2; }
 	$(NEED_PYTEST)
 	@$(PYTHON) -m pytest -c grader/pytest.ini grader/tests
 
 dist: deps-ok
+	@test -f grader/dist.py || { echo "make dist writes a student release from the full tree; this is one already"; exit 2; }
 	@$(PYTHON_ANY) grader/dist.py "$(DEST)"
 
 skeletons:

@@ -266,7 +266,8 @@ def compile_sealed(chain_labs, stage, out, werror):
         for name in lab.files:
             src = f"labs/{lab.folder}/{name}"
             obj = f"{lab.folder}-{name}.o"
-            cmd = [CC, *CFLAGS, *(["-Werror"] if werror else []), "-Iinclude", "-c", src]
+            cmd = [CC, *CFLAGS, *(["-Werror"] if werror else []), "-fdebug-prefix-map=/sub=.",
+                   f"-fdebug-prefix-map={stage}=.", "-Iinclude", "-c", src]
             if prefix:
                 jobs.append((src, out / obj, prefix + cmd + ["-o", f"/out/{obj}"], None))
             else:
@@ -386,7 +387,8 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
     lab = chain[-1].number
     earlier = earlier or source
     trees = {l.number: (source if l.number == lab else earlier) for l in chain}
-    out = pathlib.Path(out or tempfile.mkdtemp(prefix=f"lab{lab}-", dir=ROOT / "build"))
+    (ROOT / "build").mkdir(exist_ok=True)
+    out = pathlib.Path(out or tempfile.mkdtemp(prefix=f"lab{lab}-", dir=ROOT / "build")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     includes = [ROOT / "common" / "include", ROOT / "grader" / "harness", *api_dirs(chain)]
     library = compile_trusted(grader_sources(chain), includes, werror)

@@ -98,7 +98,7 @@ def grade(args, work):
         print("\n== what went wrong")
         for r in failed:
             dest = keep / f"{r.check.lab}-{r.check.name}"
-            shutil.copytree(r.run.workdir, dest, ignore=shutil.ignore_patterns("disk.img"))
+            shutil.copytree(r.run.workdir, dest, ignore=shutil.ignore_patterns("disk.img*"))
             r.run.workdir = dest
             print(r.explain() + "\n")
     lines, got, total = totals(ordered)

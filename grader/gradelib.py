@@ -274,7 +274,7 @@ class Result:
             out.append(f"TIMEOUT: the run did not end within {self.run.seconds:.0f} s{seen}.")
         if not serial:
             out.append("The serial console is empty: the image did not boot (see bochs.log).")
-        elif "END OF RUN" not in self.run.serial and not self.run.timed_out:
+        elif "END OF RUN" not in self.run.serial and not self.run.timed_out and not self.run.capped:
             out.append("The run stopped without 'END OF RUN' (Bochs ended it: see bochs.log).")
         if todo is None and not out and "check.complete" not in self.facts:
             out.append("The check did not complete. Last console lines:")

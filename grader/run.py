@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -28,6 +29,15 @@ import manifest  # noqa: E402
 
 DEMO_NONCE = 0x5EED
 ROOT_BUILD = manifest.ROOT / "build"
+
+
+def run_folder(command, lab):
+    """A folder of its own for this run (build/run-labNN-XXXX); only the newest few are kept."""
+    ROOT_BUILD.mkdir(exist_ok=True)
+    old = sorted(ROOT_BUILD.glob(f"{command}-lab{lab}-*"), key=lambda p: p.stat().st_mtime)
+    for stale in old[:-3]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return pathlib.Path(tempfile.mkdtemp(prefix=f"{command}-lab{lab}-", dir=ROOT_BUILD))
 
 
 def workdir_for(image, what):
@@ -179,7 +189,7 @@ def main():
         if args.command in ("run", "debug", "gdb"):
             args.lab = manifest.lab(args.lab or manifest.last().number).number
             built = build.build_image(args.lab, args.source, args.earlier or None,
-                                      ROOT_BUILD / f"run-lab{args.lab}" / "image")
+                                      run_folder(args.command, args.lab) / "image")
             for note in built.notes:
                 print(f"{args.command}: {note}")
             args.image, args.elf = built.image, built.elf

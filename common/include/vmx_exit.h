@@ -160,12 +160,7 @@ enum address_size { ADDRESS_SIZE_16 = 0, ADDRESS_SIZE_32 = 1, ADDRESS_SIZE_64 = 
 static inline enum address_size ins_outs_info_address_size(u64 i) { return (enum address_size)((i >> 7) & 7); } /* 9:7 */
 static inline unsigned ins_outs_info_segment(u64 i) { return (i >> 15) & 7; }  /* 17:15: 0 ES ... 5 GS */
 
-/* lab 02 additions */
 /* SDM 25.4.1: a segment's access rights; the DPL of SS is the CPL. */
 static inline unsigned ar_dpl(u32 ar) { return (ar >> 5) & 3; }                              /* 6:5 */
 /* Segment registers as instruction information numbers them (SDM Table 28-8, bits 17:15). */
 enum segment_register { SEGREG_ES, SEGREG_CS, SEGREG_SS, SEGREG_DS, SEGREG_FS, SEGREG_GS };
-
-/* lab 04 additions */
-/* SDM 18.2.4: DR7's local breakpoint enables L0-L3 (bits 0, 2, 4, 6), which a task switch clears. */
-#define DR7_LOCAL_ENABLES 0x55

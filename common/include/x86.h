@@ -33,6 +33,9 @@
 #define CR4_OSXSAVE BIT(18)    /* XSAVE and Processor Extended States Enable */
 
 /* RFLAGS (SDM 2.3) */
+/* SDM Vol. 3B 18.2.4: DR7's local breakpoint enables L0-L3 (bits 0, 2, 4, 6); a task switch clears them. */
+#define DR7_LOCAL_ENABLES 0x55
+
 #define RFLAGS_CF BIT(0)
 #define RFLAGS_FIXED BIT(1) /* reserved, always 1 */
 #define RFLAGS_PF BIT(2)

@@ -168,7 +168,6 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	v->guest_entry = (u64)guest_start;
 	v->guest_stack = (u64)guest_stack_top;
 	guest_program_to_run = c->guest;
-	hypercall_init();
 	poison_lab01_fields();
 	seed_host_state();
 	report_host_state("host.before.", (u64)kernel_tss);
@@ -178,6 +177,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	vmcs_setup_guest(v);
 	for (const lab_hook_fn *f = __lab_setup_start; f < __lab_setup_end; f++)
 		(*f)(v);
+	hypercall_init();	/* after the labs' setups: no lab replaces the fact protocol */
 	if (c->setup)
 		c->setup(v);
 	vcpu_before_entry(v);
