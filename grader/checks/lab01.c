@@ -5,6 +5,7 @@
 #include "check.h"
 #include "lab.h"
 #include "lab01.h"
+#include "lab01_shared.h"
 
 CHECK(01, detect, "vmx-detect", .last_stage = STAGE_DETECT);
 CHECK(01, fixed_bits, "fixed-bits", .last_stage = STAGE_FIXED_BITS);
@@ -15,7 +16,7 @@ CHECK(01, vmcs, "vmcs-load", .last_stage = STAGE_VMCS);
  * the value can only reach the grader if VM entry worked and the exit came back to the host. */
 static void guest_first_exit(u64 nonce)
 {
-	hypercall(HC_DONE, nonce ^ 0xfeedface12345678UL, 0);
+	hypercall(HC_DONE, nonce ^ FIRST_EXIT_DONE_XOR, 0);
 }
 CHECK(01, first_exit, "first-exit", .last_stage = STAGE_RUN, .guest = guest_first_exit);
 /* The host state after that exit is compared with the state before the run (harness.c). */
@@ -367,7 +368,6 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
  * guest, where guest_catch() around the step returns, so the next scenario can run. */
 #define CONSOLE_PORT 0x3f8
 #define CONSOLE_LINE_STATUS_PORT 0x3fd
-#define SHUTDOWN_PORT 0x8900
 #define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
 static enum exit_verdict capture_console(struct vcpu *v)
 {

@@ -3,16 +3,10 @@
 #include "io_device.h"
 #include "lab.h"
 #include "lab02.h"
+#include "lab02_shared.h"
 #include "params.h"
 
 #define HC_INJECT 16			/* RDI = vector, RSI = error code (grader-only hypercall) */
-#define HV_MSR_SCRATCH 0x40000100U
-#define DEVICE_BASE 0x7ffe		/* 0x7ffe-0x8001: straddles I/O bitmaps A and B */
-#define DEVICE_PORTS 4
-#define IMMEDIATE_BASE 0xe0		/* 0xe0-0xe3: the same device, reachable as IN/OUT imm8 */
-#define TOP_PORT 0xfffe			/* io_intercept(TOP_PORT, 4) must stop at port 0xffff */
-
-#define CANONICAL_LOW 0x7fffffffffffUL
 
 static u64 rotl(u64 x, unsigned n) { return (x << n) | (x >> (64 - n)); }
 static u32 rotl32(u32 x, unsigned n) { return (x << n) | (x >> (32 - n)); }
@@ -131,13 +125,12 @@ static u64 fault_site __used;
 static u64 rip_offset(struct guest_fault *f) { return f->rip - fault_site; }
 
 /* A guest's fault as one number: its vector when RIP points at the faulting instruction,
- * 0x200 | the distance otherwise, NO_FAULT when nothing faulted. */
-#define NO_FAULT 0x100
+ * RIP_MOVED | the distance otherwise, NO_FAULT when nothing faulted. */
 static u64 outcome(bool faulted, struct guest_fault *f)
 {
 	if (!faulted)
 		return NO_FAULT;
-	return rip_offset(f) == 0 ? f->vector : 0x200 | rip_offset(f);
+	return rip_offset(f) == 0 ? f->vector : RIP_MOVED | rip_offset(f);
 }
 
 static void try_vmxon(u64 a) { __asm__ volatile(FAULT_SITE "vmxon %0" : : "m"(a) : "r11", "memory"); }
@@ -234,12 +227,12 @@ static void do_xsetbv(u64 packed)
 	do_xsetbv_regs((u64)&x);
 }
 
-/* 0x100 | the XCR0 after a performed XSETBV, or the vector of its fault (at the instruction). */
+/* XSETBV_PERFORMED | the XCR0 after a performed XSETBV, or the vector of its fault (at the instruction). */
 static u64 xsetbv_outcome(const struct xsetbv_args *x)
 {
 	struct guest_fault f;
 	if (!guest_catch(do_xsetbv_regs, (u64)x, &f))
-		return 0x100 | xgetbv(0);
+		return XSETBV_PERFORMED | xgetbv(0);
 	return outcome(true, &f);
 }
 
@@ -323,6 +316,7 @@ static void user_mov_from_dr0(u64 a)
 }
 
 /* Registers 8-15 and RSP (register 4, which lives in GUEST_RSP) in both directions. */
+enum { MOV_DR_REGISTERS = 10 };	/* its MOV DRs: 4 to DR0/1/3/7, 4 back, DR2 both ways */
 static void mov_dr_registers(u64 nonce)
 {
 	register u64 r9 __asm__("r9") = rotl(nonce, 17) & CANONICAL_LOW;
@@ -347,6 +341,7 @@ static void mov_dr_registers(u64 nonce)
 }
 
 /* DR6's writable bits, and DR4/DR5 as aliases of DR6/DR7 while CR4.DE = 0. */
+enum { MOV_DR_ALIASES = 11 };	/* its MOV DRs: 5 aliases, 3 high bits, 2 with CR4.DE, 1 at CPL 3 */
 static void mov_dr_aliases(u64 nonce)
 {
 	register u64 r8 __asm__("r8") = 0x400e;
@@ -374,6 +369,7 @@ static void mov_dr_aliases(u64 nonce)
 }
 
 /* A data breakpoint the guest arms in DR0/DR7: it fires only if VM entry loads GUEST_DR7. */
+enum { MOV_DR_BREAKPOINT = 5 };	/* its MOV DRs: DR6, DR0, DR7 armed, DR7 disarmed, DR6 read */
 static volatile u32 watched;
 static void write_watched(u64 value) { watched = (u32)value; }
 
@@ -393,6 +389,8 @@ static void mov_dr_breakpoint(u64 nonce)
 
 static void guest_mov_dr(u64 nonce)
 {
+	_Static_assert(MOV_DR_REGISTERS + MOV_DR_ALIASES + MOV_DR_BREAKPOINT == MOV_DR_EXITS,
+		       "lab02_shared.h: MOV_DR_EXITS counts the MOV DRs of guest_mov_dr");
 	mov_dr_registers(nonce);
 	mov_dr_aliases(nonce);
 	mov_dr_breakpoint(nonce);

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "lab.h"
 #include "lab03.h"
+#include "lab03_shared.h"
 #include "params.h"
 
 #define GUEST_CODE __attribute__((noinline, noclone, unused))
@@ -81,7 +82,6 @@ static void fpu_op(u64 a) { (void)a; __asm__ volatile("fninit"); }
 static void rdtsc_op(u64 a) { (void)a; __asm__ volatile("rdtsc" : : : "rax", "rdx"); }
 static void do_write_cr0(u64 v) { write_cr0(v); }
 
-#define NO_FAULT 0x100	/* what fault_of() returns when fn ran through (lab03.py: NO_FAULT) */
 
 static struct guest_fault last_fault;
 
@@ -189,8 +189,6 @@ static void setup_ts_ne_split(struct vcpu *v)
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) & ~(CR0_TS | CR0_NE));
 }
 
-#define CR0_VIEW (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE)
-
 static void guest_clts_lmsw(u64 nonce)
 {
 	(void)nonce;
@@ -203,12 +201,12 @@ static void guest_clts_lmsw(u64 nonce)
 	guest_report("ts.clts_exit_fault", fault_of(clts, 0));	/* shadow TS = 1: exits */
 	guest_report("ts.clts_exit_view", read_cr0() & CR0_VIEW);
 	guest_report("ts.clts_exit_fpu", fault_of(fpu_op, 0));
-	guest_report("lmsw.reg_fault", fault_of(lmsw_r11, 0xfff0 | CR0_PE | CR0_MP | CR0_TS));
+	guest_report("lmsw.reg_fault", fault_of(lmsw_r11, LMSW_REGISTER_SOURCE));
 	guest_report("lmsw.reg_view", read_cr0() & CR0_VIEW);
 	guest_report("lmsw.reg_fpu", fault_of(fpu_op, 0));
 	lmsw_r11(CR0_PE | CR0_TS);		/* only MP changes: not owned, no exit */
 	guest_report("lmsw.mp_view", read_cr0() & CR0_VIEW);
-	guest_report("lmsw.memory_fault", fault_of(lmsw_memory, 0xabc0 | CR0_MP));
+	guest_report("lmsw.memory_fault", fault_of(lmsw_memory, LMSW_MEMORY_SOURCE));
 	guest_report("lmsw.memory_view", read_cr0() & CR0_VIEW);
 	clts(0);				/* shadow TS = 0 again: no exit */
 	guest_report("ts.final_fpu", fault_of(fpu_op, 0));
@@ -273,7 +271,6 @@ static const struct {
 	CR8_GPR(r12), CR8_GPR(r13), CR8_GPR(r14), CR8_GPR(r15),
 #undef CR8_GPR
 };
-#define CR8_READ_SHIFT 3	/* register n's write is read back through register n + 3 */
 
 static u64 cr8_roundtrip_nonce, cr8_seen;
 

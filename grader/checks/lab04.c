@@ -5,21 +5,13 @@
 #include "check.h"
 #include "lab.h"
 #include "lab04.h"
+#include "lab04_shared.h"
 
 #define TIMER_TICKS 50000		/* the one-shot fires this long after the check's setup */
 #define SPIN_LIMIT 3000000UL		/* how long a guest waits for an event before giving up */
-#define VEC_REINJECT 0xdf		/* the guest's highest vector: HV_VECTOR_BASE - 1 */
-#define VEC_HOST 0xe0			/* the hypervisor's lowest: HV_VECTOR_BASE */
-#define VEC_DIRECT 0x44
-#define VEC_WINDOW 0x42
-#define VEC_SHADOW 0x46
-#define VEC_MOV_SS_SHADOW 0x47
-#define VEC_ORDER_LOW 0x45
-#define VEC_ORDER_HIGH 0x48
-#define VEC_VECTORING 0x43
-#define VEC_SOFT 0x49
-#define BAD_SELECTOR 0xfff8		/* beyond the GDT limit: loading it is #GP(0xfff8) */
 #define GATE_PRESENT 0x80		/* type_attr bit 7 of an IDT gate */
+_Static_assert(VEC_REINJECT == HV_VECTOR_BASE - 1 && VEC_HOST == HV_VECTOR_BASE,
+	       "lab04_shared.h: the vectors on both sides of HV_VECTOR_BASE (lab04.h)");
 
 /* ---- the guest's side: what its interrupt/NMI handler saw ---- */
 

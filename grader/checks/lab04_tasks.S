@@ -7,24 +7,8 @@
  * what the switch saved in A's TSS (SDM 8.3 step 8) and what it loaded (step 12). Facts go out
  * through VMCALL (HC_REPORT = 1, HC_DONE = 2; see common/include/hypercall.h).
  */
-#define SEL_DATA 0x10
-#define SEL_TSS_A 0x18
-#define SEL_TSS_B 0x20
-#define SEL_TSS_C 0x28
-#define SEL_TSS_SHORT 0x38
-#define SEL_TSS_NOT_PRESENT 0x40
-#define SEL_TSS_E 0x48				/* sound until the check damages it after the exit */
-#define SEL_TSS_F 0x50
-#define SEL_TSS_G 0x58
-#define SEL_TSS_I 0x90
-#define SEL_TSS_H_RPL3 0x63
-#define SEL_DATA2 0x68
-#define SEL_DATA3 0x70
-#define SEL_DATA4 0x78
-#define SEL_DATA5 0x80
-#define SEL_BEYOND_GDT 0x1238
-#define EFLAGS_NT 0x4000
-#define A_EFLAGS 0x8d7				/* OF, SF, ZF, AF, PF, CF and bit 1: no IF, TF, NT */
+#include "lab04_shared.h"
+
 #define TSS_TYPE_OFFSET 5		/* byte of a descriptor that holds P, DPL, S and the type */
 
 /* struct tss32 (common/include/tss32.h, SDM Figure 8-2) */

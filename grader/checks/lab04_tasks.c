@@ -5,32 +5,12 @@
 #include "check.h"
 #include "lab.h"
 #include "lab04.h"
+#include "lab04_shared.h"
 #include "params.h"
 #include "tss32.h"
 
-#define SEL_CODE32 0x08
-#define SEL_DATA 0x10
-#define SEL_TSS_A 0x18
-#define SEL_TSS_B 0x20
-#define SEL_TSS_C 0x28
-#define SEL_TSS_D 0x30
-#define SEL_TSS_SHORT 0x38
-#define SEL_TSS_NOT_PRESENT 0x40
-#define SEL_TSS_E 0x48
-#define SEL_TSS_F 0x50
-#define SEL_TSS_G 0x58
-#define SEL_TSS_H 0x60			/* DPL 3: the guest jumps to it with RPL 3 */
-#define SEL_DATA2 0x68
-#define SEL_DATA3 0x70
-#define SEL_DATA4 0x78
-#define SEL_DATA5 0x80
-#define SEL_LDT 0x88
-#define SEL_TSS_I 0x90
-#define SEL_TSS_J 0x98
 #define GDT32_ENTRIES 20
 #define IDT32_ENTRIES 0x52
-#define VEC_TASK_GATE 0x50
-#define VEC_EXTINT_TASK_GATE 0x51	/* queued by the check: an external interrupt */
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
@@ -38,8 +18,8 @@
 #define CODE32 0x00cf9a000000ffffUL	/* flat execute/read code, DPL 0 */
 #define DESC_DPL3 (3UL << 45)
 #define DESC_S_BIT (1UL << 44)
-#define DR7_ALL_ENABLES 0x4ff		/* L0-L3, G0-G3 and the always-1 bit 10 */
 #define B_REGS_BASE(nonce) ((u32)(nonce) ^ 0xb0b0b0b0)
+_Static_assert(EFLAGS_NT == RFLAGS_NT, "lab04_shared.h: EFLAGS_NT is RFLAGS_NT for the assembly");
 
 extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[], task_j_entry[];
 extern char fault_7[], fault_10[], fault_11[], fault_13[];

@@ -1,35 +1,25 @@
 """Lab 01: VMXON and the first VM exit. The guest programs and stage observations these
 checks read are in grader/checks/lab01.c and grader/harness/harness.c. Each expectation states
 the SDM rule it holds the code to; the inputs that expose a violation are chosen in the C side."""
-import re
 import struct
 
-import gradelib
-from gradelib import check
+from gradelib import C, check
 
 LAB = "01"
-HV_SIGNATURE = b"VMXLabsHyper"
-HV_CPUID_LEAF = 0x40000000
-CPUID_1_ECX_HYPERVISOR = 1 << 31
-CR4_VMXE = 1 << 13
+HV_SIGNATURE = C["HV_SIGNATURE"].encode()
+HV_CPUID_LEAF = C["HV_CPUID_LEAF"]
+CPUID_1_ECX_HYPERVISOR = C["CPUID_1_ECX_HYPERVISOR"]
+CR4_VMXE = C["CR4_VMXE"]
 MASK64 = 2**64 - 1
-FEATURE_CONTROL_LOCK, FEATURE_CONTROL_VMXON_OUTSIDE_SMX = 1 << 0, 1 << 2
-RFLAGS_RESERVED_1 = 1 << 1
+FEATURE_CONTROL_LOCK, FEATURE_CONTROL_VMXON_OUTSIDE_SMX = C["FEATURE_CONTROL_LOCK"], C["FEATURE_CONTROL_VMXON_OUTSIDE_SMX"]
+RFLAGS_RESERVED_1 = C["RFLAGS_FIXED"]
+RFLAGS_AC = 1 << 18     # SDM 2.3; x86.h names no AC bit
 # TF, IF, DF, IOPL, NT, RF, VM, AC: none is set by a VM entry with RFLAGS = 0x2
-RFLAGS_MUST_BE_0 = (1 << 8) | (1 << 9) | (1 << 10) | (3 << 12) | (1 << 14) | (1 << 16) | (1 << 17) | (1 << 18)
-VEC_UD = 6
-SHUTDOWN_PORT = 0x8900
-
-
-def header_value(header, name):
-    """A constant as common/include/<header> defines it, BIT(n) or a number (one source for C
-    and Python)."""
-    text = (gradelib.ROOT / "common" / "include" / header).read_text()
-    value = re.search(rf"^#define {name} (BIT\((\d+)\)|0x[0-9a-fA-F]+|\d+)", text, re.MULTILINE)
-    return 1 << int(value.group(2)) if value.group(2) else int(value.group(1), 0)
-
-
-SEL_CODE, SEL_DATA, SEL_TSS = (header_value("segment.h", n) for n in ("SEL_KERNEL_CS64", "SEL_KERNEL_DS", "SEL_TSS"))
+RFLAGS_MUST_BE_0 = (C["RFLAGS_TF"] | C["RFLAGS_IF"] | C["RFLAGS_DF"] | C["RFLAGS_IOPL"] | C["RFLAGS_NT"]
+                    | C["RFLAGS_RF"] | C["RFLAGS_VM"] | RFLAGS_AC)
+VEC_UD = C["VEC_UD"]
+SHUTDOWN_PORT = C["SHUTDOWN_PORT"]
+SEL_CODE, SEL_DATA, SEL_TSS = C["SEL_KERNEL_CS64"], C["SEL_KERNEL_DS"], C["SEL_TSS"]
 
 
 def io_port(qualification):
@@ -43,7 +33,7 @@ def vmx_detect(r):
     r.expect_eq("detect.cpuid_vmx", 1, "Bochs's CPU model supports VMX")
     r.expect_eq("detect.vmx_supported", r.int_fact("detect.cpuid_vmx", 1),
                 "vmx_supported() must return CPUID.1:ECX.VMX[bit 5]")
-    r.expect_bits("detect.feature_control", 0b101, 0,
+    r.expect_bits("detect.feature_control", FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX, 0,
                   "IA32_FEATURE_CONTROL bit 0 (lock) and bit 2 (VMXON outside SMX) must be 1 (SDM 24.7)")
 
 
@@ -123,8 +113,8 @@ def vmcs_load(r):
 CONTROLS = {   # name in the facts: (wanted bits, capability MSR that decides the rest)
     "pin": (0, "IA32_VMX_TRUE_PINBASED_CTLS"),
     "primary": (0, "IA32_VMX_TRUE_PROCBASED_CTLS"),
-    "exit": (header_value("vmx_controls.h", "EXIT_HOST_ADDRESS_SPACE_SIZE"), "IA32_VMX_TRUE_EXIT_CTLS"),
-    "entry": (header_value("vmx_controls.h", "ENTRY_IA32E_MODE_GUEST"), "IA32_VMX_TRUE_ENTRY_CTLS"),
+    "exit": (C["EXIT_HOST_ADDRESS_SPACE_SIZE"], "IA32_VMX_TRUE_EXIT_CTLS"),
+    "entry": (C["ENTRY_IA32E_MODE_GUEST"], "IA32_VMX_TRUE_ENTRY_CTLS"),
 }
 
 
@@ -147,7 +137,7 @@ def expect_controls(r):
 @check(LAB, "first-exit", 10, ["01-6", "01-7", "01-8", "01-9"],
        "VMLAUNCH enters the 64-bit guest and its VMCALL exits back to the host")
 def first_exit(r):
-    r.expect_eq("guest.done", r.nonce ^ 0xFEEDFACE12345678,
+    r.expect_eq("guest.done", r.nonce ^ C["FIRST_EXIT_DONE_XOR"],
                 "the guest's VMCALL carries a value derived from this run's nonce; it reaches the "
                 "host only through a working VM entry and VM exit")
     r.expect_eq("exits.VMCALL", 1, "exactly one VM exit: the guest's VMCALL")
@@ -241,7 +231,7 @@ def cpuid_rule(leaf):
 
 def expect_cpuid(r):
     ebx, ecx, edx = struct.unpack("<III", HV_SIGNATURE)
-    hv = {"eax": HV_CPUID_LEAF, "ebx": ebx, "ecx": ecx, "edx": edx}
+    hv = {"eax": C["HV_CPUID_MAX_LEAF"], "ebx": ebx, "ecx": ecx, "edx": edx}
     for reg, value in hv.items():
         r.expect_eq(f"cpuid.40000000.0.{reg}", value,
                     "leaf 0x40000000 (upper halves of RAX and RCX dirty): EAX = highest hypervisor "

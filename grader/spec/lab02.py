@@ -3,17 +3,19 @@ guests compute with are modelled here from the nonce. Each expectation names the
 wrong value breaks; facts come from the image, exits and injections from Bochs's own record."""
 import re
 
-from gradelib import EXIT_NUMBERS, check
+from gradelib import C, EXIT_NUMBERS, check
 
 LAB = "02"
 MASK64 = 2**64 - 1
-CANONICAL_LOW = 0x7FFFFFFFFFFF
-VEC_DB, VEC_UD, VEC_GP = 1, 6, 13
-NO_FAULT = 0x100            # what a guest reports when nothing faulted
-SIGNATURE_EBX = int.from_bytes(b"VMXL", "little")
+CANONICAL_LOW = C["CANONICAL_LOW"]
+VEC_DB, VEC_UD, VEC_GP = C["VEC_DB"], C["VEC_UD"], C["VEC_GP"]
+NO_FAULT = C["NO_FAULT"]            # what a guest reports when nothing faulted
+PERFORMED = C["XSETBV_PERFORMED"]   # | the new XCR0: what a guest reports of a performed XSETBV
+SIGNATURE_EBX = int.from_bytes(C["HV_SIGNATURE"][:4].encode(), "little")
 AT_INSN = ("at the instruction (0x2NN would mean RIP was moved NN bytes past it: a refused "
            "instruction is injected, never skipped, SDM 27.6.1)")
-DEVICE, IMMEDIATE = 0x7FFE, 0xE0    # the accumulator's two windows (lab02.c)
+DEVICE, IMMEDIATE = C["DEVICE_BASE"], C["IMMEDIATE_BASE"]    # the accumulator's two windows
+TOP_PORT = C["TOP_PORT"]    # io_intercept(TOP_PORT, 4): TOP_PORT and TOP_PORT + 1 only
 
 
 def rotl(x, n, bits=64):
@@ -74,11 +76,11 @@ def vmx_instructions(r):
     expect_injections(r, [(VEC_UD, None)] * 11, "one #UD (vector 6, hardware exception) per VMX instruction")
 
 
-# (fact name, vector, pushes an error code): SDM 6.3.1 and 27.2.1.3. Same order as lab02.c.
-INJECTIONS = [("ud", 6, False), ("gp", 13, True), ("db", 1, False), ("de", 0, False), ("bp", 3, False),
-              ("of", 4, False), ("br", 5, False), ("nm", 7, False), ("df", 8, True), ("ts", 10, True),
-              ("np", 11, True), ("ss", 12, True), ("pf", 14, True), ("mf", 16, False), ("ac", 17, True),
-              ("xm", 19, False), ("ve", 20, False)]
+# (fact name, vector VEC_<NAME>, pushes an error code): SDM 6.3.1 and 27.2.1.3. Same order as lab02.c.
+INJECTIONS = [(name, C[f"VEC_{name.upper()}"], has_error) for name, has_error in [
+    ("ud", False), ("gp", True), ("db", False), ("de", False), ("bp", False), ("of", False),
+    ("br", False), ("nm", False), ("df", True), ("ts", True), ("np", True), ("ss", True),
+    ("pf", True), ("mf", False), ("ac", True), ("xm", False), ("ve", False)]]
 
 
 @check(LAB, "inject", 8, ["02-1"], "exceptions injected at VM entry reach the guest's IDT handler")
@@ -108,18 +110,18 @@ def invd_xsetbv(r):
     avx = (supported & 4) != 0
     avx512 = (supported & 0xE7) == 0xE7
     gp = "#GP(0) " + AT_INSN
-    want = [("x87_sse", 0x103, "XCR0 = 3 is valid: performed (0x100 | new XCR0)"),
+    want = [("x87_sse", PERFORMED | 0x3, "XCR0 = 3 is valid: performed (0x100 | new XCR0)"),
             ("no_x87", VEC_GP, f"XCR0 bit 0 (x87) must be 1: {gp}"),
             ("avx_no_sse", VEC_GP, f"AVX (bit 2) without SSE (bit 1): {gp}"),
             ("xcr1", VEC_GP, f"ECX must be 0 (only XCR0 exists): {gp}"),
-            ("x87_sse_avx", 0x107 if avx else VEC_GP, "XCR0 = 7 is valid when CPUID.(0DH,0):EAX reports AVX"),
+            ("x87_sse_avx", PERFORMED | 0x7 if avx else VEC_GP, "XCR0 = 7 is valid when CPUID.(0DH,0):EAX reports AVX"),
             ("unsupported_bit", VEC_GP, f"a bit CPUID.(0DH,0):EDX:EAX does not report: {gp}"),
             ("avx512_partial", VEC_GP, f"some but not all of the AVX-512 bits 7:5: {gp}"),
             ("avx512_without_avx", VEC_GP, f"AVX-512 bits 7:5 without AVX: {gp}"),
-            ("avx512_all", 0x1E7 if avx512 else VEC_GP, "XCR0 = 0xe7 (all of 7:5 with AVX) is valid "
+            ("avx512_all", PERFORMED | 0xE7 if avx512 else VEC_GP, "XCR0 = 0xe7 (all of 7:5 with AVX) is valid "
              "when CPUID reports it"),
-            ("rcx_63_32_ignored", 0x103, "XSETBV reads ECX: bits 63:32 of RCX do not select an XCR"),
-            ("rax_rdx_63_32_ignored", 0x103, "the value is EDX:EAX: bits 63:32 of RAX and RDX are ignored"),
+            ("rcx_63_32_ignored", PERFORMED | 0x3, "XSETBV reads ECX: bits 63:32 of RCX do not select an XCR"),
+            ("rax_rdx_63_32_ignored", PERFORMED | 0x3, "the value is EDX:EAX: bits 63:32 of RAX and RDX are ignored"),
             ("edx_bit", VEC_GP, f"EDX is bits 63:32 of the value (bit 32 is unsupported): {gp}")]
     for key, value, why in want:
         r.expect_eq(f"xsetbv.{key}", value, why)
@@ -179,7 +181,7 @@ def invlpg(r):
                    "INVLPG exiting (primary bit 9): the qualification is the linear address (SDM 28.2.1)")
 
 
-MOV_DR_EXITS = 26   # lab02.c:guest_mov_dr executes 26 MOV DR instructions
+MOV_DR_EXITS = C["MOV_DR_EXITS"]   # the MOV DR instructions lab02.c:guest_mov_dr executes
 
 
 @check(LAB, "mov-dr", 8, ["02-1", "02-5", "02-9"],
@@ -241,11 +243,12 @@ def io_bitmap(r):
     for key, value, why in io_bitmap_device(r):
         r.expect_eq(key, value, why)
     r.expect_eq("io.done", 1, "the guest continues after every I/O instruction")
-    want = [io_qual(0x7FFE, 1, 0), io_qual(0x7FFF, 2, 0), io_qual(0x8000, 4, 0), io_qual(0x7FFF, 1, 1),
-            io_qual(0x8001, 1, 1), io_qual(0x7FFE, 2, 1), io_qual(0x8000, 4, 1), io_qual(0x7FFE, 1, 1),
-            io_qual(0x8000, 4, 1), io_qual(0x7FFE, 2, 1), io_qual(0xE1, 1, 0, immediate=True),
-            io_qual(0xE2, 2, 1, immediate=True), io_qual(0xE0, 4, 0, immediate=True),
-            io_qual(0xE3, 1, 1, immediate=True), io_qual(0xFFFF, 1, 1)]
+    d, imm = DEVICE, IMMEDIATE
+    want = [io_qual(d, 1, 0), io_qual(d + 1, 2, 0), io_qual(d + 2, 4, 0), io_qual(d + 1, 1, 1),
+            io_qual(d + 3, 1, 1), io_qual(d, 2, 1), io_qual(d + 2, 4, 1), io_qual(d, 1, 1),
+            io_qual(d + 2, 4, 1), io_qual(d, 2, 1), io_qual(imm + 1, 1, 0, immediate=True),
+            io_qual(imm + 2, 2, 1, immediate=True), io_qual(imm, 4, 0, immediate=True),
+            io_qual(imm + 3, 1, 1, immediate=True), io_qual(TOP_PORT + 1, 1, 1)]
     expect_io_exits(r, want, "exactly the accesses to trapped ports exit (SDM 25.6.4): the device at "
                     "0x7ffe-0x8001 (bitmaps A and B) and 0xe0-0xe3, and 0xffff from the range 0xfffe+4, "
                     "which stops at 0xffff: ports 0x0000/0x0001 (a wrapped range), 0x7ffd and 0x8002 must not")
@@ -257,8 +260,8 @@ def io_unconditional(r):
     dev = Accumulator(r.nonce)
     dev.out(0, r.nonce & 0xFF)
     r.expect_eq("io.unconditional_in", dev.inp(0, 1), "the device still answers")
-    expect_io_exits(r, [io_qual(0x7FFE, 1, 0), io_qual(0x7FFE, 1, 1), io_qual(0x7FFD, 1, 1),
-                        io_qual(0x8002, 1, 1)],
+    d, ports = DEVICE, C["DEVICE_PORTS"]
+    expect_io_exits(r, [io_qual(d, 1, 0), io_qual(d, 1, 1), io_qual(d - 1, 1, 1), io_qual(d + ports, 1, 1)],
                     "without I/O bitmaps, unconditional I/O exiting makes every access exit (SDM 26.1.3); "
                     "the handler performs 0x7ffd and 0x8002 on the real ports")
 
@@ -307,9 +310,9 @@ def io_string(r):
                 "base in 64-bit mode too)")
     r.expect_eq("str.final", dev.inp(0, 4), "the device saw every element in order")
     rep = dict(string=True, rep=True)
-    want = [io_qual(DEVICE, 1, 0, **rep), io_qual(0x8000, 2, 1, **rep), io_qual(0x8000, 4, 0, string=True),
-            io_qual(DEVICE, 1, 0, **rep), io_qual(0x7FFF, 1, 1, **rep), io_qual(0x8000, 2, 0, **rep),
-            io_qual(0x8001, 4, 1, string=True), io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1),
+    want = [io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE + 2, 2, 1, **rep), io_qual(DEVICE + 2, 4, 0, string=True),
+            io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE + 1, 1, 1, **rep), io_qual(DEVICE + 2, 2, 0, **rep),
+            io_qual(DEVICE + 3, 4, 1, string=True), io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1),
             io_qual(DEVICE, 1, 0, **rep), io_qual(DEVICE, 4, 1), io_qual(DEVICE, 1, 0, string=True),
             io_qual(DEVICE, 4, 1), io_qual(DEVICE, 4, 1)]
     expect_io_exits(r, want, "one exit per string instruction (or per element), then the next "
@@ -328,7 +331,7 @@ def msr_bitmap(r):
                 "IA32_KERNEL_GS_BASE (0xc0000102, next to TSC_AUX's bit) is the guest's own")
     r.expect_eq("msr.tsc_aux", rotl(r.nonce, 9) & 0xFFFFFFFF, "IA32_TSC_AUX is emulated: reads return the write")
     r.expect_eq("msr.tsc_aux_high_bits", VEC_GP, f"IA32_TSC_AUX has 32 bits: bits 63:32 set give {gp}")
-    r.expect_eq("msr.scratch", rotl(r.nonce, 21), "the virtual MSR 0x40000100 keeps 64 bits")
+    r.expect_eq("msr.scratch", rotl(r.nonce, 21), f"the virtual MSR {C['HV_MSR_SCRATCH']:#x} keeps 64 bits")
     r.expect_eq("msr.scratch_written_from_edx_eax", 0x0123456789ABCDEF, "WRMSR writes EDX:EAX and "
                 "selects the MSR by ECX: bits 63:32 of RAX, RDX and RCX are ignored (Vol. 2, WRMSR)")
     r.expect_eq("msr.rdmsr_rax_rdx_63_32", 0, "RDMSR loads EDX:EAX: bits 63:32 of RAX and RDX are cleared")

@@ -1,20 +1,23 @@
 """Lab 03: CR0/CR4 guest/host masks and read shadows, CLTS/LMSW, CR3 and CR8 exiting.
 Guest programs: grader/checks/lab03.c. Every MOV there that may exit names its register, so
 the exit qualifications Bochs records (SDM Table 28-3) are listed here exactly."""
-from gradelib import check
+import re
+
+from gradelib import C, EXIT_NUMBERS, ROOT, check
 
 LAB = "03"
-VEC_NM, VEC_GP = 7, 13
-NO_FAULT = 0x100
-CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_NE = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 5
-CR0_WP, CR0_AM, CR0_PG = 1 << 16, 1 << 18, 1 << 31
-CR0_VIEW = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE    # what clts-lmsw reports of CR0
-CR4_TSD, CR4_DE, CR4_VMXE = 1 << 2, 1 << 3, 1 << 13
+VEC_NM, VEC_GP = C["VEC_NM"], C["VEC_GP"]
+NO_FAULT = C["NO_FAULT"]
+CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_NE = (C[f"CR0_{b}"] for b in ("PE", "MP", "EM", "TS", "NE"))
+CR0_WP, CR0_AM = C["CR0_WP"], C["CR0_AM"]
+CR4_TSD, CR4_DE, CR4_VMXE = C["CR4_TSD"], C["CR4_DE"], C["CR4_VMXE"]
+LMSW_REGISTER_SOURCE, LMSW_MEMORY_SOURCE = C["LMSW_REGISTER_SOURCE"], C["LMSW_MEMORY_SOURCE"]
 
 # SDM Table 28-3: exit qualification of a control-register access.
-MOV_TO_CR, MOV_FROM_CR, CLTS, LMSW = 0, 1, 2, 3
-GPRS = "rax rcx rdx rbx rsp rbp rsi rdi r8 r9 r10 r11 r12 r13 r14 r15".split()
-CR8_READ_SHIFT = 3      # cr8-exiting reads register n's write back through register n + 3
+MOV_TO_CR, MOV_FROM_CR, CLTS, LMSW = (C[f"CR_ACCESS_{k}"] for k in ("MOV_TO_CR", "MOV_FROM_CR", "CLTS", "LMSW"))
+# Register numbers in bits 11:8, in the order of enum gpr (common/include/vmx_exit.h)
+GPRS = [name.lower() for name in re.findall(r"\bGPR_(\w+)", (ROOT / "common" / "include" / "vmx_exit.h").read_text())]
+CR8_READ_SHIFT = C["CR8_READ_SHIFT"]   # cr8-exiting reads register n's write back through register n + 3
 
 
 def mov_to(cr, reg):
@@ -41,7 +44,7 @@ def describe(q):
 
 def expect_cr_exits(r, want, why):
     """Bochs's record of CONTROL_REGISTER_ACCESS exits must be exactly `want`, in order."""
-    got = r.bochs.qualifications(28)
+    got = r.bochs.qualifications(EXIT_NUMBERS["CONTROL_REGISTER_ACCESS"])
     diff = next((i for i in range(max(len(got), len(want)))
                  if i >= len(got) or i >= len(want) or got[i] != want[i]), None)
     if diff is None:
@@ -143,7 +146,7 @@ def cr4_vmxe(r):
        "CLTS and LMSW under the mask: when they exit, and what they change")
 def clts_lmsw(r):
     initial = r.int_fact("host.cr0_initial", 0)
-    start = initial & (CR0_PE | CR0_MP | CR0_EM)     # the check set shadow TS = NE = 0
+    start = initial & C["CR0_VIEW"] & ~(CR0_TS | CR0_NE)     # the check set shadow TS = NE = 0
     r.expect_eq("ts.start_fpu", VEC_NM, "the check made real TS = 1 with shadow TS = 0: x87 raises #NM")
     r.expect_eq("ts.start_view", start, "the guest reads TS and NE from the shadow")
     r.expect_eq("ts.clts_no_exit_fpu", VEC_NM,
@@ -169,7 +172,7 @@ def clts_lmsw(r):
     r.expect_bits("host.cr0_shadow", CR0_PE | CR0_MP, CR0_TS,
                   "the last emulated LMSW (source 0xabc2) left PE = 1, MP = 1, TS = 0 in the shadow")
     r.expect_bits("host.guest_cr0", CR0_PE | CR0_MP | CR0_NE, CR0_TS, "the real CR0 keeps NE = 1")
-    expect_cr_exits(r, [mov_to(0, "r10"), CLTS << 4, lmsw(0xFFFB), lmsw(0xABC2, memory=True)],
+    expect_cr_exits(r, [mov_to(0, "r10"), CLTS << 4, lmsw(LMSW_REGISTER_SOURCE), lmsw(LMSW_MEMORY_SOURCE, memory=True)],
                     "MOV to CR0 (TS), CLTS (shadow TS = 1) and the two LMSWs that change TS exit; CLTS "
                     "with shadow TS = 0 and LMSW changing only MP do not (SDM 26.1.3)")
 

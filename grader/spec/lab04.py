@@ -1,19 +1,28 @@
 """Lab 04: event blocking, event injection and task-switch exits. Guest programs:
 grader/checks/lab04.c (interrupts, NMIs) and grader/checks/lab04_tasks.S (task switches)."""
-from gradelib import check
+from gradelib import C, check
 
 LAB = "04"
 
 
-VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = 2, 6, 7, 10, 11, 13
-EXTERNAL_INTERRUPT, NMI, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = 0, 2, 3, 4
-VALID, DELIVER_ERROR_CODE, NMI_UNBLOCKING_DUE_TO_IRET = 1 << 31, 1 << 11, 1 << 12
-BAD_SELECTOR = 0xfff8       # beyond the guest's GDT limit: loading it is #GP(0xfff8)
+VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = (C[f"VEC_{v}"] for v in ("NMI", "UD", "NM", "TS", "NP", "GP"))
+EXTERNAL_INTERRUPT, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = (
+    C[f"INTR_TYPE_{t}"] for t in ("EXTERNAL_INTERRUPT", "HARDWARE_EXCEPTION", "SOFTWARE_INTERRUPT"))
+VALID, DELIVER_ERROR_CODE, NMI_UNBLOCKING_DUE_TO_IRET = (
+    C[f"INTR_INFO_{b}"] for b in ("VALID", "DELIVER_ERROR_CODE", "NMI_UNBLOCKING_DUE_TO_IRET"))
+TYPE_SHIFT = C["INTR_INFO_TYPE_SHIFT"]
+BAD_SELECTOR = C["BAD_SELECTOR"]    # beyond the guest's GDT limit: loading it is #GP(0xfff8)
+# The vector of each check's interrupt (grader/checks/lab04_shared.h)
+VEC_REINJECT, VEC_HOST, VEC_DIRECT, VEC_WINDOW = C["VEC_REINJECT"], C["VEC_HOST"], C["VEC_DIRECT"], C["VEC_WINDOW"]
+VEC_SHADOW, VEC_MOV_SS_SHADOW, VEC_ORDER_LOW, VEC_ORDER_HIGH = (
+    C["VEC_SHADOW"], C["VEC_MOV_SS_SHADOW"], C["VEC_ORDER_LOW"], C["VEC_ORDER_HIGH"])
+VEC_VECTORING, VEC_SOFT = C["VEC_VECTORING"], C["VEC_SOFT"]
+VEC_TASK_GATE, VEC_EXTINT_TASK_GATE = C["VEC_TASK_GATE"], C["VEC_EXTINT_TASK_GATE"]
 
 
 def intr_info(vector, kind, error_code=False):
     """Interruption information (SDM 25.8.3, 28.2.4): vector 7:0, type 10:8, bit 11, valid 31."""
-    return VALID | kind << 8 | vector | (DELIVER_ERROR_CODE if error_code else 0)
+    return VALID | kind << TYPE_SHIFT | vector | (DELIVER_ERROR_CODE if error_code else 0)
 
 
 def expect_injections(r, want, why):
@@ -27,11 +36,11 @@ def expect_injections(r, want, why):
        "the APIC timer's interrupt exits (acknowledged) and is injected into the guest")
 def extint_reinject(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
-    r.expect_eq("irq.vector", 0xdf, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
+    r.expect_eq("irq.vector", VEC_REINJECT, "with the vector the exit reported (0xdf < HV_VECTOR_BASE: the guest's)")
     r.expect_eq("exits.EXTERNAL_INTERRUPT", 1,
                 "external-interrupt exiting must be on, and acknowledge interrupt on exit too: an "
                 "interrupt not acknowledged stays pending in the APIC and exits again")
-    expect_injections(r, [(0xdf, 0)],
+    expect_injections(r, [(VEC_REINJECT, 0)],
                       "one injection, of the vector the exit interruption information reported "
                       "(valid only with acknowledge interrupt on exit, SDM 28.2.2)")
 
@@ -50,7 +59,7 @@ def extint_consume(r):
        "without external-interrupt exiting the guest's own handler takes the interrupt")
 def extint_direct(r):
     r.expect_eq("irq.count", 1, "the check turned exiting off: the guest's IDT handles it")
-    r.expect_eq("irq.vector", 0x44, "the timer's vector")
+    r.expect_eq("irq.vector", VEC_DIRECT, "the timer's vector")
     r.expect_absent("exits.EXTERNAL_INTERRUPT", "no VM exit for it")
     expect_injections(r, [], "nothing was queued: nothing may be injected")
 
@@ -64,7 +73,7 @@ def interrupt_window(r):
     r.expect_eq("irq.count", 1, "exactly once")
     r.expect_eq("exits.INTERRUPT_WINDOW", 1,
                 "interrupt-window exiting armed, then turned off once nothing waits (SDM 26.7.5)")
-    expect_injections(r, [(0x42, 0)], "one injection, after the window exit")
+    expect_injections(r, [(VEC_WINDOW, 0)], "one injection, after the window exit")
 
 
 def first_instruction_blocked(r, vector, blocking):
@@ -78,14 +87,14 @@ def first_instruction_blocked(r, vector, blocking):
 @check(LAB, "sti-shadow", 5, ["04-5"],
        "a queued interrupt is not injected while the guest is in an STI shadow")
 def sti_shadow(r):
-    first_instruction_blocked(r, 0x46, "STI (interruptibility bit 0)")
+    first_instruction_blocked(r, VEC_SHADOW, "STI (interruptibility bit 0)")
     r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
 
 
 @check(LAB, "mov-ss-shadow", 5, ["04-5"],
        "a queued interrupt is not injected while the guest is in a MOV SS shadow")
 def mov_ss_shadow(r):
-    first_instruction_blocked(r, 0x47, "MOV SS (interruptibility bit 1)")
+    first_instruction_blocked(r, VEC_MOV_SS_SHADOW, "MOV SS (interruptibility bit 1)")
     r.expect_eq("exits.INTERRUPT_WINDOW", 1, "the hypervisor used interrupt-window exiting")
 
 
@@ -100,11 +109,11 @@ def nmi_shadow(r):
 @check(LAB, "event-order", 5, ["04-5"],
        "an NMI and two interrupts wait at once: one event per entry, the NMI first")
 def event_order(r):
-    r.expect_eq("irq.order", 0x024845, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
+    r.expect_eq("irq.order", VEC_NMI << 16 | VEC_ORDER_HIGH << 8 | VEC_ORDER_LOW, "NMI, then 0x48, then 0x45: the guest's handlers ran in this order")
     r.expect_eq("exits.INTERRUPT_WINDOW", 2,
                 "each interrupt waits for the interrupt window that follows the previous event's delivery")
     r.expect_absent("exits.NMI_WINDOW", "the NMI went in at the first entry")
-    expect_injections(r, [(VEC_NMI, 0), (0x48, 0), (0x45, 0)],
+    expect_injections(r, [(VEC_NMI, 0), (VEC_ORDER_HIGH, 0), (VEC_ORDER_LOW, 0)],
                       "one event per VM entry (a second write replaces the first): NMI, then the "
                       "highest vector")
 
@@ -147,26 +156,26 @@ def nmi_iret_fault(r):
 @check(LAB, "idt-vectoring", 5, ["04-4"],
        "an interrupt whose delivery caused a VM exit is delivered again (IDT-vectoring information)")
 def idt_vectoring(r):
-    r.expect_eq("vectoring.info", intr_info(0x43, EXTERNAL_INTERRUPT),
+    r.expect_eq("vectoring.info", intr_info(VEC_VECTORING, EXTERNAL_INTERRUPT),
                 "the #GP exit came during delivery of external interrupt 0x43")
     r.expect_eq("irq.count", 1, "after the gate is repaired the interrupt must not be lost")
-    r.expect_eq("irq.vector", 0x43, "the same vector")
-    expect_injections(r, [(0x43, 0), (0x43, 0)],
+    r.expect_eq("irq.vector", VEC_VECTORING, "the same vector")
+    expect_injections(r, [(VEC_VECTORING, 0), (VEC_VECTORING, 0)],
                       "injected, then injected again from the IDT-vectoring information (SDM 28.2.4)")
 
 
 @check(LAB, "idt-vectoring-soft", 5, ["04-4"],
        "an INT n whose delivery caused a VM exit is delivered again, after the INT")
 def idt_vectoring_soft(r):
-    r.expect_eq("vectoring.info", intr_info(0x49, SOFTWARE_INTERRUPT),
+    r.expect_eq("vectoring.info", intr_info(VEC_SOFT, SOFTWARE_INTERRUPT),
                 "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
     r.expect_eq("irq.count", 1, "re-delivered once: without the VM-entry instruction length the "
                 "handler returns to the INT itself, which runs again")
-    r.expect_eq("irq.vector", 0x49, "with its vector")
+    r.expect_eq("irq.vector", VEC_SOFT, "with its vector")
     r.expect_eq("irq.rip_after_int", 1,
                 "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
                 "returns after the INT")
-    expect_injections(r, [(0x49, 0)], "INT 0x49 injected again (the processor ran it the first time)")
+    expect_injections(r, [(VEC_SOFT, 0)], "INT 0x49 injected again (the processor ran it the first time)")
 
 
 @check(LAB, "idt-vectoring-error", 5, ["04-4"],
@@ -181,14 +190,18 @@ def idt_vectoring_error(r):
     expect_injections(r, [(VEC_GP, BAD_SELECTOR)], "the #GP injected again, with its error code")
 
 
-SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = 0x08, 0x10, 0x18, 0x20, 0x28, 0x30
-SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = 0x38, 0x40, 0x48, 0x50, 0x58, 0x60
-SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I, SEL_TSS_J = 0x68, 0x70, 0x78, 0x80, 0x88, 0x90, 0x98
-TSS_AVAILABLE, TSS_BUSY = 0x9, 0xB
-EFLAGS_NT = 0x4000
-A_EFLAGS = 0x8d7            # what task A sets before its JMP (lab04_tasks.S)
-DR7_AFTER_SWITCH = 0x4aa    # the check's DR7 0x4ff with L0-L3 (bits 0, 2, 4, 6) cleared
-CALL, IRET, JMP, GATE = 0, 1, 2, 3
+# The 32-bit guest's GDT selectors (grader/checks/lab04_shared.h)
+SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = (
+    C[f"SEL_{s}"] for s in ("CODE32", "DATA", "TSS_A", "TSS_B", "TSS_C", "TSS_D"))
+SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = (
+    C[f"SEL_{s}"] for s in ("TSS_SHORT", "TSS_NOT_PRESENT", "TSS_E", "TSS_F", "TSS_G", "TSS_H"))
+SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I, SEL_TSS_J = (
+    C[f"SEL_{s}"] for s in ("DATA2", "DATA3", "DATA4", "DATA5", "LDT", "TSS_I", "TSS_J"))
+TSS_AVAILABLE, TSS_BUSY = C["SYS_TYPE_TSS32_AVAILABLE"], C["SYS_TYPE_TSS32_BUSY"]
+EFLAGS_NT = C["EFLAGS_NT"]
+A_EFLAGS = C["A_EFLAGS"]    # what task A sets before its JMP (lab04_tasks.S)
+DR7_AFTER_SWITCH = C["DR7_ALL_ENABLES"] & ~C["DR7_LOCAL_ENABLES"]   # the check's DR7 with L0-L3 cleared
+CALL, IRET, JMP, GATE = (C[f"TASK_SWITCH_{s}"] for s in ("CALL", "IRET", "JMP", "IDT_GATE"))
 
 
 def switch(source, selector):
@@ -201,7 +214,7 @@ SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS
             switch(IRET, SEL_TSS_A), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C),
             switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_J), switch(IRET, SEL_TSS_A),
             switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
-            switch(JMP, SEL_TSS_I), switch(JMP, SEL_TSS_H | 3), switch(GATE, SEL_TSS_D)]
+            switch(JMP, SEL_TSS_I), switch(JMP, C["SEL_TSS_H_RPL3"]), switch(GATE, SEL_TSS_D)]
 
 
 def a_registers(r):
@@ -290,13 +303,13 @@ def task_gate(r):
     r.expect_eq("tasks.a_saved_eip_extint", r.int_fact("host.a_extint_point", -1),
                 "an external interrupt through a task gate (type 0): saved EIP = guest RIP, "
                 "no instruction length added (SDM 28.2.5 defines one only for instructions)")
-    r.expect_eq("tasks.cr0_ts", 8, "every task switch sets CR0.TS (seen through the read shadow)")
+    r.expect_eq("tasks.cr0_ts", C["CR0_TS"], "every task switch sets CR0.TS (seen through the read shadow)")
     r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
     r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
     expect_switches(r, SWITCHES[:9], "the gates' switches exit with source 3 and C's, then J's selector")
-    gate_vectors = [v for v, _ in r.bochs.injections if v in (0x50, 0x51)]
-    r.expect_that("Bochs's record of injections of vectors 0x50 and 0x51", gate_vectors == [0x51],
-                  gate_vectors, [0x51], "the queued interrupt 0x51 is injected once; the emulated task "
+    gate_vectors = [v for v, _ in r.bochs.injections if v in (VEC_TASK_GATE, VEC_EXTINT_TASK_GATE)]
+    r.expect_that("Bochs's record of injections of vectors 0x50 and 0x51", gate_vectors == [VEC_EXTINT_TASK_GATE],
+                  gate_vectors, [VEC_EXTINT_TASK_GATE], "the queued interrupt 0x51 is injected once; the emulated task "
                   "switch delivered it and INT 0x50: injecting either again delivers it twice")
 
 
@@ -324,7 +337,7 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
-    faults = [(VEC_TS, SEL_TSS_A), (0x51, 0), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+    faults = [(VEC_TS, SEL_TSS_A), (VEC_EXTINT_TASK_GATE, 0), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
               (VEC_GP, SEL_TSS_H)]
     r.expect_that("Bochs's record of injections (vector, error code)", r.bochs.injections == faults,
                   r.bochs.injections, faults, "exactly the six faults of the damaged TSSes and the queued "
