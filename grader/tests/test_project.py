@@ -105,6 +105,14 @@ def test_manifest_matches_the_tree():
         assert (gradelib.ROOT / "grader" / "spec" / f"lab{lab.number}.py").exists()
 
 
+def test_readme_lab_table_follows_the_manifest():
+    readme = (gradelib.ROOT / "README.md").read_text()
+    for lab in manifest.LABS:
+        status = f"available: [handout]({lab.handout})" if lab.available else "planned"
+        row = f"| {lab.number} | {lab.title} | {status} |"
+        assert row in readme, f"README.md's status table lacks the row labs.toml implies: {row}"
+
+
 @pytest.mark.parametrize("lab", NUMBERS)
 @pytest.mark.parametrize("variant", ["solution", "skeleton"])
 def test_builds_warning_free(images, lab, variant):
