@@ -6,6 +6,7 @@
 #include "lab.h"
 #include "lab01.h"
 #include "lab01_shared.h"
+#include "tss32.h"
 
 CHECK(01, detect, "vmx-detect", .last_stage = STAGE_DETECT);
 CHECK(01, fixed_bits, "fixed-bits", .last_stage = STAGE_FIXED_BITS);
@@ -88,8 +89,50 @@ static void report_descriptor_tables(struct vcpu *v)
 	report_fact("guest_state.vmcs_idtr_base", "0x%lx", vmcs_read(GUEST_IDTR_BASE));
 	report_fact("guest_state.vmcs_idtr_limit", "0x%lx", vmcs_read(GUEST_IDTR_LIMIT));
 }
+
+#define SEG_TYPE_ACCESSED 0x1 /* type bit 0 (SDM Vol. 3A 3.4.5.1): a segment load sets it */
+static const struct {
+	const char *name;
+	enum vmcs_field selector, limit, access_rights;
+} guest_segments[] = {
+	{ "cs", GUEST_CS_SELECTOR, GUEST_CS_LIMIT, GUEST_CS_ACCESS_RIGHTS },
+	{ "ss", GUEST_SS_SELECTOR, GUEST_SS_LIMIT, GUEST_SS_ACCESS_RIGHTS },
+	{ "ds", GUEST_DS_SELECTOR, GUEST_DS_LIMIT, GUEST_DS_ACCESS_RIGHTS },
+	{ "es", GUEST_ES_SELECTOR, GUEST_ES_LIMIT, GUEST_ES_ACCESS_RIGHTS },
+	{ "fs", GUEST_FS_SELECTOR, GUEST_FS_LIMIT, GUEST_FS_ACCESS_RIGHTS },
+	{ "gs", GUEST_GS_SELECTOR, GUEST_GS_LIMIT, GUEST_GS_ACCESS_RIGHTS },
+};
+
+/* The hidden part of each code and data segment as the VMCS holds it, and as the GDT descriptor
+ * of its selector says (SDM 25.4.1): a 64-bit guest ignores most of it, so only a comparison
+ * shows a wrong bit. The accessed bit is set on both sides: a segment load would set it. */
+static void report_guest_segments(struct vcpu *v)
+{
+	char key[64];
+	for (unsigned i = 0; i < ARRAY_SIZE(guest_segments); i++) {
+		u64 *entry = NULL;
+		u16 selector = (u16)vmcs_read(guest_segments[i].selector);
+		u64 rights = vmcs_read(guest_segments[i].access_rights);
+		snprintf(key, sizeof(key), "guest_state.%s_access_rights", guest_segments[i].name);
+		report_fact(key, "0x%lx", rights | SEG_TYPE_ACCESSED);
+		snprintf(key, sizeof(key), "guest_state.%s_limit", guest_segments[i].name);
+		report_fact(key, "0x%lx", vmcs_read(guest_segments[i].limit));
+		if (!guest_gdt_entry(v, selector, &entry) || !(selector & ~7))
+			continue;
+		snprintf(key, sizeof(key), "guest_state.%s_descriptor_access_rights", guest_segments[i].name);
+		report_fact(key, "0x%x", desc_access_rights(*entry) | SEG_TYPE_ACCESSED);
+		snprintf(key, sizeof(key), "guest_state.%s_descriptor_limit", guest_segments[i].name);
+		report_fact(key, "0x%x", desc_limit(*entry));
+	}
+}
+
+static void setup_guest_state(struct vcpu *v)
+{
+	report_descriptor_tables(v);
+	report_guest_segments(v);
+}
 CHECK(01, guest_state, "guest-state", .last_stage = STAGE_RUN, .guest = guest_state,
-      .setup = report_descriptor_tables);
+      .setup = setup_guest_state);
 
 /* ---- cpuid-exit: the hypervisor leaf, the bit, real leaves and subleaves, the digest ---- */
 
@@ -124,8 +167,9 @@ static void cpuid_dirty(u32 leaf, u32 subleaf, u64 out[4])
 
 /* Leaves and subleaves whose real answers differ from each other on Bochs's CPU models. */
 static const u32 cpuid_inputs[][2] = {
-	{ HV_CPUID_LEAF, 0 }, { 0, 0 }, { 1, 0 }, { 4, 0 }, { 4, 1 }, { 7, 0 }, { 0xb, 1 },
-	{ 0xd, 1 }, { 0x80000000, 0 }, { 0x80000001, 0 }, { HV_CPUID_LEAF + 1, 0 },
+	{ HV_CPUID_LEAF, 0 }, { HV_CPUID_LEAF, CPUID_IGNORED_SUBLEAF }, { 0, 0 }, { 1, 0 },
+	{ 1, CPUID_IGNORED_SUBLEAF }, { 4, 0 }, { 4, 1 }, { 7, 0 }, { 0xb, 1 }, { 0xd, 1 },
+	{ 0x80000000, 0 }, { 0x80000001, 0 }, { HV_CPUID_LEAF + 1, 0 },
 };
 static const char *const cpuid_register_names[4] = { "eax", "ebx", "ecx", "edx" };
 
@@ -172,8 +216,48 @@ static void verify_cpuid(struct vcpu *v)
 			report_cpuid("host.", leaf, subleaf, r);
 	}
 }
+
+/* The skip, seen from the host: the student's CPUID handler runs inside observe_cpuid_skip(),
+ * which keeps the first exit whose resume point is not right after the CPUID. */
+static exit_handler student_cpuid;
+static struct {
+	bool wrong;
+	u64 advanced_by;
+	u32 length;
+} skip;
+
+/* SDM 28.2.5: the VM-exit instruction length is the CPUID's, prefixes included. */
+static enum exit_verdict observe_cpuid_skip(struct vcpu *v)
+{
+	enum exit_verdict verdict = student_cpuid(v);
+	u64 advanced_by = vmcs_read(GUEST_RIP) - v->exit.guest_rip;
+	if (verdict == EXIT_RESUME && !skip.wrong && advanced_by != v->exit.instruction_length) {
+		skip.wrong = true;
+		skip.advanced_by = advanced_by;
+		skip.length = v->exit.instruction_length;
+	}
+	return verdict;
+}
+
+static void setup_cpuid_exit(struct vcpu *v)
+{
+	(void)v;
+	student_cpuid = exit_handler_for(EXIT_REASON_CPUID);
+	if (student_cpuid)	/* none registered: the run names the unexpected exit */
+		exit_register(EXIT_REASON_CPUID, observe_cpuid_skip);
+}
+
+static void verify_cpuid_exit(struct vcpu *v)
+{
+	verify_cpuid(v);
+	if (skip.wrong)
+		report_fact("cpuid.skip", "resumed at RIP + %ld after a CPUID of %u bytes, not at RIP + %u",
+			    (long)skip.advanced_by, skip.length, skip.length);
+	else
+		report_fact("cpuid.skip", "%s", CPUID_SKIP_RIGHT);
+}
 CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid,
-      .verify = verify_cpuid);
+      .setup = setup_cpuid_exit, .verify = verify_cpuid_exit);
 
 /* ---- interrupt-shadow: the skip ends blocking by STI and by MOV SS (SDM 25.4.2) ---- */
 
@@ -396,20 +480,21 @@ static void capture_guest_console(void)
 }
 
 /* What the console showed during each step that had to panic, reported by the host. */
-#define PANIC_STEPS_MAX 8
+#define PANIC_STEPS_MAX 12
 static struct {
 	const char *key;
 	char text[sizeof(seen.console)];
 } panic_console[PANIC_STEPS_MAX];
 static unsigned panic_steps;
 
-/* Runs a step that must panic; returns whether it reached shutdown(). */
+/* Runs a step that may panic; returns whether it reached shutdown(). The console is kept under
+ * `key` (none when NULL). */
 static bool step_panics(const char *key, void (*step)(u64))
 {
 	seen.shutdown = false;
 	seen.console_length = 0;
 	guest_catch(step, 0, NULL);
-	if (panic_steps < PANIC_STEPS_MAX) {
+	if (key && panic_steps < PANIC_STEPS_MAX) {
 		panic_console[panic_steps].key = key;
 		memcpy(panic_console[panic_steps++].text, seen.console, seen.console_length);
 	}
@@ -478,6 +563,16 @@ static void guest_bring_up_inputs(u64 nonce)
 	emulated.feature_control = FEATURE_CONTROL_LOCK;
 	guest_report("inputs.locked_disabled.panicked",
 		     step_panics("inputs.locked_disabled.console", call_enable_feature_control));
+	emulated.feature_control = FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_INSIDE_SMX;
+	guest_report("inputs.locked_inside_smx_only.panicked",
+		     step_panics("inputs.locked_inside_smx_only.console", call_enable_feature_control));
+
+	emulated.feature_control = FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_INSIDE_SMX |
+				   FEATURE_CONTROL_VMXON_OUTSIDE_SMX;
+	seen.feature_control_writes = 0;
+	guest_report("inputs.locked_inside_and_outside.panicked",
+		     step_panics(NULL, call_enable_feature_control));
+	guest_report("inputs.locked_inside_and_outside.writes", seen.feature_control_writes);
 }
 
 /* The inputs, for the grader to compute what the SDM's rules give, and the captured panic. */
@@ -498,23 +593,63 @@ CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = 
       .setup = setup_bring_up_inputs, .verify = verify_bring_up_inputs);
 
 /* ---- vmx-failures: steps 01-4, 01-5 and 01-12 run in the guest, where VMXON, VMCLEAR,
- * VMPTRLD and VMXOFF exit (SDM 26.1.2) and this check answers one of them with VMfailInvalid:
- * the step must report the failure and panic, not carry on. ---- */
+ * VMPTRLD, VMXOFF and VMREAD exit (SDM 26.1.2) and this check answers one of them with
+ * VMfailInvalid or VMfailValid: the step must report the failure and panic, not carry on. ---- */
 
 #define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
 static volatile unsigned failing_instruction;	/* exit reason of the instruction that fails */
+static volatile u64 failing_error;		/* 0: VMfailInvalid; else VMfailValid, this error */
 static volatile u64 vmx_instructions;		/* exit reasons so far, one per byte, latest low */
 static struct vcpu sandbox;			/* the vCPU the steps work on in the guest */
 
-/* SDM 31.2: VMsucceed clears CF, PF, AF, ZF, SF and OF; VMfailInvalid sets CF. */
+/* SDM 31.2: VMsucceed clears CF, PF, AF, ZF, SF and OF; VMfailInvalid sets CF; VMfailValid sets
+ * ZF, and the VM-instruction error field (which the guest reads with VMREAD) says why. */
 static enum exit_verdict answer_vmx_instruction(struct vcpu *v)
 {
 	u64 rflags = vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS;
 	unsigned reason = EXIT_REASON_BASIC(v->exit.reason);
 	vmx_instructions = vmx_instructions << 8 | reason;
 	if (reason == failing_instruction)
-		rflags |= RFLAGS_CF;
+		rflags |= failing_error ? RFLAGS_ZF : RFLAGS_CF;
 	vmcs_write(GUEST_RFLAGS, rflags);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* VM-exit instruction information for VMREAD (SDM 28.2.5, the table for VMREAD and VMWRITE). */
+static unsigned vmread_info_scaling(u64 i) { return i & 3; }			/* 1:0 */
+static unsigned vmread_info_reg1(u64 i) { return (i >> 3) & 0xf; }		/* 6:3 */
+static bool vmread_info_register(u64 i) { return (i >> 10) & 1; }		/* 10: 1 = register */
+static unsigned vmread_info_index(u64 i) { return (i >> 18) & 0xf; }		/* 21:18 */
+static bool vmread_info_index_invalid(u64 i) { return (i >> 22) & 1; }	/* 22 */
+static unsigned vmread_info_base(u64 i) { return (i >> 23) & 0xf; }		/* 26:23 */
+static bool vmread_info_base_invalid(u64 i) { return (i >> 27) & 1; }		/* 27 */
+static unsigned vmread_info_reg2(u64 i) { return (i >> 28) & 0xf; }		/* 31:28: the field */
+
+/* The guest's VMREAD destination: a register, or memory at base + index * scale +
+ * displacement (the exit qualification); segment bases are 0 and memory is shared. */
+static void vmread_store(struct vcpu *v, u64 info, u64 value)
+{
+	u64 address = v->exit.qualification;
+	if (vmread_info_register(info)) {
+		guest_reg_write(v, vmread_info_reg1(info), value);
+		return;
+	}
+	if (!vmread_info_base_invalid(info))
+		address += guest_reg_read(v, vmread_info_base(info));
+	if (!vmread_info_index_invalid(info))
+		address += guest_reg_read(v, vmread_info_index(info)) << vmread_info_scaling(info);
+	*(u64 *)guest_linear_to_host(v, address) = value;
+}
+
+/* VMREAD in the guest (vmx_report_failure() reads the error): VM_INSTRUCTION_ERROR gives the
+ * error of the VMfailValid answer, any other field 0. */
+static enum exit_verdict answer_vmread(struct vcpu *v)
+{
+	u64 info = vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
+	u64 field = guest_reg_read(v, vmread_info_reg2(info));
+	vmread_store(v, info, field == VM_INSTRUCTION_ERROR ? failing_error : 0);
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS);
 	vmx_advance_rip(v);
 	return EXIT_RESUME;
 }
@@ -528,22 +663,28 @@ static void setup_vmx_failures(struct vcpu *v)
 	exit_register(EXIT_REASON_VMCLEAR, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMPTRLD, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMXOFF, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMREAD, answer_vmread);
 }
 
 static void call_vmx_on(u64 unused) { (void)unused; vmx_on(&sandbox); }
 static void call_vmcs_load(u64 unused) { (void)unused; vmcs_load(&sandbox); }
 static void call_vmx_off(u64 unused) { (void)unused; vmx_off(&sandbox); }
 
+/* A VMfailValid answer pretends a VMCS is current, as SDM 31.2 requires for it. */
 static const struct {
 	const char *name;
 	unsigned failing;
+	u64 error;	/* 0: VMfailInvalid; else VMfailValid with this VM-instruction error */
 	void (*step)(u64);
 } failure_scenarios[] = {
-	{ "vmxon", EXIT_REASON_VMXON, call_vmx_on },
-	{ "vmcs_load_vmclear", EXIT_REASON_VMCLEAR, call_vmcs_load },
-	{ "vmptrld", EXIT_REASON_VMPTRLD, call_vmcs_load },
-	{ "vmx_off_vmclear", EXIT_REASON_VMCLEAR, call_vmx_off },
-	{ "vmxoff", EXIT_REASON_VMXOFF, call_vmx_off },
+	{ "vmxon", EXIT_REASON_VMXON, 0, call_vmx_on },
+	{ "vmcs_load_vmclear", EXIT_REASON_VMCLEAR, 0, call_vmcs_load },
+	{ "vmptrld", EXIT_REASON_VMPTRLD, 0, call_vmcs_load },
+	{ "vmx_off_vmclear", EXIT_REASON_VMCLEAR, 0, call_vmx_off },
+	{ "vmxoff", EXIT_REASON_VMXOFF, 0, call_vmx_off },
+	{ "vmcs_load_vmclear_valid", EXIT_REASON_VMCLEAR, VMCLEAR_ERROR_INVALID_ADDRESS, call_vmcs_load },
+	{ "vmptrld_valid", EXIT_REASON_VMPTRLD, VMPTRLD_ERROR_BAD_REVISION, call_vmcs_load },
+	{ "vmx_off_vmclear_valid", EXIT_REASON_VMCLEAR, VMCLEAR_ERROR_INVALID_ADDRESS, call_vmx_off },
 };
 static u64 failure_instructions[ARRAY_SIZE(failure_scenarios)];
 
@@ -557,6 +698,7 @@ static void guest_vmx_failures(u64 nonce)
 		sandbox.vmxon_region = page_alloc();
 		sandbox.vmcs = page_alloc();
 		failing_instruction = failure_scenarios[i].failing;
+		failing_error = failure_scenarios[i].error;
 		vmx_instructions = 0;
 		guest_report(keys[i][0], step_panics(keys[i][1], failure_scenarios[i].step));
 		failure_instructions[i] = vmx_instructions;

@@ -4,6 +4,7 @@
  * compares them with the list the guest program implies (grader/spec/lab03.py). */
 #include "check.h"
 #include "lab.h"
+#include "lab01_shared.h"	/* SHUTDOWN_PORT: the OUT that panic() ends with */
 #include "lab03.h"
 #include "lab03_shared.h"
 #include "params.h"
@@ -222,6 +223,196 @@ static u64 clone_page_tables(void)
 	return virt_to_phys(pml4);
 }
 
+/* ---- cr3_target_add() at its limit (SDM 25.6.7, A.6: a CR3_TARGET_COUNT above n, from
+ * IA32_VMX_MISC[24:16], fails VM entry). The step runs in the guest, where its VMREAD, VMWRITE
+ * and RDMSR exit to this check: it answers them from a VMCS of its own (CR3_TARGET_COUNT and
+ * CR3-target values 0-3, the fields Appendix B defines) and an IA32_VMX_MISC of its choice.
+ * The step's panic() is captured: console bytes kept, the shutdown OUT answered with #UD,
+ * which guest_catch() around the step catches. ---- */
+
+#define CR3_TARGET_FIELDS 4	/* CR3_TARGET_VALUE0 .. CR3_TARGET_VALUE3 */
+#define NO_FIELD (~0UL)
+#define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
+#define VMX_ERROR_UNSUPPORTED_COMPONENT 12	/* SDM 31.4 */
+
+/* SDM 28.2.5: the VM-exit instruction information of VMREAD and VMWRITE. */
+static inline unsigned vmrw_info_scale(u64 i) { return i & 3; }                               /* 1:0 */
+static inline enum gpr vmrw_info_reg1(u64 i) { return (enum gpr)((i >> 3) & 0xf); }          /* 6:3 */
+static inline bool vmrw_info_register_operand(u64 i) { return i & BIT(10); }                  /* 10 */
+static inline enum gpr vmrw_info_index(u64 i) { return (enum gpr)((i >> 18) & 0xf); }         /* 21:18 */
+static inline bool vmrw_info_index_invalid(u64 i) { return i & BIT(22); }                     /* 22 */
+static inline enum gpr vmrw_info_base(u64 i) { return (enum gpr)((i >> 23) & 0xf); }          /* 26:23 */
+static inline bool vmrw_info_base_invalid(u64 i) { return i & BIT(27); }                      /* 27 */
+static inline enum gpr vmrw_info_field_register(u64 i) { return (enum gpr)((i >> 28) & 0xf); } /* 31:28 */
+
+static struct {
+	u64 count, value[CR3_TARGET_FIELDS];
+	u64 error;		/* VM_INSTRUCTION_ERROR of the last VMfailValid */
+	u64 unsupported_field;	/* the first field it was asked for and does not have, or NO_FIELD */
+} sandbox_vmcs;
+static u64 real_misc, misc_answer;	/* IA32_VMX_MISC, and what the guest's RDMSR of it returns */
+static struct vcpu *target_vcpu;
+
+static u64 *sandbox_field(u64 field)
+{
+	u64 index = (field - CR3_TARGET_VALUE0) / 2;
+	if (field == CR3_TARGET_COUNT)
+		return &sandbox_vmcs.count;
+	if (field >= CR3_TARGET_VALUE0 && !(field & 1) && index < CR3_TARGET_FIELDS)
+		return &sandbox_vmcs.value[index];
+	return NULL;
+}
+
+/* The guest address of a memory operand (64-bit mode: segment bases 0, 64-bit addresses). */
+static u64 *vmrw_memory_operand(struct vcpu *v, u64 info)
+{
+	u64 address = v->exit.qualification;	/* the displacement */
+	if (!vmrw_info_base_invalid(info))
+		address += guest_reg_read(v, vmrw_info_base(info));
+	if (!vmrw_info_index_invalid(info))
+		address += guest_reg_read(v, vmrw_info_index(info)) << vmrw_info_scale(info);
+	return guest_linear_to_host(v, address);
+}
+
+/* VMREAD and VMWRITE on sandbox_vmcs; SDM 31.2: VMsucceed clears the six status flags,
+ * VMfailValid sets ZF and leaves its error number in VM_INSTRUCTION_ERROR. */
+static enum exit_verdict answer_vmread_vmwrite(struct vcpu *v)
+{
+	u64 info = vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
+	u64 field = guest_reg_read(v, vmrw_info_field_register(info));
+	bool write = EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_VMWRITE;
+	u64 *slot = !write && field == VM_INSTRUCTION_ERROR ? &sandbox_vmcs.error : sandbox_field(field);
+	u64 rflags = vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS;
+	if (!slot) {
+		if (sandbox_vmcs.unsupported_field == NO_FIELD)
+			sandbox_vmcs.unsupported_field = field;
+		sandbox_vmcs.error = VMX_ERROR_UNSUPPORTED_COMPONENT;
+		rflags |= RFLAGS_ZF;
+	} else if (write) {
+		*slot = vmrw_info_register_operand(info) ? guest_reg_read(v, vmrw_info_reg1(info))
+							 : *vmrw_memory_operand(v, info);
+	} else if (vmrw_info_register_operand(info)) {
+		guest_reg_write(v, vmrw_info_reg1(info), *slot);
+	} else {
+		*vmrw_memory_operand(v, info) = *slot;
+	}
+	vmcs_write(GUEST_RFLAGS, rflags);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static enum exit_verdict answer_rdmsr(struct vcpu *v)
+{
+	u32 msr = (u32)v->regs.rcx;
+	u64 value = msr == MSR_IA32_VMX_MISC ? misc_answer : rdmsr(msr);
+	v->regs.rax = (u32)value;
+	v->regs.rdx = value >> 32;
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* The console of a guest that panics: COM1 bytes are kept and the line status says "empty";
+ * the first OUT to the shutdown port raises #UD in the guest instead of ending the machine. */
+#define CONSOLE_PORT 0x3f8
+#define CONSOLE_LINE_STATUS_PORT 0x3fd
+#define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
+static struct {
+	bool shutdown;
+	char text[256];
+	unsigned length;
+} console;
+
+static enum exit_verdict capture_console(struct vcpu *v)
+{
+	u64 q = v->exit.qualification;
+	if (io_qual_port(q) == SHUTDOWN_PORT) {
+		console.shutdown = true;
+		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
+			   intr_info(VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION, false));
+		return EXIT_RESUME;
+	}
+	if (io_qual_in(q))
+		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? LINE_STATUS_EMPTY : 0;
+	else if (io_qual_port(q) == CONSOLE_PORT && console.length + 1 < sizeof(console.text))
+		console.text[console.length++] = (char)v->regs.rax;
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* Every RDMSR and every IN/OUT of the guest exits (no bitmaps), and so do VMREAD and VMWRITE
+ * (no VMCS shadowing). */
+static void setup_cr3_target_add_in_guest(struct vcpu *v)
+{
+	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
+	primary &= ~(u64)(CPU_USE_MSR_BITMAPS | CPU_USE_IO_BITMAPS);
+	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary | CPU_UNCONDITIONAL_IO_EXITING);
+	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
+	exit_register(EXIT_REASON_RDMSR, answer_rdmsr);
+	exit_register(EXIT_REASON_VMREAD, answer_vmread_vmwrite);
+	exit_register(EXIT_REASON_VMWRITE, answer_vmread_vmwrite);
+	target_vcpu = v;
+	real_misc = misc_answer = rdmsr(MSR_IA32_VMX_MISC);
+}
+
+/* A VMCS with `used` CR3-target values in use, and an IA32_VMX_MISC that says `supported`. */
+static void sandbox_reset(u64 used, u64 supported)
+{
+	u64 count_bits = (u64)VMX_MISC_CR3_TARGET_COUNT(~0UL) << 16;
+	misc_answer = (real_misc & ~count_bits) | supported << 16;
+	sandbox_vmcs = (typeof(sandbox_vmcs)){ .count = used, .unsupported_field = NO_FIELD };
+	for (u64 i = 0; i < used && i < CR3_TARGET_FIELDS; i++)
+		sandbox_vmcs.value[i] = (i + 1) * PAGE_SIZE;
+}
+
+static void call_cr3_target_add(u64 cr3) { cr3_target_add(target_vcpu, cr3); }
+
+/* Runs cr3_target_add(cr3); returns whether it panicked (reached shutdown()). */
+static bool cr3_target_add_panics(u64 cr3)
+{
+	console.shutdown = false;
+	console.length = 0;
+	guest_catch(call_cr3_target_add, cr3, NULL);
+	console.text[console.length] = '\0';
+	return console.shutdown;
+}
+
+static char full_console[sizeof(console.text)];
+static u64 full_unsupported_field;
+
+static void guest_cr3_target_add(u64 nonce)
+{
+	u64 supported = VMX_MISC_CR3_TARGET_COUNT(real_misc), panics = 0;
+	/* All n values in use: the next one must be refused. */
+	sandbox_reset(supported, supported);
+	guest_report("cr3_add.full.panicked", cr3_target_add_panics(cr3_other));
+	memcpy(full_console, console.text, sizeof(full_console));
+	full_unsupported_field = sandbox_vmcs.unsupported_field;
+	guest_report("cr3_add.full.count", sandbox_vmcs.count);
+	/* A processor with CR3_TARGETS_ANSWERED values: they are filled, the next is refused. */
+	sandbox_reset(0, CR3_TARGETS_ANSWERED);
+	for (u64 i = 0; i <= CR3_TARGETS_ANSWERED; i++)
+		if (cr3_target_add_panics(((nonce + i) & 0xffffff) << 12))
+			panics |= BIT(i);
+	guest_report("cr3_add.answered.panics", panics);
+	guest_report("cr3_add.answered.count", sandbox_vmcs.count);
+	guest_report("cr3_add.answered.value0", sandbox_vmcs.value[0]);
+	guest_report("cr3_add.answered.value1", sandbox_vmcs.value[1]);
+}
+
+/* The full scenario's panic text (line breaks as spaces) and the field it missed. */
+static void verify_cr3(struct vcpu *v)
+{
+	(void)v;
+	for (unsigned i = 0; full_console[i]; i++)
+		if (full_console[i] == '\r' || full_console[i] == '\n')
+			full_console[i] = ' ';
+	report_fact("cr3_add.full.console", "%s", full_console);
+	if (full_unsupported_field == NO_FIELD)
+		report_fact("cr3_add.full.unsupported_field", "none");
+	else
+		report_fact("cr3_add.full.unsupported_field", "0x%lx", full_unsupported_field);
+}
+
 /* With the guest's CR3 from 03-1, every CR3-target value of the processor is in use. */
 static void setup_cr3(struct vcpu *v)
 {
@@ -239,11 +430,11 @@ static void setup_cr3(struct vcpu *v)
 	report_fact("host.cr3_target_count", "0x%lx", vmcs_read(CR3_TARGET_COUNT));
 	report_fact("host.cr3_targets_supported", "0x%lx",
 		    (u64)VMX_MISC_CR3_TARGET_COUNT(rdmsr(MSR_IA32_VMX_MISC)));
+	setup_cr3_target_add_in_guest(v);
 }
 
 static void guest_cr3(u64 nonce)
 {
-	(void)nonce;
 	u64 original = mov_from_cr3_r9();
 	guest_report("cr3.read0", original);
 	mov_to_cr3_r12(cr3_target[0]);
@@ -258,6 +449,7 @@ static void guest_cr3(u64 nonce)
 	guest_report("cr3.beyond_maxphyaddr", fault_of(mov_to_cr3_r13, cr3_beyond));
 	report_last_fault("cr3.gp_rip_offset", "cr3.gp_error_code", lab03_mov_to_cr3_r13);
 	guest_report("cr3.read_after", mov_from_cr3_rdx());
+	guest_cr3_target_add(nonce);
 }
 
 /* MOV to and from CR8 through each general register, indexed by enum gpr. */
@@ -274,10 +466,11 @@ static const struct {
 
 static u64 cr8_roundtrip_nonce, cr8_seen;
 
-/* Writes a TPR through register `reg` and reads it back through another register. */
+/* Writes a TPR (0-14: the legal 15 is checked on its own) through register `reg` and reads it
+ * back through another register. */
 static void cr8_roundtrip(u64 reg)
 {
-	cr8_gpr[reg].to((cr8_roundtrip_nonce + reg) & 0xf);
+	cr8_gpr[reg].to((cr8_roundtrip_nonce + reg) % 15);
 	cr8_seen = cr8_gpr[(reg + CR8_READ_SHIFT) % 16].from();
 }
 
@@ -287,7 +480,7 @@ static u64 cr8_wrong_registers(u64 nonce)
 	u64 wrong = 0;
 	cr8_roundtrip_nonce = nonce;
 	for (u64 reg = 0; reg < 16; reg++)
-		if (fault_of(cr8_roundtrip, reg) != NO_FAULT || cr8_seen != ((nonce + reg) & 0xf))
+		if (fault_of(cr8_roundtrip, reg) != NO_FAULT || cr8_seen != (nonce + reg) % 15)
 			wrong |= BIT(reg);
 	return wrong;
 }
@@ -297,7 +490,7 @@ static void guest_cr8(u64 nonce)
 	u64 tpr = 1 + nonce % 15;
 	guest_report("cr8.initial", mov_from_cr8_r10());
 	guest_report("cr8.wrong_registers", cr8_wrong_registers(nonce));
-	mov_to_cr8_r11(15);
+	guest_report("cr8.max_fault", fault_of(mov_to_cr8_r11, 15));
 	guest_report("cr8.max", mov_from_cr8_r12());
 	mov_to_cr8_r9(tpr);
 	guest_report("cr8.read", mov_from_cr8_rbx());
@@ -321,6 +514,7 @@ CHECK(03, cr4_vmxe, "cr4-vmxe", .last_stage = STAGE_RUN, .guest = guest_cr4,
       .setup = setup_cr4, .verify = report_host_crs);
 CHECK(03, clts_lmsw, "clts-lmsw", .last_stage = STAGE_RUN, .guest = guest_clts_lmsw,
       .setup = setup_ts_ne_split, .verify = report_host_crs);
-CHECK(03, cr3, "cr3-exiting", .last_stage = STAGE_RUN, .guest = guest_cr3, .setup = setup_cr3);
+CHECK(03, cr3, "cr3-exiting", .last_stage = STAGE_RUN, .guest = guest_cr3, .setup = setup_cr3,
+      .verify = verify_cr3);
 CHECK(03, cr8, "cr8-exiting", .last_stage = STAGE_RUN, .guest = guest_cr8,
       .verify = verify_cr8);

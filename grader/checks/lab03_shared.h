@@ -16,3 +16,7 @@
 /* cr8-exiting: the TPR written through general register n is read back through register
  * (n + CR8_READ_SHIFT) % 16, so a handler that mixes up registers is seen. */
 #define CR8_READ_SHIFT 3
+
+/* cr3-exiting runs cr3_target_add() in the guest and answers its RDMSR of IA32_VMX_MISC with
+ * this many CR3-target values (bits 24:16), fewer than Bochs's 4: the call after them must panic. */
+#define CR3_TARGETS_ANSWERED 2

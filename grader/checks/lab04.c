@@ -256,18 +256,32 @@ static void setup_nmi_iret_fault(struct vcpu *v)
 /* Events whose delivery exits: the guest breaks the gate of `broken_vector`, the exception
  * its delivery raises exits (exception bitmap) with the event in the IDT-vectoring
  * information; the check repairs the gate and the hypervisor must deliver the event again. */
-static u8 broken_vector;
+static volatile u8 broken_vector;
+
+/* The fact that names the event: one key per vector, since a check may break several gates. */
+static const char *vectoring_key(u8 vector)
+{
+	switch (vector) {
+	case VEC_BP:
+		return "vectoring.bp_info";
+	case VEC_DB:
+		return "vectoring.db_info";
+	default:
+		return "vectoring.info";
+	}
+}
 
 static enum exit_verdict repair_gate(struct vcpu *v)
 {
 	u32 idt = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
 	if (!(idt & INTR_INFO_VALID) || INTR_INFO_VECTOR(idt) != broken_vector)
 		return student_exception_handler(v);
-	report_fact("vectoring.info", "0x%x", idt);
+	report_fact(vectoring_key(broken_vector), "0x%x", idt);
 	if (idt & INTR_INFO_DELIVER_ERROR_CODE)
 		report_fact("vectoring.error", "0x%lx", vmcs_read(IDT_VECTORING_ERROR_CODE));
 	guest_idt[broken_vector].selector = SEL_KERNEL_CS64;
 	guest_idt[broken_vector].type_attr |= GATE_PRESENT;
+	vmcs_write(VM_ENTRY_INSTRUCTION_LENGTH, 0);	/* no length left from an earlier injection */
 	return EXIT_RESUME;
 }
 
@@ -293,19 +307,54 @@ static void guest_vectoring(u64 nonce)
 	guest_wait_with_if1(nonce);
 }
 
-/* INT n whose delivery exits: the handler must see the address after the INT as its return
- * address, once. */
-extern char after_int[];
+/* INT n, INT3 and ICEBP whose delivery exits: each handler must see the address after its
+ * instruction as its return address, once. INT3 is a software exception (type 6), ICEBP (INT1,
+ * opcode F1) a privileged software exception (type 5): like INT n (type 4), re-injected they
+ * need the VM-entry instruction length (SDM 25.8.3, 27.2.1.3). */
+extern char after_int[], after_int3[], after_icebp[];
 
 static void setup_vectoring_soft(struct vcpu *v) { (void)v; break_gate_then_exit_on(VEC_SOFT, BIT(VEC_GP)); }
+
+/* Guest side: a null code selector in the gate of `vector`; repair_gate() restores it. */
+static void break_gate(u8 vector)
+{
+	broken_vector = vector;
+	guest_idt[vector].selector = 0;
+}
+
+static void run_int3(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile("int3\n.globl after_int3\nafter_int3:" : : : "memory");
+}
+
+static void run_icebp(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile(".byte 0xf1\n.globl after_icebp\nafter_icebp:" : : : "memory");
+}
+
+/* The exception `fn` raises reaches the guest's handler (guest_catch), which records its return
+ * address and lands: a wrong one is reported, never run. */
+static void report_soft_exception(const char *vector_key, const char *rip_key, void (*fn)(u64), char *after)
+{
+	struct guest_fault fault = { 0 };
+	guest_catch(fn, 0, &fault);
+	guest_report(vector_key, fault.vector);
+	guest_report(rip_key, fault.rip == (u64)after);
+}
 
 static void guest_vectoring_soft(u64 nonce)
 {
 	(void)nonce;
-	guest_idt[VEC_SOFT].selector = 0;
+	break_gate(VEC_BP);
+	report_soft_exception("bp.vector", "bp.rip_after_int3", run_int3, after_int3);
+	break_gate(VEC_SOFT);
 	__asm__ volatile("int %0\n.globl after_int\nafter_int:" : : "i"(VEC_SOFT) : "memory");
 	report_seen();
 	guest_report("irq.rip_after_int", seen_rip == (u64)after_int);
+	break_gate(VEC_DB);
+	report_soft_exception("db.vector", "db.rip_after_icebp", run_icebp, after_icebp);
 }
 
 /* A #GP with an error code whose delivery finds the #GP gate not present: the #NP exits,

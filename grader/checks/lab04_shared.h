@@ -38,10 +38,12 @@
 #define SEL_LDT 0x88
 #define SEL_TSS_I 0x90
 #define SEL_TSS_J 0x98			/* the task gate of the queued VEC_EXTINT_TASK_GATE */
+#define SEL_TSS_K 0xa0			/* the task gate of INT3 (#BP) and ICEBP (#DB) */
 #define SEL_BEYOND_GDT 0x1238		/* past the GDT limit */
 
 #define VEC_TASK_GATE 0x50		/* INT 0x50 goes through a task gate (to C) */
 #define VEC_EXTINT_TASK_GATE 0x51	/* queued by the check: an external interrupt (to J) */
+#define VEC_REDELIVER 0x52		/* queued at J's switch; its gate not present: delivery exits (#NP) */
 
 #define EFLAGS_NT 0x4000		/* RFLAGS_NT (x86.h), which assembly cannot include */
 #define A_EFLAGS 0x8d7			/* task A's EFLAGS at its JMP: OF, SF, ZF, AF, PF, CF and bit 1; no IF, TF, NT */

@@ -1,7 +1,7 @@
 /*
  * Lab 04 task-switch checks: a 32-bit protected-mode guest (paging on, no IA-32e mode) whose
- * tasks switch with JMP, CALL, INT through a task gate, IRET with NT = 1, and a double fault
- * through a task gate. grader/checks/lab04_tasks.c builds its GDT, IDT, TSSes and page
+ * tasks switch with JMP, CALL, INT n, INT3 and ICEBP through task gates, IRET with NT = 1, and
+ * a double fault through a task gate; an interrupt whose delivery exits comes after a task gate. grader/checks/lab04_tasks.c builds its GDT, IDT, TSSes and page
  * directories and points the VMCS at task_main. Task A switches with a distinct value in
  * every general register, segment register and arithmetic flag; the task it switches to reads
  * what the switch saved in A's TSS (SDM 8.3 step 8) and what it loaded (step 12). Facts go out
@@ -103,8 +103,9 @@
 	.text
 	.code32
 	.globl task_main, task_b_entry, task_c_entry, task_d_entry, task_e_entry, task_j_entry
-	.globl fault_7, fault_10, fault_11, fault_13
+	.globl task_k_entry, fault_7, fault_10, fault_11, fault_13, int_redeliver
 	.globl a_after_jmp, a_after_call, a_after_int, a_df_jmp, b_after_iret, a_extint_point
+	.globl a_after_int3, a_after_icebp
 task_main:
 	mov $SEL_DATA2, %ax			/* A's selectors: ES, SS, DS, FS, GS all differ */
 	mov %ax, %es
@@ -177,6 +178,12 @@ a_after_int:
 	nop					/* STI shadow, through the task gate to J */
 a_extint_point:
 	cli
+	REPORT tasks.redelivered_count, redelivered_count	/* VEC_REDELIVER, injected at J's IRET */
+	REPORT tasks.redelivered_eip, redelivered_eip		/* back to A: its delivery exited (#NP) */
+	int3					/* task gate to K: a software exception */
+a_after_int3:
+	.byte 0xf1				/* ICEBP (INT1): task gate to K again, a */
+a_after_icebp:					/* privileged software exception */
 
 	movl $1f, resume_eip
 	ljmp $SEL_TSS_SHORT, $0			/* limit below 67H: #TS */
@@ -281,6 +288,28 @@ task_j_entry:
 	iret
 	ud2
 
+/* K: entered by A's INT3, then (resuming after its first IRET) by A's ICEBP. A third entry
+ * means A ran one of them again: its saved EIP pointed at the instruction. */
+task_k_entry:
+	TSS_FIELD tasks.a_saved_eip_int3, tss_a_ptr, TSS_EIP
+	iret
+	TSS_FIELD tasks.a_saved_eip_icebp, tss_a_ptr, TSS_EIP
+	iret
+	TSS_FIELD tasks.soft_gate_ran_again, tss_a_ptr, TSS_EIP
+	mov $2, %eax
+	xor %edi, %edi
+	vmcall
+	ud2
+
+/* VEC_REDELIVER's interrupt gate: count the deliveries and keep the return EIP. */
+int_redeliver:
+	incl redelivered_count
+	push %eax
+	mov 4(%esp), %eax
+	mov %eax, redelivered_eip
+	pop %eax
+	iret
+
 /* E..I run only if the hypervisor missed the damage: say so and go back to A. */
 task_e_entry:
 	REPORT tasks.damaged_task_ran, %ebx
@@ -338,6 +367,8 @@ resume_eip: .long 0
 last_vector: .long 0
 last_error: .long 0
 df_expected: .long 0
+redelivered_count: .long 0
+redelivered_eip: .long 0
 a_esp_at_jmp: .long 0
 a_eflags_after_jmp: .long 0
 b_seen: .fill 26, 4, 0

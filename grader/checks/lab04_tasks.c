@@ -9,8 +9,8 @@
 #include "params.h"
 #include "tss32.h"
 
-#define GDT32_ENTRIES 20
-#define IDT32_ENTRIES 0x52
+#define GDT32_ENTRIES 21
+#define IDT32_ENTRIES 0x53
 #define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
@@ -18,12 +18,14 @@
 #define CODE32 0x00cf9a000000ffffUL	/* flat execute/read code, DPL 0 */
 #define DESC_DPL3 (3UL << 45)
 #define DESC_S_BIT (1UL << 44)
+#define DESC_P_BIT (1UL << 47)
 #define B_REGS_BASE(nonce) ((u32)(nonce) ^ 0xb0b0b0b0)
 _Static_assert(EFLAGS_NT == RFLAGS_NT, "lab04_shared.h: EFLAGS_NT is RFLAGS_NT for the assembly");
 
 extern char task_main[], task_b_entry[], task_c_entry[], task_d_entry[], task_e_entry[], task_j_entry[];
-extern char fault_7[], fault_10[], fault_11[], fault_13[];
+extern char task_k_entry[], fault_7[], fault_10[], fault_11[], fault_13[], int_redeliver[];
 extern char a_after_jmp[], a_after_call[], a_after_int[], a_df_jmp[], b_after_iret[], a_extint_point[];
+extern char a_after_int3[], a_after_icebp[];
 extern u32 canary_a, gdt32_ptr, idt32_ptr, tss_a_ptr, tss_b_ptr, tss_c_ptr, tss_d_ptr;
 
 static u64 tss_descriptor(void *tss, u32 limit, u64 type, bool present)
@@ -116,11 +118,12 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
  * from guest memory, which may have changed since (another CPU, a DMA). Change it here: each
  * of E..I breaks one rule of SDM 8.3 after the processor has looked, and so does A's busy bit
  * at B's first IRET. */
-static exit_handler student_task_switch;
+static exit_handler student_task_switch, student_exception;
 static struct tss32 *tss_e;
 static bool iret_damaged;
 
-static enum exit_verdict damage_then_switch(struct vcpu *v)
+/* Damages the descriptor of the switch's new TSS as the comment above says; true if it did. */
+static bool damage(struct vcpu *v)
 {
 	u64 *gdt = (u64 *)(u64)gdt32_ptr;
 	u16 selector = ts_qual_selector(v->exit.qualification) & ~3;
@@ -128,18 +131,73 @@ static enum exit_verdict damage_then_switch(struct vcpu *v)
 	if (iret && selector == SEL_TSS_A && !iret_damaged) {
 		gdt[SEL_TSS_A / 8] &= ~DESC_BUSY_BIT;	/* B's first IRET back: A no longer busy */
 		iret_damaged = true;
+		return true;
 	}
 	if (selector == SEL_TSS_E)
 		gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
-	if (selector == SEL_TSS_F)
-		gdt[SEL_TSS_F / 8] &= ~BIT(47);
-	if (selector == SEL_TSS_G)
+	else if (selector == SEL_TSS_F)
+		gdt[SEL_TSS_F / 8] &= ~DESC_P_BIT;
+	else if (selector == SEL_TSS_G)
 		gdt[SEL_TSS_G / 8] |= DESC_S_BIT;	/* a code segment with the TSS's type bits */
-	if (selector == SEL_TSS_I)
+	else if (selector == SEL_TSS_I)
 		gdt[SEL_TSS_I / 8] = (gdt[SEL_TSS_I / 8] & ~(0xfUL << 40)) | ((u64)SEG_TYPE_LDT << 40);
-	if (selector == SEL_TSS_H)
+	else if (selector == SEL_TSS_H)
 		gdt[SEL_TSS_H / 8] |= DESC_BUSY_BIT;
-	return student_task_switch(v);
+	else
+		return false;
+	return true;
+}
+
+/* J's task gate delivered interrupt 0x51; now the check queues VEC_REDELIVER, whose gate is
+ * not present, and makes #NP exit: its delivery exits when A runs again with IF = 1, and the
+ * hypervisor must inject it again although the event before it needed no re-injection. */
+static void arm_redelivery(struct vcpu *v)
+{
+	if (ts_qual_source(v->exit.qualification) != TASK_SWITCH_IDT_GATE ||
+	    ts_qual_selector(v->exit.qualification) != SEL_TSS_J)
+		return;
+	vcpu_queue_interrupt(v, VEC_REDELIVER);
+	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_NP), true);
+}
+
+/* A fault for a switch whose new TSS the check left sound (present, a 32-bit TSS, limit 67H,
+ * busy only for IRET) is the hypervisor's mistake: name it and stop the run before the guest,
+ * which did not expect it, faults on in a loop. */
+static bool fault_for_sound_tss(struct vcpu *v)
+{
+	u32 injected = (u32)vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION);
+	if (!(injected & INTR_INFO_VALID) || INTR_INFO_TYPE(injected) != INTR_TYPE_HARDWARE_EXCEPTION)
+		return false;
+	u16 selector = ts_qual_selector(v->exit.qualification);
+	u64 *gdt = (u64 *)(u64)gdt32_ptr;
+	report_fact("tasks.sound_tss_selector", "0x%x", selector);
+	report_fact("tasks.sound_tss_limit", "0x%x", desc_limit(gdt[selector / 8]));
+	report_fact("tasks.sound_tss_fault_error", "0x%lx", vmcs_read(VM_ENTRY_EXCEPTION_ERROR_CODE));
+	report_fact("tasks.sound_tss_fault", "0x%x", INTR_INFO_VECTOR(injected));
+	return true;
+}
+
+static enum exit_verdict damage_then_switch(struct vcpu *v)
+{
+	bool damaged = damage(v);
+	arm_redelivery(v);
+	enum exit_verdict verdict = student_task_switch(v);
+	if (!damaged && fault_for_sound_tss(v))
+		return EXIT_STOP;
+	return verdict;
+}
+
+/* The #NP of VEC_REDELIVER's delivery: the check repairs the gate and stops #NP exiting; the
+ * hypervisor must deliver the interrupt again. Any other exception is the hypervisor's. */
+static enum exit_verdict repair_redeliver_gate(struct vcpu *v)
+{
+	u32 idt = (u32)vmcs_read(IDT_VECTORING_INFORMATION);
+	if (!(idt & INTR_INFO_VALID) || INTR_INFO_VECTOR(idt) != VEC_REDELIVER)
+		return student_exception(v);
+	report_fact("tasks.redeliver_vectoring", "0x%x", idt);
+	((u64 *)(u64)idt32_ptr)[VEC_REDELIVER] |= DESC_P_BIT;
+	vmcs_set_bits(EXCEPTION_BITMAP, BIT(VEC_NP), false);
+	return EXIT_RESUME;
 }
 
 static void fill_gdt(u64 *gdt, u32 cr3, struct tss32 *a, struct tss32 *b)
@@ -171,6 +229,8 @@ static void fill_idt(u64 *idt)
 	idt[VEC_GP] = interrupt_gate32(fault_13);
 	idt[VEC_TASK_GATE] = task_gate(SEL_TSS_C);
 	idt[VEC_EXTINT_TASK_GATE] = task_gate(SEL_TSS_J);
+	idt[VEC_BP] = idt[VEC_DB] = task_gate(SEL_TSS_K);
+	idt[VEC_REDELIVER] = interrupt_gate32(int_redeliver) & ~DESC_P_BIT;
 }
 
 /* Where the SDM says each saved EIP must point, and what task B must start with. */
@@ -185,6 +245,8 @@ static void report_expected(struct tss32 *b, struct tss32 *d)
 	report_fact("host.a_df_jmp", "0x%x", (u32)(u64)a_df_jmp);
 	report_fact("host.b_after_iret", "0x%x", (u32)(u64)b_after_iret);
 	report_fact("host.a_extint_point", "0x%x", (u32)(u64)a_extint_point);
+	report_fact("host.a_after_int3", "0x%x", (u32)(u64)a_after_int3);
+	report_fact("host.a_after_icebp", "0x%x", (u32)(u64)a_after_icebp);
 }
 
 static void setup_tasks(struct vcpu *v)
@@ -192,6 +254,9 @@ static void setup_tasks(struct vcpu *v)
 	student_task_switch = exit_handler_for(EXIT_REASON_TASK_SWITCH);
 	if (student_task_switch)
 		exit_register(EXIT_REASON_TASK_SWITCH, damage_then_switch);
+	student_exception = exit_handler_for(EXIT_REASON_EXCEPTION_OR_NMI);
+	if (student_exception)
+		exit_register(EXIT_REASON_EXCEPTION_OR_NMI, repair_redeliver_gate);
 	u32 *pd = page_directory();
 	u64 *gdt = page_alloc(), *idt = page_alloc();
 	u32 cr3 = (u32)(u64)pd;
@@ -205,6 +270,8 @@ static void setup_tasks(struct vcpu *v)
 	gdt[SEL_TSS_C / 8] = tss_descriptor(c, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_D / 8] = tss_descriptor(d, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_J / 8] = tss_descriptor(new_task(task_j_entry, cr3, 0x1), TSS32_MIN_LIMIT,
+					    SYS_TYPE_TSS32_AVAILABLE, true);
+	gdt[SEL_TSS_K / 8] = tss_descriptor(new_task(task_k_entry, cr3, 0xb), TSS32_MIN_LIMIT,
 					    SYS_TYPE_TSS32_AVAILABLE, true);
 	vcpu_queue_interrupt(v, VEC_EXTINT_TASK_GATE);	/* waits for A's STI */
 	fill_idt(idt);

@@ -22,7 +22,7 @@ MUTANTS = [
      "cr3-exiting", "every MOV from CR3 exits (CR3-store exiting)"),
     ("cr8-store-exiting-off", "03", "cr_policy.c",
      "CPU_CR8_LOAD_EXITING |\n\t\t      CPU_CR8_STORE_EXITING;", "CPU_CR8_LOAD_EXITING;",
-     "cr8-exiting", "BAD      cr8.read"),
+     "cr8-exiting", "BAD      Bochs's record: MOV from CR8 exits = 0"),
     # 03-2: CR3-target values
     ("cr3-target-count-not-read", "03", "cr_policy.c",
      "u64 used = vmcs_read(CR3_TARGET_COUNT);", "u64 used = 0;",
@@ -31,6 +31,9 @@ MUTANTS = [
      "if (used >= VMX_MISC_CR3_TARGET_COUNT(rdmsr(MSR_IA32_VMX_MISC)))",
      "if (used + 1 >= VMX_MISC_CR3_TARGET_COUNT(rdmsr(MSR_IA32_VMX_MISC)))",
      "cr3-exiting", "PANIC: cr3_target_add: all 3 CR3-target values are in use"),
+    ("cr3-target-limit-off-by-one", "03", "cr_policy.c",
+     "if (used >= VMX_MISC_CR3_TARGET_COUNT", "if (used > VMX_MISC_CR3_TARGET_COUNT",
+     "cr3-exiting", "BAD      cr3_add.full.unsupported_field = 0x6010"),
     # 03-3: MOV to CR0
     ("cr0-shadow-not-updated", "03", "cr_access.c",
      "\tvmcs_write(CR0_READ_SHADOW, value);\n", "",
@@ -101,6 +104,9 @@ MUTANTS = [
     ("cr8-checked-as-32-bit", "03", "cr_access.c",
      "if (value > 15)", "if ((u32)value > 15)",
      "cr8-exiting", "BAD      cr8.bit32"),
+    ("cr8-15-refused", "03", "cr_access.c",
+     "if (value > 15)", "if (value >= 15)",
+     "cr8-exiting", "BAD      cr8.max_fault"),
     # 03-7: decoding and the verdict
     ("access-type-one-bit", "03", "cr_access.c",
      "enum cr_access_type type = cr_qual_access_type(q);",

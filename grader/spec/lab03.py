@@ -6,7 +6,7 @@ import re
 from gradelib import C, EXIT_NUMBERS, ROOT, check
 
 LAB = "03"
-VEC_NM, VEC_GP = C["VEC_NM"], C["VEC_GP"]
+VEC_UD, VEC_NM, VEC_GP = C["VEC_UD"], C["VEC_NM"], C["VEC_GP"]
 NO_FAULT = C["NO_FAULT"]
 CR0_PE, CR0_MP, CR0_EM, CR0_TS, CR0_NE = (C[f"CR0_{b}"] for b in ("PE", "MP", "EM", "TS", "NE"))
 CR0_WP, CR0_AM = C["CR0_WP"], C["CR0_AM"]
@@ -18,6 +18,7 @@ MOV_TO_CR, MOV_FROM_CR, CLTS, LMSW = (C[f"CR_ACCESS_{k}"] for k in ("MOV_TO_CR",
 # Register numbers in bits 11:8, in the order of enum gpr (common/include/vmx_exit.h)
 GPRS = [name.lower() for name in re.findall(r"\bGPR_(\w+)", (ROOT / "common" / "include" / "vmx_exit.h").read_text())]
 CR8_READ_SHIFT = C["CR8_READ_SHIFT"]   # cr8-exiting reads register n's write back through register n + 3
+CR3_TARGETS_ANSWERED = C["CR3_TARGETS_ANSWERED"]   # cr3-exiting's IA32_VMX_MISC for cr3_target_add() in the guest
 
 
 def mov_to(cr, reg):
@@ -30,6 +31,11 @@ def mov_from(cr, reg):
 
 def lmsw(source, memory=False):
     return LMSW << 4 | int(memory) << 6 | source << 16
+
+
+def cr_qual(q):
+    """(control register, access type) of a CR-access qualification (bits 3:0, 5:4)."""
+    return q & 0xF, (q >> 4) & 3
 
 
 def describe(q):
@@ -58,9 +64,9 @@ def expect_cr_exits(r, want, why):
     r.expect_exits("CONTROL_REGISTER_ACCESS", lambda quals: quals == want, shown, why)
 
 
-def expect_gp_injections(r, count, why):
-    """Bochs's record of injected events: `count` times #GP with error code 0."""
-    got, want = r.bochs.injections, [(VEC_GP, 0)] * count
+def expect_gp_injections(r, count, why, then=()):
+    """Bochs's record of injected events: `count` times #GP with error code 0, then `then`."""
+    got, want = r.bochs.injections, [(VEC_GP, 0)] * count + list(then)
     r.expect_that("Bochs's record: injected (vector, error code)", got == want,
                   ", ".join(f"({v:#x}, {e:#x})" for v, e in got) or "none",
                   ", ".join(f"({v:#x}, {e:#x})" for v, e in want), why)
@@ -200,18 +206,52 @@ def cr3_exiting(r):
                         mov_from(3, "r8"), mov_from(3, "rcx"), mov_to(3, "r13"), mov_from(3, "rdx")],
                     "every MOV from CR3 exits (CR3-store exiting), every load of a value that is not "
                     "a CR3-target value exits (CR3-load exiting), and the 4 target loads do not")
-    expect_gp_injections(r, 1, "the load beyond MAXPHYADDR gets #GP(0) from the hypervisor")
+    expect_cr3_target_limit(r)
+    expect_gp_injections(r, 1, "the load beyond MAXPHYADDR gets #GP(0) from the hypervisor (then the "
+                         "check turns the shutdown of cr3_target_add()'s two panics into #UD)",
+                         then=[(VEC_UD, 0)] * 2)
+
+
+def expect_cr3_target_limit(r):
+    """cr3_target_add() run in the guest on the check's own VMCS and IA32_VMX_MISC."""
+    supported = r.int_fact("host.cr3_targets_supported", "host.cr3_targets_supported (not reported)")
+    r.expect_eq("cr3_add.full.unsupported_field", "none",
+                "with all n CR3-target values in use (n = IA32_VMX_MISC bits 24:16), one more "
+                "cr3_target_add() must be refused before it writes a field past CR3-target value n-1 "
+                "(here the VMCS has no such field): a CR3_TARGET_COUNT above n makes VM entry fail "
+                "(SDM 25.6.7, A.6)")
+    r.expect_eq("cr3_add.full.panicked", 1, "... and panic() itself, not return or carry on")
+    r.expect("cr3_add.full.console", lambda v: "PANIC" in v and "VMX:" not in v,
+             "the step's own PANIC line, no failed VMWRITE before it",
+             "the panic must come from cr3_target_add(), not from a VMWRITE that failed")
+    r.expect_eq("cr3_add.full.count", supported, "the refused call leaves CR3_TARGET_COUNT at n")
+    r.expect_eq("cr3_add.answered.panics", 1 << CR3_TARGETS_ANSWERED,
+                f"bit i set: call i panicked. With IA32_VMX_MISC answering {CR3_TARGETS_ANSWERED} "
+                f"CR3-target values, calls 0-{CR3_TARGETS_ANSWERED - 1} fill them and call "
+                f"{CR3_TARGETS_ANSWERED} must panic: n comes from IA32_VMX_MISC bits 24:16, and a count "
+                "above n fails VM entry (SDM 25.6.7, A.6)")
+    r.expect_eq("cr3_add.answered.count", CR3_TARGETS_ANSWERED, "CR3_TARGET_COUNT stops at n")
+    for i in range(2):
+        r.expect_eq(f"cr3_add.answered.value{i}", ((r.nonce + i) & 0xFFFFFF) << 12,
+                    f"call {i} stores its value in CR3-target value {i}")
 
 
 @check(LAB, "cr8-exiting", 15, ["03-1", "03-6", "03-7"], "CR8 load/store exiting without a TPR shadow")
 def cr8_exiting(r):
     tpr = 1 + r.nonce % 15
+    for kind, control in ((MOV_FROM_CR, "CR8-store"), (MOV_TO_CR, "CR8-load")):
+        got = [q for q in r.bochs.qualifications(EXIT_NUMBERS["CONTROL_REGISTER_ACCESS"])
+               if cr_qual(q) == (8, kind)]
+        what = "MOV from CR8" if kind == MOV_FROM_CR else "MOV to CR8"
+        r.expect_that(f"Bochs's record: {what} exits", bool(got), len(got), "at least one",
+                      f"{control} exiting on, no TPR shadow: every {what} exits (SDM 25.6.2, 26.1.3)")
     r.expect_eq("cr8.initial", 0, "the guest's TPR starts at 0")
     r.expect_eq("cr8.wrong_registers", 0,
-                "bit n set: a TPR written through general register n did not come back through "
+                "bit n set: a TPR (0-14) written through general register n did not come back through "
                 f"register n + {CR8_READ_SHIFT}: bits 11:8 of the qualification name the register, "
                 "0-15, with 4 = RSP in GUEST_RSP")
-    r.expect_eq("cr8.max", 15, "15 is a legal TPR")
+    r.expect_eq("cr8.max_fault", NO_FAULT, "15 is a legal TPR: MOV to CR8 raises #GP(0) only above 15")
+    r.expect_eq("cr8.max", 15, "... and reads back as 15")
     r.expect_eq("cr8.read", tpr, "MOV to CR8 then from CR8: the hypervisor keeps the guest's TPR")
     r.expect_eq("cr8.too_big", VEC_GP, "CR8 above 15 raises #GP(0): bits 63:4 are reserved")
     expect_gp_at_instruction(r, "cr8")

@@ -6,8 +6,11 @@ LAB = "04"
 
 
 VEC_NMI, VEC_UD, VEC_NM, VEC_TS, VEC_NP, VEC_GP = (C[f"VEC_{v}"] for v in ("NMI", "UD", "NM", "TS", "NP", "GP"))
+VEC_DB, VEC_BP = C["VEC_DB"], C["VEC_BP"]
 EXTERNAL_INTERRUPT, HARDWARE_EXCEPTION, SOFTWARE_INTERRUPT = (
     C[f"INTR_TYPE_{t}"] for t in ("EXTERNAL_INTERRUPT", "HARDWARE_EXCEPTION", "SOFTWARE_INTERRUPT"))
+PRIVILEGED_SOFTWARE_EXCEPTION, SOFTWARE_EXCEPTION = (
+    C[f"INTR_TYPE_{t}"] for t in ("PRIVILEGED_SOFTWARE_EXCEPTION", "SOFTWARE_EXCEPTION"))
 VALID, DELIVER_ERROR_CODE, NMI_UNBLOCKING_DUE_TO_IRET = (
     C[f"INTR_INFO_{b}"] for b in ("VALID", "DELIVER_ERROR_CODE", "NMI_UNBLOCKING_DUE_TO_IRET"))
 TYPE_SHIFT = C["INTR_INFO_TYPE_SHIFT"]
@@ -17,7 +20,7 @@ VEC_REINJECT, VEC_HOST, VEC_DIRECT, VEC_WINDOW = C["VEC_REINJECT"], C["VEC_HOST"
 VEC_SHADOW, VEC_MOV_SS_SHADOW, VEC_ORDER_LOW, VEC_ORDER_HIGH = (
     C["VEC_SHADOW"], C["VEC_MOV_SS_SHADOW"], C["VEC_ORDER_LOW"], C["VEC_ORDER_HIGH"])
 VEC_VECTORING, VEC_SOFT = C["VEC_VECTORING"], C["VEC_SOFT"]
-VEC_TASK_GATE, VEC_EXTINT_TASK_GATE = C["VEC_TASK_GATE"], C["VEC_EXTINT_TASK_GATE"]
+VEC_TASK_GATE, VEC_EXTINT_TASK_GATE, VEC_REDELIVER = C["VEC_TASK_GATE"], C["VEC_EXTINT_TASK_GATE"], C["VEC_REDELIVER"]
 
 
 def intr_info(vector, kind, error_code=False):
@@ -165,8 +168,14 @@ def idt_vectoring(r):
 
 
 @check(LAB, "idt-vectoring-soft", 5, ["04-4"],
-       "an INT n whose delivery caused a VM exit is delivered again, after the INT")
+       "INT n, INT3 and ICEBP whose delivery caused a VM exit are delivered again, after the instruction")
 def idt_vectoring_soft(r):
+    r.expect_eq("vectoring.bp_info", intr_info(VEC_BP, SOFTWARE_EXCEPTION),
+                "the #GP exit came during delivery of INT3 (type 6, software exception)")
+    r.expect_eq("bp.vector", VEC_BP, "after the repair the guest's #BP handler runs")
+    r.expect_eq("bp.rip_after_int3", 1,
+                "type 6 needs the VM-entry instruction length too (SDM 27.2.1.3), = the exit's (1): "
+                "the #BP handler returns after the INT3, not to it")
     r.expect_eq("vectoring.info", intr_info(VEC_SOFT, SOFTWARE_INTERRUPT),
                 "the #GP exit came during delivery of INT 0x49 (type 4, software interrupt)")
     r.expect_eq("irq.count", 1, "re-delivered once: without the VM-entry instruction length the "
@@ -175,7 +184,14 @@ def idt_vectoring_soft(r):
     r.expect_eq("irq.rip_after_int", 1,
                 "type 4 needs the VM-entry instruction length = the exit's (2): the handler "
                 "returns after the INT")
-    expect_injections(r, [(VEC_SOFT, 0)], "INT 0x49 injected again (the processor ran it the first time)")
+    r.expect_eq("vectoring.db_info", intr_info(VEC_DB, PRIVILEGED_SOFTWARE_EXCEPTION),
+                "the #GP exit came during delivery of ICEBP (opcode F1: type 5, privileged software exception)")
+    r.expect_eq("db.vector", VEC_DB, "after the repair the guest's #DB handler runs")
+    r.expect_eq("db.rip_after_icebp", 1,
+                "type 5 needs the VM-entry instruction length too (SDM 27.2.1.3), = the exit's (1): "
+                "the #DB handler returns after the ICEBP, not to it")
+    expect_injections(r, [(VEC_BP, 0), (VEC_SOFT, 0), (VEC_DB, 0)],
+                      "INT3, INT 0x49 and ICEBP each injected again once (the processor ran them the first time)")
 
 
 @check(LAB, "idt-vectoring-error", 5, ["04-4"],
@@ -195,8 +211,8 @@ SEL_CODE32, SEL_DATA, SEL_TSS_A, SEL_TSS_B, SEL_TSS_C, SEL_TSS_D = (
     C[f"SEL_{s}"] for s in ("CODE32", "DATA", "TSS_A", "TSS_B", "TSS_C", "TSS_D"))
 SEL_TSS_SHORT, SEL_TSS_NOT_PRESENT, SEL_TSS_E, SEL_TSS_F, SEL_TSS_G, SEL_TSS_H = (
     C[f"SEL_{s}"] for s in ("TSS_SHORT", "TSS_NOT_PRESENT", "TSS_E", "TSS_F", "TSS_G", "TSS_H"))
-SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I, SEL_TSS_J = (
-    C[f"SEL_{s}"] for s in ("DATA2", "DATA3", "DATA4", "DATA5", "LDT", "TSS_I", "TSS_J"))
+SEL_DATA2, SEL_DATA3, SEL_DATA4, SEL_DATA5, SEL_LDT, SEL_TSS_I, SEL_TSS_J, SEL_TSS_K = (
+    C[f"SEL_{s}"] for s in ("DATA2", "DATA3", "DATA4", "DATA5", "LDT", "TSS_I", "TSS_J", "TSS_K"))
 TSS_AVAILABLE, TSS_BUSY = C["SYS_TYPE_TSS32_AVAILABLE"], C["SYS_TYPE_TSS32_BUSY"]
 EFLAGS_NT = C["EFLAGS_NT"]
 A_EFLAGS = C["A_EFLAGS"]    # what task A sets before its JMP (lab04_tasks.S)
@@ -213,6 +229,7 @@ def switch(source, selector):
 SWITCHES = [switch(JMP, SEL_TSS_B), switch(JMP, SEL_TSS_A), switch(CALL, SEL_TSS_B),
             switch(IRET, SEL_TSS_A), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_C),
             switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_J), switch(IRET, SEL_TSS_A),
+            switch(GATE, SEL_TSS_K), switch(IRET, SEL_TSS_A), switch(GATE, SEL_TSS_K), switch(IRET, SEL_TSS_A),
             switch(JMP, SEL_TSS_E), switch(JMP, SEL_TSS_F), switch(JMP, SEL_TSS_G),
             switch(JMP, SEL_TSS_I), switch(JMP, C["SEL_TSS_H_RPL3"]), switch(GATE, SEL_TSS_D)]
 
@@ -231,6 +248,21 @@ def b_registers(r):
             "ebp": k ^ 0x06060606, "esi": k ^ 0x07070707, "edi": k ^ 0x08080808}
 
 
+def no_fault_for_sound_tss(r):
+    """lab04_tasks.c stops the run at the first fault the hypervisor raises for a task switch whose
+    new TSS the check left sound; that fault is the cause of everything missing after it."""
+    vector = r.int_fact("tasks.sound_tss_fault")
+    why = ""
+    if vector is not None:
+        name = {VEC_TS: "#TS", VEC_NP: "#NP", VEC_GP: "#GP"}.get(vector, f"exception {vector:#x}")
+        why = (f"the hypervisor raised {name}({r.int_fact('tasks.sound_tss_fault_error', -1):#x}) for the "
+               f"task switch to TSS {r.int_fact('tasks.sound_tss_selector', -1):#x}, which is sound: present, "
+               f"a 32-bit TSS, busy only for IRET, limit {r.int_fact('tasks.sound_tss_limit', -1):#x} "
+               "(a limit of exactly 67H is legal: only one below 67H is #TS, SDM 8.3 step 4). "
+               "The check stopped the run at that exit: the facts after it are missing")
+    r.expect_absent("tasks.sound_tss_fault", why)
+
+
 def expect_switches(r, first, why):
     r.expect_exits("TASK_SWITCH", lambda quals: quals[:len(first)] == first,
                    " ".join(hex(q) for q in first) + " first", why)
@@ -239,6 +271,7 @@ def expect_switches(r, first, why):
 @check(LAB, "task-jmp", 5, ["04-6", "04-7", "04-8"],
        "JMP to a TSS: every dynamic field saved, every field loaded, busy bits, no link, no NT")
 def task_jmp(r):
+    no_fault_for_sound_tss(r)
     for reg, value in a_registers(r).items():
         r.expect_eq(f"tasks.a_saved_{reg}", value,
                     f"SDM 8.3 step 8: the old TSS gets the old task's {reg.upper()}")
@@ -275,6 +308,7 @@ def task_jmp(r):
 @check(LAB, "task-call-iret", 5, ["04-7", "04-8"],
        "CALL to a TSS sets NT and the back link; IRET with NT returns and frees the task")
 def task_call_iret(r):
+    no_fault_for_sound_tss(r)
     r.expect_eq("tasks.b_nt_call", EFLAGS_NT, "a CALL runs the new task with NT = 1")
     r.expect_eq("tasks.b_back_link", SEL_TSS_A, "and writes the old TSS selector into its back link")
     r.expect_eq("tasks.a_type_in_call", TSS_BUSY, "a CALL leaves the old task busy (it is nested)")
@@ -292,6 +326,7 @@ def task_call_iret(r):
 @check(LAB, "task-gate", 5, ["04-4", "04-7", "04-8"],
        "INT n through a task gate: a nested task; the event is not delivered twice; CR0.TS")
 def task_gate(r):
+    no_fault_for_sound_tss(r)
     r.expect_eq("tasks.c_nt", EFLAGS_NT, "a task gate nests the task (NT = 1)")
     r.expect_eq("tasks.c_back_link", SEL_TSS_A, "with the back link to A")
     r.expect_eq("tasks.a_type_in_gate", TSS_BUSY, "a task gate leaves the old task busy")
@@ -306,15 +341,35 @@ def task_gate(r):
     r.expect_eq("tasks.cr0_ts", C["CR0_TS"], "every task switch sets CR0.TS (seen through the read shadow)")
     r.expect_eq("tasks.nm_vector", VEC_NM, "and in GUEST_CR0 itself: an x87 instruction raises #NM")
     r.expect_eq("tasks.nm_after_clts", 0, "until CLTS")
-    expect_switches(r, SWITCHES[:9], "the gates' switches exit with source 3 and C's, then J's selector")
-    gate_vectors = [v for v, _ in r.bochs.injections if v in (VEC_TASK_GATE, VEC_EXTINT_TASK_GATE)]
-    r.expect_that("Bochs's record of injections of vectors 0x50 and 0x51", gate_vectors == [VEC_EXTINT_TASK_GATE],
-                  gate_vectors, [VEC_EXTINT_TASK_GATE], "the queued interrupt 0x51 is injected once; the emulated task "
-                  "switch delivered it and INT 0x50: injecting either again delivers it twice")
+    r.expect_eq("tasks.a_saved_eip_int3", r.int_fact("host.a_after_int3", -1),
+                "INT3 through a task gate (type 6, software exception): saved EIP = the instruction "
+                "after the INT3, as for INT n (SDM 8.3, 28.2.5)")
+    r.expect_eq("tasks.a_saved_eip_icebp", r.int_fact("host.a_after_icebp", -1),
+                "ICEBP through a task gate (type 5, privileged software exception): saved EIP = the "
+                "instruction after it (SDM 8.3, 28.2.5)")
+    r.expect_absent("tasks.soft_gate_ran_again",
+                    "task K was entered a third time: A ran its INT3 or ICEBP again, since its saved EIP "
+                    "pointed at the instruction instead of after it (types 5 and 6 add the instruction length)")
+    r.expect_eq("tasks.redelivered_count", 1,
+                "interrupt 0x52, queued at J's task gate, exited during its delivery (#NP, gate not present) "
+                "when A ran again: inject it again from the IDT-vectoring information. The flag that says a "
+                "task gate's event was delivered (vectored_event_done) covers that one exit only: clear it "
+                "when you use it, or every later event whose delivery exits is lost (SDM 28.2.4)")
+    r.expect_eq("tasks.redeliver_vectoring", intr_info(VEC_REDELIVER, EXTERNAL_INTERRUPT),
+                "the #NP exit came during delivery of external interrupt 0x52")
+    r.expect_eq("tasks.redelivered_eip", r.int_fact("host.a_extint_point", -1),
+                "an external interrupt returns to where A was interrupted, no length added")
+    expect_switches(r, SWITCHES[:13], "the gates' switches exit with source 3 and C's, J's, then K's selector")
+    gate_vectors = [v for v, _ in r.bochs.injections if v in (VEC_TASK_GATE, VEC_EXTINT_TASK_GATE, VEC_BP, VEC_DB)]
+    r.expect_that("Bochs's record of injections of vectors 0x50, 0x51, #BP and #DB",
+                  gate_vectors == [VEC_EXTINT_TASK_GATE], gate_vectors, [VEC_EXTINT_TASK_GATE],
+                  "the queued interrupt 0x51 is injected once; the emulated task switch delivered it, INT 0x50, "
+                  "INT3 and ICEBP: injecting any of them again delivers it twice")
 
 
 @check(LAB, "task-bad-tss", 5, ["04-6"], "a bad new TSS gives the guest the fault the SDM names")
 def task_bad_tss(r):
+    no_fault_for_sound_tss(r)
     # The processor checks the descriptor before the exit (Bochs does: the first three come
     # from it); for E..I the check damages the descriptor after the exit, so only the
     # hypervisor's own checks (04-6) can raise the fault.
@@ -337,17 +392,18 @@ def task_bad_tss(r):
     r.expect_eq("tasks.np_error", SEL_TSS_NOT_PRESENT, "error code = the new TSS selector")
     r.expect_eq("tasks.busy_vector", VEC_GP, "JMP to a busy TSS: #GP")
     r.expect_eq("tasks.busy_error", SEL_TSS_A, "error code = the new TSS selector")
-    faults = [(VEC_TS, SEL_TSS_A), (VEC_EXTINT_TASK_GATE, 0), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
+    faults = [(VEC_TS, SEL_TSS_A), (VEC_EXTINT_TASK_GATE, 0), (VEC_REDELIVER, 0), (VEC_REDELIVER, 0), (VEC_TS, SEL_TSS_E), (VEC_NP, SEL_TSS_F), (VEC_GP, SEL_TSS_G), (VEC_GP, SEL_TSS_I),
               (VEC_GP, SEL_TSS_H)]
     r.expect_that("Bochs's record of injections (vector, error code)", r.bochs.injections == faults,
                   r.bochs.injections, faults, "exactly the six faults of the damaged TSSes and the queued "
-                  "interrupt, nothing else")
-    expect_switches(r, SWITCHES[:14], "the JMPs to E..I exit (sound at that time); the bad ones do not")
+                  "interrupts (0x52 twice: its first delivery exits), nothing else")
+    expect_switches(r, SWITCHES[:18], "the JMPs to E..I exit (sound at that time); the bad ones do not")
 
 
 @check(LAB, "task-double-fault", 5, ["04-7", "04-8"],
        "a double fault through a task gate: error code pushed on the new task's stack")
 def task_double_fault(r):
+    no_fault_for_sound_tss(r)
     r.expect_eq("tasks.d_expected", 1, "task D runs only for the deliberate double fault")
     r.expect_eq("tasks.d_error", 0, "#DF pushes error code 0 on task D's stack")
     r.expect_eq("tasks.d_esp", r.int_fact("host.tss_d_stack_top", -1),
@@ -357,5 +413,5 @@ def task_double_fault(r):
                 "a hardware exception (type 3): saved EIP = the faulting instruction, no length added")
     r.expect_exits("TASK_SWITCH", lambda quals: quals == SWITCHES,
                    " ".join(hex(q) for q in SWITCHES),
-                   "JMP, JMP, CALL, IRET twice, INT gate, IRET, interrupt gate, IRET, five damaged TSSes, "
-                   "#DF gate: 15 exits")
+                   "JMP, JMP, CALL, IRET twice, INT gate, IRET, interrupt gate, IRET, INT3 gate, IRET, "
+                   "ICEBP gate, IRET, five damaged TSSes, #DF gate: 19 exits")
