@@ -84,7 +84,7 @@ def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, magic_break=False):
         f"megs: {MEGS}",
         f"cpu: model={CPU_MODEL}, count=1, ips={IPS}, reset_on_triple_fault=0, ignore_bad_msrs=0",
         f"clock: sync=none, time0={TIME0}",
-        f"romimage: file={BIOS}",
+        f"romimage: file={BIOS}, options=fastboot",
         f"vgaromimage: file={VGABIOS}",
         "ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14",
         f"ata0-master: type=disk, path={disk}, mode=flat, cylinders={cylinders}, heads=16, spt=63",
@@ -160,7 +160,10 @@ def watch(proc, workdir, timeout):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             break
-        time.sleep(0.01)
+        try:
+            proc.wait(timeout=0.02)     # returns as soon as Bochs ends
+        except subprocess.TimeoutExpired:
+            pass
     return timed_out, capped, time.monotonic() - start
 
 
