@@ -74,7 +74,9 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
 	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
-	 * Return false if a segment cannot be loaded (the caller raises #TS).
+	 * If a segment cannot be loaded, set t->fault_error to its selector (SDM Table 8-2: the
+	 * error code of that #TS is the selector, bits 1:0 cleared) and return false; the caller
+	 * raises #TS.
 	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above,
 	 * DR7_LOCAL_ENABLES (vmx_exit.h).
 	 */
@@ -93,7 +95,7 @@ static enum exit_verdict handle_task_switch(struct vcpu *v)
 	}
 	task_switch_save(v, &t);
 	if (!task_switch_load(v, &t))
-		vmx_inject_exception(v, VEC_TS, t.selector & 0xfffc);
+		vmx_inject_exception(v, VEC_TS, t.fault_error);
 	return EXIT_RESUME;
 }
 

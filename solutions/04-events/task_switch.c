@@ -127,7 +127,9 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
 	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
 	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
-	 * Return false if a segment cannot be loaded (the caller raises #TS).
+	 * If a segment cannot be loaded, set t->fault_error to its selector (SDM Table 8-2: the
+	 * error code of that #TS is the selector, bits 1:0 cleared) and return false; the caller
+	 * raises #TS.
 	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above,
 	 * DR7_LOCAL_ENABLES (vmx_exit.h).
 	 */
@@ -144,15 +146,18 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	const u32 gprs[8] = { n->eax, n->ecx, n->edx, n->ebx, n->esp, n->ebp, n->esi, n->edi };
 	for (unsigned i = 0; i < 8; i++)
 		guest_reg_write(v, i, gprs[i]);
+	t->fault_error = n->ldt & 0xfffc;
 	if (!guest_load_segment(v, GUEST_LDTR_SELECTOR, n->ldt))
 		return false;
 	const struct { enum vmcs_field field; u16 sel; } segs[] = {
 		{ GUEST_ES_SELECTOR, n->es }, { GUEST_CS_SELECTOR, n->cs }, { GUEST_SS_SELECTOR, n->ss },
 		{ GUEST_DS_SELECTOR, n->ds }, { GUEST_FS_SELECTOR, n->fs }, { GUEST_GS_SELECTOR, n->gs },
 	};
-	for (unsigned i = 0; i < ARRAY_SIZE(segs); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(segs); i++) {
+		t->fault_error = segs[i].sel & 0xfffc;
 		if (!guest_load_segment(v, segs[i].field, segs[i].sel))
 			return false;
+	}
 	vmcs_write(GUEST_CR0, vmcs_read(GUEST_CR0) | CR0_TS);
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(CR0_READ_SHADOW) | CR0_TS);
 	vmcs_write(GUEST_DR7, vmcs_read(GUEST_DR7) & ~(u64)DR7_LOCAL_ENABLES);
@@ -179,7 +184,7 @@ static enum exit_verdict handle_task_switch(struct vcpu *v)
 	}
 	task_switch_save(v, &t);
 	if (!task_switch_load(v, &t))
-		vmx_inject_exception(v, VEC_TS, t.selector & 0xfffc);
+		vmx_inject_exception(v, VEC_TS, t.fault_error);
 	return EXIT_RESUME;
 }
 
