@@ -345,12 +345,19 @@ def sections(objs):
     return found
 
 
-def check_objects(sub_objs, lab_of, library_objs):
-    """Sections and referenced symbols of the submission's objects, against the lab API."""
+def check_objects(sub_objs, lab_of, library_objs, grader_objs):
+    """Sections, referenced and defined symbols of the submission's objects: the lab API only,
+    and no name of the grader's (nor the linker script's __ names) defined again."""
     api = set().union(*nm(library_objs, "-g", "--defined-only").values()) - NOT_LAB_API
-    api |= set().union(*nm(sub_objs, "-g", "--defined-only").values())
+    defined = nm(sub_objs, "-g", "--defined-only")
+    api |= set().union(*defined.values())
+    reserved = set().union(*nm(grader_objs, "-g", "--defined-only").values())
     undefined, found_sections = nm(sub_objs, "-u"), sections(sub_objs)
     problems = []
+    for obj in sub_objs:
+        name = f"{lab_of[obj].folder}/{obj.name[len(lab_of[obj].folder) + 1:-2]}"
+        for sym in sorted(s for s in defined.get(str(obj), set()) if s in reserved or s.startswith("__")):
+            problems.append(f"{name}: defines '{sym}', a name that belongs to the grader or the linker script")
     for obj in sub_objs:
         lab, name = lab_of[obj], f"{lab_of[obj].folder}/{obj.name[len(lab_of[obj].folder) + 1:-2]}"
         own_hooks = re.compile(rf"^(\.rela)?\.lab_(setup|finish)\.{lab.number}$")
@@ -407,7 +414,7 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
         sub_objs = compile_sealed(submitted, stage, work / "obj", werror)
         lab_of = {o: next(l for l in submitted if o.name.startswith(l.folder + "-")) for o in sub_objs}
         lib_only = [o for o, s in zip(library, grader_sources(chain)) if "grader" not in s.parts]
-        check_objects(sub_objs, lab_of, lib_only + ref_objs)
+        check_objects(sub_objs, lab_of, lib_only + ref_objs, library)
     image, elf = link(library + ref_objs + sub_objs, out, lab)
     import gradelib  # the pairing of C checks and expectations
     problems = gradelib.unpaired_checks(elf, lab)

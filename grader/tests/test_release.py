@@ -82,6 +82,10 @@ REFUSED = [
     ("check-table-entry", hostile('static const char fake[] __attribute__((section(".checks.01"), used)) = "x";\n'
                                   "static void hostile(void) {}"),
      "section .checks.01 is not allowed in a lab file"),
+    ("check-table-symbol", hostile("const void *const __checks_start[1] = { 0 };\nstatic void hostile(void) {}"),
+     "defines '__checks_start', a name that belongs to the grader or the linker script"),
+    ("harness-function", hostile("void harness_witness(void) {}\nstatic void hostile(void) {}"),
+     "defines 'harness_witness'"),
 ]
 
 
