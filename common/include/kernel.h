@@ -13,7 +13,9 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 
 /* Prints "PANIC: <message>" and ends the run. */
 void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2))) __noreturn;
-/* Drains the UART and asks Bochs to power off (port 0x8900). */
+/* Bochs powers off when the bytes of "Shutdown" are written to this port. */
+#define SHUTDOWN_PORT 0x8900
+/* Drains the UART and asks Bochs to power off (SHUTDOWN_PORT). */
 void shutdown(void) __noreturn;
 
 /* Set up by the boot code and kmain(). */

@@ -2,7 +2,6 @@
 #include "kernel.h"
 #include "x86.h"
 
-#define BOCHS_SHUTDOWN_PORT 0x8900
 
 void shutdown(void)
 {
@@ -10,7 +9,7 @@ void shutdown(void)
 	printf("\nEND OF RUN\n");
 	console_drain();
 	while (*word)
-		outb(BOCHS_SHUTDOWN_PORT, (u8)*word++);
+		outb(SHUTDOWN_PORT, (u8)*word++);
 	for (;;) {
 		cli();
 		hlt();

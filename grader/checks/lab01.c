@@ -387,9 +387,6 @@ static void choose_fixed_bits(void)
 }
 static struct {
 	u64 feature_control_writes, feature_control, cr0, cr4;
-	bool shutdown;
-	char console[160];
-	unsigned console_length;
 } seen;
 
 static enum exit_verdict emulate_cpuid(struct vcpu *v)
@@ -447,43 +444,12 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* The console of a guest that panics: COM1 bytes are kept and the line status says "empty".
- * The panic's write to the Bochs shutdown port does not end the machine: it raises #UD in the
- * guest, where guest_catch() around the step returns, so the next scenario can run. */
-#define CONSOLE_PORT 0x3f8
-#define CONSOLE_LINE_STATUS_PORT 0x3fd
-#define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
-static enum exit_verdict capture_console(struct vcpu *v)
-{
-	u64 q = v->exit.qualification;
-	if (io_qual_port(q) == SHUTDOWN_PORT) {
-		seen.shutdown = true;
-		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
-			   intr_info(VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION, false));
-		return EXIT_RESUME;
-	}
-	if (io_qual_in(q))
-		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? LINE_STATUS_EMPTY : 0;
-	else if (io_qual_port(q) == CONSOLE_PORT && seen.console_length + 1 < sizeof(seen.console))
-		seen.console[seen.console_length++] = (char)v->regs.rax;
-	vmx_advance_rip(v);
-	return EXIT_RESUME;
-}
-
-/* Every IN/OUT of the guest exits (a later lab's I/O bitmaps would take precedence). */
-static void capture_guest_console(void)
-{
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
-	primary &= ~(u64)(CPU_USE_MSR_BITMAPS | CPU_USE_IO_BITMAPS);
-	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary | CPU_UNCONDITIONAL_IO_EXITING);
-	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
-}
 
 /* What the console showed during each step that had to panic, reported by the host. */
 #define PANIC_STEPS_MAX 12
 static struct {
 	const char *key;
-	char text[sizeof(seen.console)];
+	char text[sizeof(guest_console.text)];
 } panic_console[PANIC_STEPS_MAX];
 static unsigned panic_steps;
 
@@ -491,14 +457,12 @@ static unsigned panic_steps;
  * `key` (none when NULL). */
 static bool step_panics(const char *key, void (*step)(u64))
 {
-	seen.shutdown = false;
-	seen.console_length = 0;
-	guest_catch(step, 0, NULL);
+	bool panicked = guest_step_panics(step, 0);
 	if (key && panic_steps < PANIC_STEPS_MAX) {
 		panic_console[panic_steps].key = key;
-		memcpy(panic_console[panic_steps++].text, seen.console, seen.console_length);
+		memcpy(panic_console[panic_steps++].text, guest_console.text, guest_console.length);
 	}
-	return seen.shutdown;
+	return panicked;
 }
 
 static void report_panic_consoles(void)
@@ -516,7 +480,7 @@ static void setup_bring_up_inputs(struct vcpu *v)
 {
 	(void)v;
 	choose_fixed_bits();
-	capture_guest_console();
+	guest_console_capture();
 	vmcs_write(CR0_GUEST_HOST_MASK, ~0UL);
 	vmcs_write(CR0_READ_SHADOW, emulated.cr0);
 	vmcs_write(CR4_GUEST_HOST_MASK, ~0UL);
@@ -657,7 +621,7 @@ static enum exit_verdict answer_vmread(struct vcpu *v)
 static void setup_vmx_failures(struct vcpu *v)
 {
 	(void)v;
-	capture_guest_console();
+	guest_console_capture();
 	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr);	/* IA32_VMX_BASIC: the real one */
 	exit_register(EXIT_REASON_VMXON, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMCLEAR, answer_vmx_instruction);

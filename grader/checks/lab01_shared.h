@@ -4,7 +4,6 @@
 
 /* Bochs's shutdown port, the OUT that panic() ends with (common/kernel/panic.c): the check's
  * console capture answers it with #UD, the spec finds it among Bochs's I/O exits. */
-#define SHUTDOWN_PORT 0x8900
 
 /* The first-exit guest's VMCALL(HC_DONE) carries nonce ^ this: only a working VM entry and
  * VM exit bring it to the host. */

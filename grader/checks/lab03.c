@@ -4,7 +4,6 @@
  * compares them with the list the guest program implies (grader/spec/lab03.py). */
 #include "check.h"
 #include "lab.h"
-#include "lab01_shared.h"	/* SHUTDOWN_PORT: the OUT that panic() ends with */
 #include "lab03.h"
 #include "lab03_shared.h"
 #include "params.h"
@@ -311,42 +310,11 @@ static enum exit_verdict answer_rdmsr(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* The console of a guest that panics: COM1 bytes are kept and the line status says "empty";
- * the first OUT to the shutdown port raises #UD in the guest instead of ending the machine. */
-#define CONSOLE_PORT 0x3f8
-#define CONSOLE_LINE_STATUS_PORT 0x3fd
-#define LINE_STATUS_EMPTY 0x60 /* transmitter holding register and transmitter empty */
-static struct {
-	bool shutdown;
-	char text[256];
-	unsigned length;
-} console;
-
-static enum exit_verdict capture_console(struct vcpu *v)
-{
-	u64 q = v->exit.qualification;
-	if (io_qual_port(q) == SHUTDOWN_PORT) {
-		console.shutdown = true;
-		vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
-			   intr_info(VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION, false));
-		return EXIT_RESUME;
-	}
-	if (io_qual_in(q))
-		v->regs.rax = io_qual_port(q) == CONSOLE_LINE_STATUS_PORT ? LINE_STATUS_EMPTY : 0;
-	else if (io_qual_port(q) == CONSOLE_PORT && console.length + 1 < sizeof(console.text))
-		console.text[console.length++] = (char)v->regs.rax;
-	vmx_advance_rip(v);
-	return EXIT_RESUME;
-}
-
 /* Every RDMSR and every IN/OUT of the guest exits (no bitmaps), and so do VMREAD and VMWRITE
  * (no VMCS shadowing). */
 static void setup_cr3_target_add_in_guest(struct vcpu *v)
 {
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
-	primary &= ~(u64)(CPU_USE_MSR_BITMAPS | CPU_USE_IO_BITMAPS);
-	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary | CPU_UNCONDITIONAL_IO_EXITING);
-	exit_register(EXIT_REASON_IO_INSTRUCTION, capture_console);
+	guest_console_capture();
 	exit_register(EXIT_REASON_RDMSR, answer_rdmsr);
 	exit_register(EXIT_REASON_VMREAD, answer_vmread_vmwrite);
 	exit_register(EXIT_REASON_VMWRITE, answer_vmread_vmwrite);
@@ -369,14 +337,10 @@ static void call_cr3_target_add(u64 cr3) { cr3_target_add(target_vcpu, cr3); }
 /* Runs cr3_target_add(cr3); returns whether it panicked (reached shutdown()). */
 static bool cr3_target_add_panics(u64 cr3)
 {
-	console.shutdown = false;
-	console.length = 0;
-	guest_catch(call_cr3_target_add, cr3, NULL);
-	console.text[console.length] = '\0';
-	return console.shutdown;
+	return guest_step_panics(call_cr3_target_add, cr3);
 }
 
-static char full_console[sizeof(console.text)];
+static char full_console[sizeof(guest_console.text)];
 static u64 full_unsupported_field;
 
 static void guest_cr3_target_add(u64 nonce)
@@ -385,7 +349,7 @@ static void guest_cr3_target_add(u64 nonce)
 	/* All n values in use: the next one must be refused. */
 	sandbox_reset(supported, supported);
 	guest_report("cr3_add.full.panicked", cr3_target_add_panics(cr3_other));
-	memcpy(full_console, console.text, sizeof(full_console));
+	memcpy(full_console, guest_console.text, sizeof(full_console));
 	full_unsupported_field = sandbox_vmcs.unsupported_field;
 	guest_report("cr3_add.full.count", sandbox_vmcs.count);
 	/* A processor with CR3_TARGETS_ANSWERED values: they are filled, the next is refused. */

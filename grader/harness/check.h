@@ -45,3 +45,16 @@ void hypercall_init(void);
 void report_fact(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* After the check: the failed VMLAUNCH Bochs logs with a nonce-derived number (witness.c). */
 void harness_witness(void);
+
+/* Running a lab step inside a check's guest (guest_console.c). Host side, in a check's setup:
+ * guest_console_capture() makes every IN/OUT of the guest exit (MSR bitmaps off too) and keeps
+ * the COM1 output. Guest side: guest_step_panics() runs step(arg) and returns whether it
+ * reached shutdown(), as a panic does; guest_console holds what the step printed. */
+struct guest_console {
+	bool shutdown;
+	char text[256];
+	unsigned length;
+};
+extern struct guest_console guest_console;
+void guest_console_capture(void);
+bool guest_step_panics(void (*step)(u64), u64 arg);
