@@ -229,10 +229,10 @@ def test_deadline_ends_a_silent_loop(binary, tmp_path):
     """A host that loops without any VM exit is stopped at the deadline, with what was seen."""
     spin = ("spin", "01", "run.c", "\t\tif (exit_dispatch(v) == EXIT_STOP)", "\t\tfor (;;)\n\t\t\t;\n\t\tif (exit_dispatch(v) == EXIT_STOP)",
             "first-exit", "")
-    result, error = run_mutant(binary, spin, tmp_path, timeout=2)
+    result, error = run_mutant(binary, spin, tmp_path, timeout=1)
     assert result is not None, error
     assert result.run.timed_out and not result.passed
-    assert "TIMEOUT: the run did not end within 2 s; Bochs recorded 1 VM exits, the last one VMCALL" in result.explain()
+    assert "TIMEOUT: the run did not end within 1 s; Bochs recorded 1 VM exits, the last one VMCALL" in result.explain()
 
 
 def test_runs_are_deterministic(binary, images, tmp_path):
