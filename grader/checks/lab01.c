@@ -446,7 +446,7 @@ static enum exit_verdict record_mov_to_cr(struct vcpu *v)
 
 
 /* What the console showed during each step that had to panic, reported by the host. */
-#define PANIC_STEPS_MAX 12
+#define PANIC_STEPS_MAX 16
 static struct {
 	const char *key;
 	char text[sizeof(guest_console.text)];
@@ -556,9 +556,10 @@ static void verify_bring_up_inputs(struct vcpu *v)
 CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = guest_bring_up_inputs,
       .setup = setup_bring_up_inputs, .verify = verify_bring_up_inputs);
 
-/* ---- vmx-failures: steps 01-4, 01-5 and 01-12 run in the guest, where VMXON, VMCLEAR,
- * VMPTRLD, VMXOFF and VMREAD exit (SDM 26.1.2) and this check answers one of them with
- * VMfailInvalid or VMfailValid: the step must report the failure and panic, not carry on. ---- */
+/* ---- vmx-failures: steps 01-4, 01-5, 01-9 and 01-12 run in the guest, where VMXON, VMCLEAR,
+ * VMPTRLD, VMLAUNCH, VMRESUME, VMXOFF, VMREAD, VMWRITE and VMPTRST exit (SDM 26.1.2) and this
+ * check answers one of them with VMfailInvalid or VMfailValid: the step must report the failure
+ * and panic, not carry on. ---- */
 
 #define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
 static volatile unsigned failing_instruction;	/* exit reason of the instruction that fails */
@@ -566,44 +567,57 @@ static volatile u64 failing_error;		/* 0: VMfailInvalid; else VMfailValid, this 
 static volatile u64 vmx_instructions;		/* exit reasons so far, one per byte, latest low */
 static struct vcpu sandbox;			/* the vCPU the steps work on in the guest */
 
+static bool is_vm_entry(unsigned reason)
+{
+	return reason == EXIT_REASON_VMLAUNCH || reason == EXIT_REASON_VMRESUME;
+}
+
 /* SDM 31.2: VMsucceed clears CF, PF, AF, ZF, SF and OF; VMfailInvalid sets CF; VMfailValid sets
- * ZF, and the VM-instruction error field (which the guest reads with VMREAD) says why. */
+ * ZF, and the VM-instruction error field (which the guest reads with VMREAD) says why. A VM entry
+ * that succeeds cannot be imitated here, so VMLAUNCH and VMRESUME always get the failure. */
 static enum exit_verdict answer_vmx_instruction(struct vcpu *v)
 {
 	u64 rflags = vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS;
 	unsigned reason = EXIT_REASON_BASIC(v->exit.reason);
 	vmx_instructions = vmx_instructions << 8 | reason;
-	if (reason == failing_instruction)
+	if (reason == failing_instruction || is_vm_entry(reason))
 		rflags |= failing_error ? RFLAGS_ZF : RFLAGS_CF;
 	vmcs_write(GUEST_RFLAGS, rflags);
 	vmx_advance_rip(v);
 	return EXIT_RESUME;
 }
 
-/* VM-exit instruction information for VMREAD (SDM 28.2.5, the table for VMREAD and VMWRITE). */
-static unsigned vmread_info_scaling(u64 i) { return i & 3; }			/* 1:0 */
+/* VM-exit instruction information (SDM 28.2.5): a memory operand is described by the same bits
+ * for VMREAD and VMWRITE as for VMCLEAR, VMPTRLD, VMPTRST and VMXON. */
+static unsigned operand_info_scaling(u64 i) { return i & 3; }			/* 1:0 */
+static unsigned operand_info_index(u64 i) { return (i >> 18) & 0xf; }		/* 21:18 */
+static bool operand_info_index_invalid(u64 i) { return (i >> 22) & 1; }	/* 22 */
+static unsigned operand_info_base(u64 i) { return (i >> 23) & 0xf; }		/* 26:23 */
+static bool operand_info_base_invalid(u64 i) { return (i >> 27) & 1; }	/* 27 */
+/* Only for VMREAD and VMWRITE. */
 static unsigned vmread_info_reg1(u64 i) { return (i >> 3) & 0xf; }		/* 6:3 */
 static bool vmread_info_register(u64 i) { return (i >> 10) & 1; }		/* 10: 1 = register */
-static unsigned vmread_info_index(u64 i) { return (i >> 18) & 0xf; }		/* 21:18 */
-static bool vmread_info_index_invalid(u64 i) { return (i >> 22) & 1; }	/* 22 */
-static unsigned vmread_info_base(u64 i) { return (i >> 23) & 0xf; }		/* 26:23 */
-static bool vmread_info_base_invalid(u64 i) { return (i >> 27) & 1; }		/* 27 */
 static unsigned vmread_info_reg2(u64 i) { return (i >> 28) & 0xf; }		/* 31:28: the field */
 
-/* The guest's VMREAD destination: a register, or memory at base + index * scale +
- * displacement (the exit qualification); segment bases are 0 and memory is shared. */
-static void vmread_store(struct vcpu *v, u64 info, u64 value)
+/* The guest's memory operand: base + index * scale + displacement (the exit qualification);
+ * segment bases are 0 and memory is shared. */
+static u64 *guest_memory_operand(struct vcpu *v, u64 info)
 {
 	u64 address = v->exit.qualification;
-	if (vmread_info_register(info)) {
+	if (!operand_info_base_invalid(info))
+		address += guest_reg_read(v, operand_info_base(info));
+	if (!operand_info_index_invalid(info))
+		address += guest_reg_read(v, operand_info_index(info)) << operand_info_scaling(info);
+	return guest_linear_to_host(v, address);
+}
+
+/* The guest's VMREAD destination: a register or memory. */
+static void vmread_store(struct vcpu *v, u64 info, u64 value)
+{
+	if (vmread_info_register(info))
 		guest_reg_write(v, vmread_info_reg1(info), value);
-		return;
-	}
-	if (!vmread_info_base_invalid(info))
-		address += guest_reg_read(v, vmread_info_base(info));
-	if (!vmread_info_index_invalid(info))
-		address += guest_reg_read(v, vmread_info_index(info)) << vmread_info_scaling(info);
-	*(u64 *)guest_linear_to_host(v, address) = value;
+	else
+		*guest_memory_operand(v, info) = value;
 }
 
 /* VMREAD in the guest (vmx_report_failure() reads the error): VM_INSTRUCTION_ERROR gives the
@@ -618,6 +632,25 @@ static enum exit_verdict answer_vmread(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
+/* VMWRITE in the guest (vmx_enter() writes HOST_RSP and HOST_RIP): VMsucceed, nothing written. */
+static enum exit_verdict answer_vmwrite(struct vcpu *v)
+{
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* VMPTRST in the guest (only the VMCS dump after a failed entry uses it): "no current VMCS", all
+ * ones, even after a VMfailValid answer, so the dump stops at once instead of printing every
+ * field through thousands of console exits. */
+static enum exit_verdict answer_vmptrst(struct vcpu *v)
+{
+	*guest_memory_operand(v, vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION)) = ~0UL;
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~RFLAGS_VMX_STATUS);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
 static void setup_vmx_failures(struct vcpu *v)
 {
 	(void)v;
@@ -626,13 +659,32 @@ static void setup_vmx_failures(struct vcpu *v)
 	exit_register(EXIT_REASON_VMXON, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMCLEAR, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMPTRLD, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMLAUNCH, answer_vmx_instruction);
+	exit_register(EXIT_REASON_VMRESUME, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMXOFF, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMREAD, answer_vmread);
+	exit_register(EXIT_REASON_VMWRITE, answer_vmwrite);
+	exit_register(EXIT_REASON_VMPTRST, answer_vmptrst);
 }
 
 static void call_vmx_on(u64 unused) { (void)unused; vmx_on(&sandbox); }
 static void call_vmcs_load(u64 unused) { (void)unused; vmcs_load(&sandbox); }
 static void call_vmx_off(u64 unused) { (void)unused; vmx_off(&sandbox); }
+
+/* vcpu_run() with the sandbox's VMCS clear (its entry is VMLAUNCH) or launched (VMRESUME). */
+static void call_vcpu_run(u64 unused)
+{
+	(void)unused;
+	sandbox.launched = false;
+	vcpu_run(&sandbox);
+}
+
+static void call_vcpu_run_launched(u64 unused)
+{
+	(void)unused;
+	sandbox.launched = true;
+	vcpu_run(&sandbox);
+}
 
 /* A VMfailValid answer pretends a VMCS is current, as SDM 31.2 requires for it. */
 static const struct {
@@ -649,6 +701,10 @@ static const struct {
 	{ "vmcs_load_vmclear_valid", EXIT_REASON_VMCLEAR, VMCLEAR_ERROR_INVALID_ADDRESS, call_vmcs_load },
 	{ "vmptrld_valid", EXIT_REASON_VMPTRLD, VMPTRLD_ERROR_BAD_REVISION, call_vmcs_load },
 	{ "vmx_off_vmclear_valid", EXIT_REASON_VMCLEAR, VMCLEAR_ERROR_INVALID_ADDRESS, call_vmx_off },
+	{ "vmlaunch", EXIT_REASON_VMLAUNCH, 0, call_vcpu_run },
+	{ "vmlaunch_valid", EXIT_REASON_VMLAUNCH, VM_ENTRY_ERROR_INVALID_CONTROLS, call_vcpu_run },
+	{ "vmresume", EXIT_REASON_VMRESUME, 0, call_vcpu_run_launched },
+	{ "vmresume_valid", EXIT_REASON_VMRESUME, VM_ENTRY_ERROR_INVALID_HOST_STATE, call_vcpu_run_launched },
 };
 static u64 failure_instructions[ARRAY_SIZE(failure_scenarios)];
 

@@ -322,6 +322,9 @@ def interrupt_shadow(r):
 
 
 VMCLEAR_ERROR, VMPTRLD_ERROR = C["VMCLEAR_ERROR_INVALID_ADDRESS"], C["VMPTRLD_ERROR_BAD_REVISION"]
+ENTRY_CONTROLS_ERROR, ENTRY_HOST_STATE_ERROR = (C["VM_ENTRY_ERROR_INVALID_CONTROLS"],
+                                                C["VM_ENTRY_ERROR_INVALID_HOST_STATE"])
+RUN, RUN_LAUNCHED = "vcpu_run()", "vcpu_run() with v->launched set"
 FAILURES = {   # scenario: (instruction that fails, the step, its VMX instructions, the error of a
                # VMfailValid answer, None for VMfailInvalid)
     "vmxon": ("VMXON", "vmx_on()", ["VMXON"], None),
@@ -332,6 +335,10 @@ FAILURES = {   # scenario: (instruction that fails, the step, its VMX instructio
     "vmcs_load_vmclear_valid": ("VMCLEAR", "vmcs_load()", ["VMCLEAR"], VMCLEAR_ERROR),
     "vmptrld_valid": ("VMPTRLD", "vmcs_load()", ["VMCLEAR", "VMPTRLD"], VMPTRLD_ERROR),
     "vmx_off_vmclear_valid": ("VMCLEAR", "vmx_off()", ["VMCLEAR"], VMCLEAR_ERROR),
+    "vmlaunch": ("VMLAUNCH", RUN, ["VMLAUNCH"], None),
+    "vmlaunch_valid": ("VMLAUNCH", RUN, ["VMLAUNCH"], ENTRY_CONTROLS_ERROR),
+    "vmresume": ("VMRESUME", RUN_LAUNCHED, ["VMRESUME"], None),
+    "vmresume_valid": ("VMRESUME", RUN_LAUNCHED, ["VMRESUME"], ENTRY_HOST_STATE_ERROR),
 }
 
 
@@ -346,10 +353,19 @@ INSTRUCTION_ORDER = {
     "vmx_on()": "VMXON",
     "vmcs_load()": "VMCLEAR, then VMPTRLD (SDM 25.11.3)",
     "vmx_off()": "VMCLEAR, then VMXOFF (SDM 25.11.3, 31.3)",
+    RUN: "VMLAUNCH while v->launched is false (SDM 31.3)",
+    RUN_LAUNCHED: "VMRESUME once v->launched is set (SDM 31.3)",
 }
+# How each step reports a failure (the console must show it before the panic).
+REPORTER = {
+    RUN: "vmx_entry_failed() names the entry instruction and its status before the panic; a "
+         "failed entry ran no guest and caused no VM exit, so a console about a VM exit means "
+         "vcpu_run() went on to handle an exit that never happened",
+}
+REPORTER[RUN_LAUNCHED] = REPORTER[RUN]
 
 
-@check(LAB, "vmx-failures", 5, ["01-4", "01-5", "01-12"],
+@check(LAB, "vmx-failures", 5, ["01-4", "01-5", "01-9", "01-12"],
        "a VMX instruction that fails (VMfailInvalid or VMfailValid) is reported and stops the hypervisor")
 def vmx_failures(r):
     for scenario, (instruction, step, sequence, error) in FAILURES.items():
@@ -363,7 +379,8 @@ def vmx_failures(r):
                     "VMsucceed is a failure), report it and panic instead of carrying on")
         want = f"{instruction} failed: {status}"
         r.expect(f"failures.{scenario}.console", lambda v, w=want: w in v, f"\"{want}\"",
-                 "vmx_report_failure() names the instruction and its status before the panic")
+                 REPORTER.get(step, "vmx_report_failure() names the instruction and its status "
+                              "before the panic"))
     for instruction in sorted({i for i, _, _, _ in FAILURES.values()}):
         r.expect_exits(instruction, lambda quals: len(quals) > 0, "at least one",
                        f"Bochs must record the guest's {instruction} exits that this check answered")
