@@ -24,3 +24,12 @@
 
 /* The virtual MSR of labs/02-exits/msr.c (the lab defines it in its own file too). */
 #define HV_MSR_SCRATCH 0x40000100U
+/* An MSR that nothing implements, outside both bitmap ranges: it always exits. */
+#define MSR_UNIMPLEMENTED 0x40000200U
+
+/* The two MSR ranges the MSR bitmaps cover, both ends inclusive (SDM 25.6.9). msr-bitmap calls
+ * msr_intercept() for each end and for the MSR just outside each (lab02.c: msr_range_cases). */
+#define MSR_LOW_FIRST 0x00000000U
+#define MSR_LOW_LAST 0x00001fffU
+#define MSR_HIGH_FIRST 0xc0000000U
+#define MSR_HIGH_LAST 0xc0001fffU

@@ -3,7 +3,7 @@ guests compute with are modelled here from the nonce. Each expectation names the
 wrong value breaks; facts come from the image, exits and injections from Bochs's own record."""
 import re
 
-from gradelib import C, EXIT_NUMBERS, check
+from gradelib import C, EXIT_NUMBERS, EXIT_REASONS, check
 
 LAB = "02"
 MASK64 = 2**64 - 1
@@ -134,11 +134,20 @@ def invd_xsetbv(r):
 @check(LAB, "hlt", 8, ["02-5", "02-6"], "HLT exiting: idle with IF=1, end the guest with IF=0")
 def hlt(r):
     n = 3 + r.nonce % 5
+    # The check watches the handler's verdict for each HLT exit, by the guest's RFLAGS.IF then.
+    r.expect_eq("hlt.if_1.stopped", 0, "a HLT with RFLAGS.IF = 1 ended the guest: with IF = 1 an "
+                "interrupt can wake it, so the handler skips it and resumes (02-6); only IF = 0 ends it")
+    r.expect_eq("hlt.if_0.resumed", 0, "a HLT with RFLAGS.IF = 0 was resumed: nothing can wake it, so "
+                "the handler must end the guest (02-6: EXIT_STOP)")
+    r.expect_eq("hlt.if_1.resumed", n, f"each of the guest's {n} HLTs with IF = 1 exits and is resumed")
+    r.expect_eq("hlt.if_0.stopped", 1, "the guest's last HLT, with IF = 0, exits and ends the guest")
     r.expect_eq("hlt.count", n, "every HLT with IF=1 exits and the guest continues after it")
-    r.expect_exits("HLT", lambda quals: len(quals) == n + 1, f"{n + 1} exits",
-                   "HLT exiting (primary bit 7) must be on: one exit per HLT, the last with IF = 0")
     r.expect_absent("hlt.woke_up_with_if_0", "a HLT with IF=0 must end the guest (EXIT_STOP)")
     r.expect_absent("guest.done", "the guest never gets past its last HLT")
+    why = ("HLT exiting (primary bit 7) must be on: no HLT exited" if not r.bochs.count(EXIT_NUMBERS["HLT"]) else
+           f"one exit per HLT, {n} with IF = 1 and the last with IF = 0 (fewer: the guest was ended "
+           "early, see the IF lines above)")
+    r.expect_exits("HLT", lambda quals: len(quals) == n + 1, f"{n + 1} exits", why)
 
 
 def expect_tscs(r, exiting):
@@ -319,10 +328,61 @@ def io_string(r):
                     "instruction: the guest skipped nothing and repeated nothing", collapse=True)
 
 
+MSR_LOW = (C["MSR_LOW_FIRST"], C["MSR_LOW_LAST"])      # SDM 25.6.9: both ends inclusive
+MSR_HIGH = (C["MSR_HIGH_FIRST"], C["MSR_HIGH_LAST"])
+# lab02.c: msr_range_cases, in its order: (name, MSR, inside a bitmap range).
+MSR_RANGE_CASES = [("low_first", MSR_LOW[0], True), ("low_last", MSR_LOW[1], True),
+                   ("high_first", MSR_HIGH[0], True), ("high_last", MSR_HIGH[1], True),
+                   ("after_low", MSR_LOW[1] + 1, False), ("before_high", MSR_HIGH[0] - 1, False),
+                   ("after_high", MSR_HIGH[1] + 1, False)]
+MSR_RANGE_ENDS = [msr for _, msr, inside in MSR_RANGE_CASES if inside]
+HV_MSR_SCRATCH, MSR_UNIMPLEMENTED = C["HV_MSR_SCRATCH"], C["MSR_UNIMPLEMENTED"]   # lab02.c: guest_msr
+TSC_AUX, SYSENTER_ESP = C["MSR_IA32_TSC_AUX"], C["MSR_IA32_SYSENTER_ESP"]
+# Bochs's record of an RDMSR or WRMSR exit names the MSR (ECX): "VMEXIT: RDMSR 0x00001fff".
+BOCHS_MSR_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT: (RD|WR)MSR 0x([0-9a-f]+)$", re.M)
+
+
+def msr_exits(r, op):
+    """The MSRs (ECX) of the RDMSR (op "RD") or WRMSR ("WR") exits in Bochs's record, in order."""
+    return [int(m.group(2), 16) for m in BOCHS_MSR_EXIT.finditer(r.run.bochs_log) if m.group(1) == op]
+
+
+def expect_msr_exits(r, op, want, why, only=None):
+    """The RDMSR/WRMSR exits Bochs recorded, as MSR numbers (those in `only`, or all), equal `want`."""
+    got = [m for m in msr_exits(r, op) if only is None or only(m)]
+    shown = lambda msrs: "[" + ", ".join(hex(m) for m in msrs) + "]"
+    r.expect_that(f"Bochs's record: {op}MSR exits (ECX)", got == want, shown(got), shown(want), why)
+
+
+def expect_msr_ranges(r, gp):
+    """msr_intercept() at the ends of both bitmap ranges and just outside them (SDM 25.6.9)."""
+    for name, msr, inside in MSR_RANGE_CASES:
+        if inside:
+            low, high = MSR_LOW if msr <= MSR_LOW[1] else MSR_HIGH
+            r.expect_eq(f"msr.range.{name}.panicked", 0, f"msr_intercept(0x{msr:x}) panicked, but MSR "
+                        f"0x{msr:x} is in the range 0x{low:x}-0x{high:x}, which includes both its ends "
+                        f"(SDM 25.6.9): it has bit 0x{msr - low:x} of its range's read and write bitmaps")
+        else:
+            r.expect_eq(f"msr.range.{name}.panicked", 1, f"MSR 0x{msr:x} is outside both bitmap ranges "
+                        "(SDM 25.6.9), so it always exits (26.1.3) and has no bit: msr_intercept() must "
+                        "panic rather than set another MSR's bit")
+    for name, msr, inside in MSR_RANGE_CASES:
+        if inside:
+            for op in ("rdmsr", "wrmsr"):
+                r.expect_eq(f"msr.range.{name}.{op}", VEC_GP, f"{op.upper()} of 0x{msr:x}, intercepted by "
+                            f"the check and unknown to the policy: {gp}")
+    for op in ("RD", "WR"):
+        expect_msr_exits(r, op, MSR_RANGE_ENDS, f"after msr_intercept() of each end of both ranges, the "
+                         f"guest's {op}MSR of each exits (its bit in the bitmap is set): "
+                         f"{', '.join(hex(m) for m in MSR_RANGE_ENDS)}", only=lambda m: m in MSR_RANGE_ENDS)
+
+
 @check(LAB, "msr-bitmap", 8, ["02-1", "02-13", "02-14"],
-       "MSR bitmaps (low/high, read/write): pass-through, read-only, virtual and unknown MSRs")
+       "MSR bitmaps (low/high, read/write, both ends of each range): pass-through, read-only, virtual "
+       "and unknown MSRs")
 def msr_bitmap(r):
     gp = f"#GP(0) {AT_INSN}"
+    expect_msr_ranges(r, gp)
     r.expect_eq("msr.sysenter_esp", r.int_fact("host.guest_sysenter_esp", "host.guest_sysenter_esp (not reported)"),
                 "reads of IA32_SYSENTER_ESP pass through (the value VM entry loaded)")
     r.expect_eq("msr.sysenter_esp_write", VEC_GP, f"writes of IA32_SYSENTER_ESP exit (write bitmap for "
@@ -341,13 +401,22 @@ def msr_bitmap(r):
     r.expect("host.tsc_aux_after", lambda v: int(v, 0) == before, f"0x{before or 0:x} (unchanged)",
              "the guest's IA32_TSC_AUX belongs to the hypervisor: its reads and writes must exit "
              "(bitmaps for high MSRs at offsets 1024 and 3072) and never reach the real MSR")
-    r.expect_exits("RDMSR", lambda quals: len(quals) == 4, "4 exits", "only TSC_AUX, the virtual MSR "
-                   "(twice) and the unknown MSR exit on RDMSR; SYSENTER_ESP, KERNEL_GS_BASE and PAT must "
-                   "not (read bitmaps at offsets 0 and 1024)")
-    r.expect_exits("WRMSR", lambda quals: len(quals) == 6, "6 exits", "SYSENTER_ESP, TSC_AUX (twice), the "
-                   "virtual MSR (twice) and the unknown MSR exit on WRMSR; KERNEL_GS_BASE must not")
-    expect_injections(r, [(VEC_GP, 0)] * 4, "#GP(0), error code 0, for the SYSENTER_ESP write, the "
-                      "TSC_AUX write with bits 63:32 and both accesses to the unknown MSR")
+    policy = lambda msr: msr not in MSR_RANGE_ENDS
+    rdmsrs = [HV_MSR_SCRATCH, TSC_AUX, HV_MSR_SCRATCH, MSR_UNIMPLEMENTED]
+    expect_msr_exits(r, "RD", rdmsrs, "only TSC_AUX, the virtual MSR (twice) and the unknown MSR exit on "
+                     "RDMSR; SYSENTER_ESP, KERNEL_GS_BASE and PAT must not (read bitmaps at offsets 0 and "
+                     "1024)", only=policy)
+    wrmsrs = [HV_MSR_SCRATCH, SYSENTER_ESP, TSC_AUX, TSC_AUX, HV_MSR_SCRATCH, MSR_UNIMPLEMENTED]
+    expect_msr_exits(r, "WR", wrmsrs, "SYSENTER_ESP, TSC_AUX (twice), the virtual MSR (twice) and the unknown "
+                     "MSR exit on WRMSR; KERNEL_GS_BASE must not (write bitmaps at offsets 2048 and 3072)",
+                     only=policy)
+    panics = sum(1 for _, _, inside in MSR_RANGE_CASES if not inside)
+    ends = 2 * len(MSR_RANGE_ENDS)      # an RDMSR and a WRMSR of each end
+    expect_injections(r, [(VEC_GP, 0)] * 4 + [(VEC_UD, None)] * panics + [(VEC_GP, 0)] * ends,
+                      "#GP(0), error code 0, for the SYSENTER_ESP write, the TSC_AUX write with bits 63:32 and "
+                      "both accesses to the unknown MSR; a #UD for each panic of msr_intercept() outside the "
+                      "ranges (the check turns its shutdown into #UD); #GP(0) for the RDMSR and WRMSR of each "
+                      "end of the ranges")
 
 
 @check(LAB, "wbinvd-pause", 5, ["02-5", "02-10"], "WBINVD exiting and PAUSE exiting")
@@ -400,6 +469,11 @@ def exit_stats(r):
                 break
             table[m.group(1)] = int(m.group(2))
     counted = {k[len("exits."):]: int(v) for k, v in r.facts.items() if k.startswith("exits.")}
+    reason0 = EXIT_REASONS[0]
+    r.expect_that(f"exit statistics line for basic exit reason 0 ({reason0})",
+                  table.get(reason0) == counted.get(reason0), table.get(reason0), counted.get(reason0),
+                  "reason 0 (exceptions and NMIs) is a basic exit reason like the others: count and print "
+                  "it too (the table starts at reason 0)")
     r.expect_that("exit statistics table", table == counted and bool(counted), table, counted,
                   "one line '  NAME count' per exit reason that happened")
     r.expect_that("exit statistics total", total == sum(counted.values()), total,
@@ -407,6 +481,10 @@ def exit_stats(r):
     order = sorted(table, key=lambda name: EXIT_NUMBERS.get(name, 1 << 16))
     r.expect_that("exit statistics order", list(table) == order, list(table), order,
                   "lines in the order of the basic exit reasons (SDM Appendix C)")
-    cpuids = 2 + r.nonce % 4
+    cpuids, uds = 2 + r.nonce % 4, 1 + (r.nonce >> 8) % 3
     r.expect_exits("CPUID", lambda quals: len(quals) == cpuids, f"{cpuids} exits",
                    "the guest's CPUIDs, each counted once")
+    r.expect_exits("EXCEPTION_OR_NMI", lambda quals: len(quals) == uds, f"{uds} exits",
+                   "the check sets #UD in the exception bitmap: each of the guest's UD2s exits (basic "
+                   "reason 0) and the check gives the #UD back to the guest")
+    r.expect_eq("stats.ud_caught", uds, "each #UD reached the guest's handler")
