@@ -60,11 +60,6 @@ void vmx_entry_failed(struct vcpu *v, enum vmx_status status) __noreturn;
 /* Prints the VMCS: controls, guest state, host state, exit information. */
 void vmcs_dump(void);
 
-/* Moves the guest past the instruction that exited (GUEST_RIP += VM-exit instruction length)
- * and ends blocking by STI and MOV SS: the library's own version of lab 01's
- * vmx_skip_instruction(), used by the grader's hypercall handler. */
-void vmx_advance_rip(struct vcpu *v);
-
 /* Guest general register `index` in the SDM's encoding (0 RAX, 1 RCX, 2 RDX, 3 RBX, 4 RSP,
  * 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15), as exit qualifications name them; RSP is in the VMCS. */
 u64 guest_reg_read(struct vcpu *v, unsigned index);

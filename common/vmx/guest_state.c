@@ -65,11 +65,3 @@ bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 sele
 				 desc_access_rights(*entry));
 	return true;
 }
-
-void vmx_advance_rip(struct vcpu *v)
-{
-	vmcs_write(GUEST_RIP, v->exit.guest_rip + v->exit.instruction_length);
-	u64 blocking = vmcs_read(GUEST_INTERRUPTIBILITY_STATE);
-	blocking &= ~(INTERRUPTIBILITY_BLOCKING_BY_STI | INTERRUPTIBILITY_BLOCKING_BY_MOV_SS);
-	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, blocking);
-}

@@ -86,6 +86,8 @@ REFUSED = [
      "defines '__checks_start', a name that belongs to the grader or the linker script"),
     ("harness-function", hostile("void harness_witness(void) {}\nstatic void hostile(void) {}"),
      "defines 'harness_witness'"),
+    ("harness-rip-advance", hostile("static void hostile(void) { vmx_advance_rip(0); }"),
+     "uses 'vmx_advance_rip', which is not part of the lab API"),
 ]
 
 
