@@ -388,7 +388,26 @@ def link(objs, out, lab):
     return image, elf
 
 
-def build_image(lab, source="labs", earlier=None, out=None, werror=False, trusted=False):
+def layout_padding(layout_seed, out):
+    """Two objects of code-free padding whose sizes follow from the seed: one between the library
+    and the harness, one before the labs' code. Without the seed, the distance from a lab's code
+    (or from printf) to the harness's functions is unknown, so a submission cannot call them by
+    address."""
+    digest = hashlib.sha256(f"layout:{layout_seed}".encode()).digest()
+    pads = []
+    for i in range(2):
+        size = 16 * (1 + int.from_bytes(digest[2 * i:2 * i + 2], "little") % 2048)
+        src = out / f"pad{i}.S"
+        src.write_text(f'\t.section .text.layout_pad{i},"ax",@progbits\n\t.skip {size}, 0xcc\n')
+        proc = run_tool([CC, *ASFLAGS, "-c", str(src), "-o", str(src.with_suffix(".o"))])
+        if proc.returncode != 0:
+            raise BuildError(f"layout padding does not assemble:\n{clipped(proc.stdout)}")
+        pads.append(src.with_suffix(".o"))
+    return pads
+
+
+def build_image(lab, source="labs", earlier=None, out=None, werror=False, trusted=False,
+                layout_seed="vmx-labs"):
     """Builds the image of `lab` with lab `lab` from `source` and earlier labs from `earlier`.
     Trees other than solutions/ are sealed, unless `trusted` (the project's own variants of the
     reference, e.g. its mutants, which then share the object cache)."""
@@ -415,7 +434,10 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
         lab_of = {o: next(l for l in submitted if o.name.startswith(l.folder + "-")) for o in sub_objs}
         lib_only = [o for o, s in zip(library, grader_sources(chain)) if "grader" not in s.parts]
         check_objects(sub_objs, lab_of, lib_only + ref_objs, library)
-    image, elf = link(library + ref_objs + sub_objs, out, lab)
+    pads = layout_padding(layout_seed, out)
+    common = [o for o, s in zip(library, grader_sources(chain)) if "grader" not in s.parts]
+    grader = [o for o in library if o not in common]
+    image, elf = link(common + pads[:1] + grader + pads[1:] + ref_objs + sub_objs, out, lab)
     import gradelib  # the pairing of C checks and expectations
     problems = gradelib.unpaired_checks(elf, lab)
     if problems:

@@ -73,7 +73,7 @@ def grade(args, work):
     earlier = args.earlier or args.source
     print(f"grade: labs 01..{lab}: lab {lab} from {args.source}" +
           (f", earlier labs from {earlier}" if int(lab) > 1 else ""), flush=True)
-    built = build.build_image(lab, args.source, earlier, work / "build")
+    built = build.build_image(lab, args.source, earlier, work / "build", layout_seed=args.seed)
     for note in built.notes:
         print(f"grade: {note}")
     binary = bochs.bochs_binary()

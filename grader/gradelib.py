@@ -21,12 +21,16 @@ TODO = re.compile(r"^TODO (\d\d-\d+) reached \(([^)]*)\)")
 HOST_RIP = re.compile(r"host exception (\S+) .*rip=(0x[0-9a-f]+)")
 # Bochs's error-level words about a failed VM entry or abort (the debug-level record is below).
 BOCHS_VMX = re.compile(r"^\d{11}[ep]\[CPU0\s*\] (VMFAIL:.*|VMENTER FAIL:.*|VMEXIT: .*|VMABORT.*)$")
-# Bochs's own record of the run (debug level of cpu0, always on: grader/bochs.py), which nothing
-# inside the image can write: every VM exit with its qualification, every VM entry, every injection.
+# Bochs's own record of the run (debug level of cpu0, always on: grader/bochs.py): every VM exit
+# with its qualification, every VM entry, every injection, every MSR access. The image can add
+# only BIOS-port messages to bochs.log, which appear as [BIOS  ] lines, never as CPU 0 records
+# (log_lines()).
 BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
 BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
 BOCHS_INJECT = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER: Injecting vector 0x([0-9a-f]+) \(error_code 0x([0-9a-f]+)\)$")
 BOCHS_WITNESS = re.compile(r"^\d{11}e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may CR3 targets (\d+)$")
+BOCHS_MSR = re.compile(r"^(\d{11})d\[CPU0\s*\] (RD|WR)MSR: (?:read|write) ([0-9a-f]{8}):([0-9a-f]{8}) (?:from|to) MSR ([0-9a-f]+)$")
+BOCHS_BOOT = re.compile(r"^(\d{11})i\[BIOS\s*\] Booting from ")
 BOCHS_TRIPLE = re.compile(r"(triple fault|3rd \(\d+\) exception with no resolution|shutdown status)",
                           re.IGNORECASE)
 
@@ -89,12 +93,28 @@ EXIT_REASONS = exit_reasons()
 EXIT_NUMBERS = {name: n for n, name in EXIT_REASONS.items()}
 
 
+def log_lines(log):
+    """The lines of bochs.log. Split at newlines only: a message the image sends to a Bochs
+    logging port (the BIOS's 0x402, ...) cannot hold a newline, but it can hold a carriage return
+    that str.splitlines() would take for a line break, making a forged record line of its own."""
+    return log.split("\n")
+
+
 class BochsRecord:
     """What Bochs logged about VMX while running the image (its debug lines of cpu0)."""
 
     def __init__(self, log):
         self.exits, self.entries, self.injections, self.witnesses = [], 0, [], []
-        for line in log.splitlines():
+        self.msr_accesses, self.boot_tick = [], None   # (tick, "RD"/"WR", msr, value); the BIOS's boot
+        for line in log_lines(log):
+            m = BOCHS_MSR.match(line)
+            if m:
+                self.msr_accesses.append((int(m.group(1)), m.group(2), int(m.group(5), 16),
+                                          int(m.group(3) + m.group(4), 16)))
+                continue
+            m = BOCHS_BOOT.match(line)
+            if m and self.boot_tick is None:
+                self.boot_tick = int(m.group(1))
             w = BOCHS_WITNESS.match(line)
             if w:
                 self.witnesses.append(int(w.group(1)))
@@ -107,6 +127,11 @@ class BochsRecord:
                 m = BOCHS_INJECT.match(line)
                 if m:
                     self.injections.append((int(m.group(1), 16), int(m.group(2), 16)))
+
+    def msr_reads_after_boot(self, msr):
+        """RDMSRs of `msr` by the image (after the BIOS booted it), as Bochs recorded them."""
+        start = self.boot_tick if self.boot_tick is not None else float("inf")
+        return [a for a in self.msr_accesses if a[1] == "RD" and a[2] == msr and a[0] > start]
 
     def count(self, reason):
         return sum(1 for r, _ in self.exits if r == reason)
@@ -133,6 +158,10 @@ class Result:
                 if m.group(2) in self.facts:
                     self.duplicates.append(m.group(2))
                 self.facts[m.group(2)] = m.group(3).strip()
+        # A FACT of this run that does not start a line had something printed before it, e.g. to
+        # hide the harness's own copy of a fact that something else printed first.
+        self.misplaced = sum(1 for m in re.finditer(f"FACT {token} ", run.serial)
+                             if m.start() > 0 and run.serial[m.start() - 1] != "\n")
         self.bochs = BochsRecord(run.bochs_log)
         self.hypervisor_exits = {k: v for k, v in self.facts.items() if k.startswith("exits.")}
         # exits.<REASON> facts come from Bochs's record, not from the image.
@@ -205,6 +234,9 @@ class Result:
     def check_record(self):
         """The run's own account must agree with Bochs's: no fact twice, and the exit counts the
         hypervisor reported equal to the exits Bochs recorded."""
+        if self.misplaced:
+            self.lines.append(("BAD", f"{self.misplaced} FACT line(s) of this run did not start a line: "
+                                      "something printed before them on the same line"))
         for key in sorted(set(self.duplicates)):
             self.lines.append(("BAD", f"{key} was reported more than once: a fact is printed once "
                                       "by the harness; a second copy means something else printed it"))
@@ -253,11 +285,11 @@ class Result:
             m = HOST_RIP.search(line)
             if m and self.elf:
                 out.append(f"crash in VMX root operation: {m.group(1)} at {addr2line(self.elf, m.group(2))}")
-        vmx_lines = [m.group(1) for m in map(BOCHS_VMX.search, self.run.bochs_log.splitlines())
+        vmx_lines = [m.group(1) for m in map(BOCHS_VMX.search, log_lines(self.run.bochs_log))
                      if m and not BOCHS_WITNESS.match(m.group(0))]
         for line in vmx_lines[:8]:
             out.append(f"Bochs says: {line}")
-        for line in self.run.bochs_log.splitlines():
+        for line in log_lines(self.run.bochs_log):
             if BOCHS_TRIPLE.search(line):
                 out.append(f"Bochs says: {line.split(']', 1)[-1].strip()} (a triple fault: the "
                            "CPU could not deliver an exception, often a broken host state after a VM exit)")

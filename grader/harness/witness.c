@@ -2,7 +2,7 @@
  * The harness's closing witness. After a check completes, the harness makes a VM entry fail in a
  * way only code in VMX root operation can: a VMLAUNCH whose CR3-target count is too large, with a
  * count derived from the run's nonce. Bochs writes that count into its own log ("VMFAIL: VMCS
- * EXEC CTRL: too may CR3 targets N"), which nothing in the image can write, and the grader
+ * EXEC CTRL: too may CR3 targets N") as a record of CPU 0, which no output of the image can be, and the grader
  * requires it: a run that printed its facts without reaching the end of the harness lacks it.
  */
 #include "check.h"

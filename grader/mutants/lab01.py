@@ -4,6 +4,10 @@ Format: (id, lab, file, text in the solution, replacement, check that must fail,
 Instructor-only: `make dist` leaves this folder out of the student release."""
 
 MUTANTS = [
+    ("feature-control-never-read", "01", "vmxon.c",
+     "u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);",
+     "u64 fc = FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX;",
+     "vmx-detect", "BAD      Bochs's record: RDMSRs of IA32_FEATURE_CONTROL after boot = 1"),
     ("detect-wrong-bit", "01", "vmxon.c",
      "return (cpuid(1, 0).ecx & CPUID_1_ECX_VMX) != 0;",
      "return (cpuid(1, 0).ecx & CPUID_1_ECX_HYPERVISOR) != 0;",

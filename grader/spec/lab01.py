@@ -37,6 +37,11 @@ def vmx_detect(r):
                 "vmx_supported() must return CPUID.1:ECX.VMX[bit 5]")
     r.expect_bits("detect.feature_control", FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_OUTSIDE_SMX, 0,
                   "IA32_FEATURE_CONTROL bit 0 (lock) and bit 2 (VMXON outside SMX) must be 1 (SDM 24.7)")
+    reads = len(r.bochs.msr_reads_after_boot(C["MSR_IA32_FEATURE_CONTROL"]))
+    r.expect_that("Bochs's record: RDMSRs of IA32_FEATURE_CONTROL after boot", reads >= 2, reads,
+                  "at least 2 (vmx_enable_feature_control(), then the harness)",
+                  "vmx_enable_feature_control() must read IA32_FEATURE_CONTROL: only its lock and "
+                  "enable bits say whether to write it or to give up (SDM 24.7)")
 
 
 @check(LAB, "fixed-bits", 10, ["01-3"], "CR0 and CR4 obey the VMX fixed bits; CR4.VMXE is set")

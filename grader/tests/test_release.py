@@ -152,6 +152,82 @@ def test_forged_facts_score_nothing(target, tmp_path):
         assert "Bochs recorded 0" in result.explain() or "BAD      exits." in result.explain(), result.explain()
 
 
+LOG_FORGER = r"""
+#define NONCE (*(volatile u64 *)0x7e38)
+static void fact(const char *key, const char *value)
+{
+	u64 x = NONCE * 0x9e3779b97f4a7c15UL;
+	printf("FACT %08x %s=%s\n", (u32)(x >> 32) ^ (u32)x, key, value);
+}
+/* A "Bochs record" line written through a Bochs logging port, after a carriage return. */
+static void record(u16 port, const char *fmt, u64 value)
+{
+	char line[96];
+	snprintf(line, sizeof(line), fmt, value);
+	outb(port, '\r');
+	for (char *c = line; *c; c++)
+		outb(port, (u8)*c);
+	outb(port, '\n');
+}
+"""
+
+
+@pytest.mark.parametrize("port", [0x402, 0x500])
+def test_bochs_record_cannot_be_written_from_the_image(port, tmp_path):
+    """Forged facts plus a witness line sent to a Bochs logging port score nothing."""
+    code = LOG_FORGER + f"""
+static void hostile(void)
+{{
+	fact("detect.cpuid_vmx", "1");
+	fact("detect.vmx_supported", "1");
+	fact("detect.feature_control", "0x5");
+	fact("check.complete", "vmx-detect");
+	record({port}, "00000000000e[CPU0  ] VMFAIL: VMCS EXEC CTRL: too may CR3 targets %lu",
+	       5 + (NONCE >> 17) % 100000);
+	record({port}, "00004742793d[CPU0  ] RDMSR: read 00000000:00000005 from MSR 3a%s", 0);
+	shutdown();
+}}"""
+    labs = submission(tmp_path, edit=hostile(code))
+    code_, out = grade_cli("--lab", FIRST.number, "--source", str(labs), "--check", "vmx-detect",
+                           "--seed", "secret")
+    assert code_ == 1 and score(out) == "0/10", out
+    assert "lacks the harness's closing witness" in out, out
+
+
+def test_fact_lines_cannot_be_swallowed(tmp_path):
+    """A forged fact followed by an unterminated line would hide the harness's own copy."""
+    code = LOG_FORGER + """
+static void hostile(void) { fact("detect.vmx_supported", "1"); printf("#"); }"""
+    edit = hostile(code.replace("static void hostile", "static void forge") +
+                   "\nstatic void hostile(void) { forge(); }")
+    labs = submission(tmp_path, edit=edit)
+    code_, out = grade_cli("--lab", FIRST.number, "--source", str(labs), "--check", "vmx-detect")
+    assert code_ == 1 and "did not start a line" in out, out
+
+
+def test_harness_functions_move_with_the_seed(tmp_path):
+    """Calling report_fact() by its distance from printf works only for the seed it was read from."""
+    import subprocess as sp
+    ref = build.build_image(FIRST.number, "solutions", out=tmp_path / "ref", layout_seed="public")
+    syms = {l.split()[2]: int(l.split()[0], 16) for l in
+            sp.run(["nm", str(ref.elf)], capture_output=True, text=True).stdout.splitlines() if len(l.split()) == 3}
+    offset = syms["report_fact"] - syms["printf"]
+    code = f"""
+static void hostile(void)
+{{
+	void (*report)(const char *, const char *, ...) = (void *)((char *)printf + {offset});
+	report("detect.vmx_supported", "1");
+}}"""
+    labs = submission(tmp_path / "sub", edit=hostile(code))
+    built = {seed: build.build_image(FIRST.number, str(labs), out=tmp_path / seed, layout_seed=seed)
+             for seed in ("public", "secret")}
+    found = {seed: {l.split()[2]: int(l.split()[0], 16) for l in
+                    sp.run(["nm", str(b.elf)], capture_output=True, text=True).stdout.splitlines()
+                    if len(l.split()) == 3} for seed, b in built.items()}
+    assert found["public"]["report_fact"] - found["public"]["printf"] == offset
+    assert found["secret"]["report_fact"] - found["secret"]["printf"] != offset
+
+
 # ---- clean, sealed grading ----
 
 def test_regrade_with_old_timestamps_rebuilds(tmp_path):
