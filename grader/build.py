@@ -42,7 +42,8 @@ MAX_MESSAGE = 6000
 JOBS = os.cpu_count() or 2
 # Library symbols a lab file may not use: the grader's parameter sector and the kernel's entry
 # points belong to the harness.
-NOT_LAB_API = {"boot_params", "kmain", "harness_main", "guest_program_to_run", "_start"}
+NOT_LAB_API = {"boot_params", "boot_sector_params", "boot_params_take", "kmain", "harness_main",
+               "guest_program_to_run", "_start", "exit_reserve"}
 
 
 class BuildError(Exception):
@@ -389,16 +390,19 @@ def link(objs, out, lab):
 
 
 def layout_padding(layout_seed, out):
-    """Two objects of code-free padding whose sizes follow from the seed: one between the library
-    and the harness, one before the labs' code. Without the seed, the distance from a lab's code
-    (or from printf) to the harness's functions is unknown, so a submission cannot call them by
-    address."""
+    """Two objects of padding (code, read-only data, data, bss) whose sizes follow from the seed:
+    one between the library and the harness, one before the labs' code. Without the seed, the
+    distance from a lab's code or data (or from printf) to the harness's functions and variables
+    is unknown, so a submission cannot reach them by address."""
     digest = hashlib.sha256(f"layout:{layout_seed}".encode()).digest()
     pads = []
     for i in range(2):
-        size = 16 * (1 + int.from_bytes(digest[2 * i:2 * i + 2], "little") % 2048)
+        size = lambda k, limit: 16 * (1 + int.from_bytes(digest[8 * i + 2 * k:8 * i + 2 * k + 2], "little") % limit)
         src = out / f"pad{i}.S"
-        src.write_text(f'\t.section .text.layout_pad{i},"ax",@progbits\n\t.skip {size}, 0xcc\n')
+        src.write_text(f'\t.section .text.layout_pad{i},"ax",@progbits\n\t.skip {size(0, 2048)}, 0xcc\n'
+                       f'\t.section .rodata.layout_pad{i},"a",@progbits\n\t.skip {size(1, 256)}\n'
+                       f'\t.section .data.layout_pad{i},"aw",@progbits\n\t.skip {size(2, 256)}\n'
+                       f'\t.section .bss.layout_pad{i},"aw",@nobits\n\t.skip {size(3, 256)}\n')
         proc = run_tool([CC, *ASFLAGS, "-c", str(src), "-o", str(src.with_suffix(".o"))])
         if proc.returncode != 0:
             raise BuildError(f"layout padding does not assemble:\n{clipped(proc.stdout)}")

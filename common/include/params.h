@@ -15,4 +15,8 @@ struct boot_params {
 
 #define BOOT_VERBOSE 1U /* narrate stages and VM exits (make run) */
 
+/* What the kernel reads: a copy of the sector, at an address that moves with the image's layout
+ * (grader/build.py: layout_padding). kmain() takes it first thing and wipes the sector, so no
+ * lab code finds the check or the nonce at a fixed address. */
 extern struct boot_params boot_params;
+void boot_params_take(void);

@@ -46,7 +46,11 @@ typedef enum exit_verdict (*exit_handler)(struct vcpu *v);
 
 /* Handles exit `reason` with `h` from now on (the last registration wins). */
 void exit_register(unsigned reason, exit_handler h);
-/* The handler registered for `reason`, or NULL. */
+/* Gives `reason` to `h` for good: exit_register() refuses it from then on and exit_handler_for()
+ * does not show it. The grader's hypercalls (VMCALL) are reserved this way; not part of the
+ * lab API. */
+void exit_reserve(unsigned reason, exit_handler h);
+/* The handler registered for `reason`, or NULL (also for a reserved reason). */
 exit_handler exit_handler_for(unsigned reason);
 /* Runs `hook` before every VM entry: after each exit handled with EXIT_RESUME, and once
  * before the first entry (the harness calls vcpu_before_entry()). */

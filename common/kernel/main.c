@@ -17,6 +17,7 @@ static void pic_mask_all(void)
 
 void kmain(void)
 {
+	boot_params_take();
 	console_init();
 	pic_mask_all();
 	apic_init();

@@ -48,6 +48,8 @@ void vmx_advance_rip(struct vcpu *v)
 	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, blocking);
 }
 
+static exit_handler extension;	/* a check's own hypercalls (hypercall_extend) */
+
 static enum exit_verdict handle_vmcall(struct vcpu *v)
 {
 	char text[GUEST_STRING_MAX];
@@ -68,6 +70,8 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 		       exception_name(v->regs.rdi), v->regs.rdi, v->regs.rsi);
 		return EXIT_STOP;
 	default:
+		if (extension)
+			return extension(v);
 		printf("VMX: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
 	}
@@ -78,5 +82,10 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 
 void hypercall_init(void)
 {
-	exit_register(EXIT_REASON_VMCALL, handle_vmcall);
+	exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
+}
+
+void hypercall_extend(exit_handler h)
+{
+	extension = h;
 }

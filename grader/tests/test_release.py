@@ -152,12 +152,12 @@ def test_forged_facts_score_nothing(target, tmp_path):
         assert "Bochs recorded 0" in result.explain() or "BAD      exits." in result.explain(), result.explain()
 
 
-LOG_FORGER = r"""
-#define NONCE (*(volatile u64 *)0x7e38)
+def log_forger(token):
+    """C helpers that print a FACT with `token` and send a line to a Bochs logging port."""
+    return r"""
 static void fact(const char *key, const char *value)
 {
-	u64 x = NONCE * 0x9e3779b97f4a7c15UL;
-	printf("FACT %08x %s=%s\n", (u32)(x >> 32) ^ (u32)x, key, value);
+	printf("FACT TOKEN %s=%s\n", key, value);
 }
 /* A "Bochs record" line written through a Bochs logging port, after a carriage return. */
 static void record(u16 port, const char *fmt, u64 value)
@@ -169,21 +169,22 @@ static void record(u16 port, const char *fmt, u64 value)
 		outb(port, (u8)*c);
 	outb(port, '\n');
 }
-"""
+""".replace("TOKEN", token)
 
 
 @pytest.mark.parametrize("port", [0x402, 0x500])
 def test_bochs_record_cannot_be_written_from_the_image(port, tmp_path):
-    """Forged facts plus a witness line sent to a Bochs logging port score nothing."""
-    code = LOG_FORGER + f"""
+    """Even knowing the secret nonce, forged facts plus a witness line sent to a Bochs logging
+    port score nothing."""
+    nonce = gradelib.nonce_for("vmx-detect", "secret")
+    code = log_forger(gradelib.run_token(nonce)) + f"""
 static void hostile(void)
 {{
 	fact("detect.cpuid_vmx", "1");
 	fact("detect.vmx_supported", "1");
 	fact("detect.feature_control", "0x5");
 	fact("check.complete", "vmx-detect");
-	record({port}, "00000000000e[CPU0  ] VMFAIL: VMCS EXEC CTRL: too may CR3 targets %lu",
-	       5 + (NONCE >> 17) % 100000);
+	record({port}, "00000000000e[CPU0  ] VMFAIL: VMCS EXEC CTRL: too may CR3 targets %lu", {gradelib.witness(nonce)});
 	record({port}, "00004742793d[CPU0  ] RDMSR: read 00000000:00000005 from MSR 3a%s", 0);
 	shutdown();
 }}"""
@@ -196,7 +197,8 @@ static void hostile(void)
 
 def test_fact_lines_cannot_be_swallowed(tmp_path):
     """A forged fact followed by an unterminated line would hide the harness's own copy."""
-    code = LOG_FORGER + """
+    nonce = gradelib.nonce_for("vmx-detect", "vmx-labs")
+    code = log_forger(gradelib.run_token(nonce)) + """
 static void hostile(void) { fact("detect.vmx_supported", "1"); printf("#"); }"""
     edit = hostile(code.replace("static void hostile", "static void forge") +
                    "\nstatic void hostile(void) { forge(); }")
@@ -226,6 +228,31 @@ static void hostile(void)
                     if len(l.split()) == 3} for seed, b in built.items()}
     assert found["public"]["report_fact"] - found["public"]["printf"] == offset
     assert found["secret"]["report_fact"] - found["secret"]["printf"] != offset
+
+
+def test_parameter_sector_is_wiped(tmp_path):
+    """The check's name and nonce are not at their fixed address once the kernel runs."""
+    code = """
+static void hostile(void)
+{
+	printf("sector: check '%s' nonce 0x%lx\\n", (const char *)0x7e08, *(volatile u64 *)0x7e38);
+}"""
+    labs = submission(tmp_path, edit=hostile(code))
+    built = build.build_image(FIRST.number, str(labs), out=tmp_path / "build")
+    check = next(c for c in gradelib.load_checks(FIRST.number) if c.name == "vmx-detect")
+    result = gradelib.grade_one(check, gradelib.bochs.bochs_binary(), built.image, tmp_path / "run", elf=built.elf)
+    assert "sector: check '' nonce 0x0" in result.run.serial, result.run.serial[-2000:]
+
+
+def test_hypercall_handler_cannot_be_replaced(tmp_path):
+    """A lab may not take the grader's VMCALL exits (the fact protocol), not even later."""
+    code = """
+static enum exit_verdict own_vmcall(struct vcpu *v) { (void)v; return EXIT_RESUME; }
+static void grab(struct vcpu *v) { (void)v; if (!exit_handler_for(EXIT_REASON_VMCALL)) exit_register(EXIT_REASON_VMCALL, own_vmcall); }
+static void hostile(void) { exit_set_before_entry(grab); }"""
+    labs = submission(tmp_path, edit=hostile(code))
+    code_, out = grade_cli("--lab", FIRST.number, "--source", str(labs), "--check", "first-exit")
+    assert code_ == 1 and "exit reason 18 (VMCALL) belongs to the grader" in out, out
 
 
 # ---- clean, sealed grading ----
