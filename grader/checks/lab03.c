@@ -135,7 +135,9 @@ static void guest_cr0(u64 nonce)
 	guest_report("cr0.after_ts_am_wp", read_cr0());
 }
 
-/* Each write changes an owned bit (so it exits) and breaks one #GP rule of MOV to CR0. */
+/* Each write through R13 changes an owned bit (so it exits) and breaks one #GP rule of MOV to
+ * CR0. Among them, one legal write through R10 (TS flipped, NE cleared: both owned) exits and
+ * must be emulated, not refused; the writes after it start from the guest's new view. */
 static void guest_cr0_faults(u64 nonce)
 {
 	(void)nonce;
@@ -143,6 +145,9 @@ static void guest_cr0_faults(u64 nonce)
 	guest_report("cr0.high_bits", fault_of(mov_to_cr0_r13, (c0 & ~CR0_NE) | BIT(32)));
 	report_last_fault("cr0.gp_rip_offset", "cr0.gp_error_code", lab03_mov_to_cr0_r13);
 	guest_report("cr0.nw_without_cd", fault_of(mov_to_cr0_r13, ((c0 & ~CR0_NE) | CR0_NW) & ~CR0_CD));
+	guest_report("cr0.legal_write", fault_of(mov_to_cr0_r10, (c0 ^ CR0_TS) & ~CR0_NE));
+	c0 = read_cr0();
+	guest_report("cr0.after_legal", c0);
 	guest_report("cr0.pg_without_pe", fault_of(mov_to_cr0_r13, c0 & ~CR0_PE));
 	guest_report("cr0.pg_clear", fault_of(mov_to_cr0_r13, c0 & ~CR0_PG));
 	guest_report("cr0.nw_without_cd_no_exit", fault_of(do_write_cr0, (c0 | CR0_NW) & ~CR0_CD));

@@ -103,23 +103,39 @@ def cr0_shadow(r):
 
 
 @check(LAB, "cr0-faults", 15, ["03-3", "03-7"],
-       "CR0: the #GP rules of MOV to CR0, enforced by the hypervisor when the write exits")
+       "CR0: the #GP rules of MOV to CR0, enforced by the hypervisor when the write exits; a legal "
+       "write among them emulated")
 def cr0_faults(r):
-    initial = r.int_fact("host.cr0_initial")
-    for key, why in (("high_bits", "bits 63:32 set"), ("nw_without_cd", "NW = 1 with CD = 0"),
-                     ("pg_without_pe", "PG = 1 with PE = 0"), ("pg_clear", "PG cleared in IA-32e mode")):
+    initial, fixed0 = r.int_fact("host.cr0_initial"), r.int_fact("fixed.cr0_fixed0")
+    if initial is None or fixed0 is None:
+        return r.expect_eq("host.cr0_initial", "the guest's CR0", "the run ended before the guest started")
+    for key, why in (("high_bits", "bits 63:32 set"), ("nw_without_cd", "NW = 1 with CD = 0")):
         r.expect_eq(f"cr0.{key}", VEC_GP, f"MOV to CR0 with {why} raises #GP(0) (SDM Vol. 2, MOV CR); "
                     "this write exits because it changes an owned bit, so the hypervisor must raise it")
     expect_gp_at_instruction(r, "cr0")
+    legal = (initial ^ CR0_TS) & ~CR0_NE
+    r.expect_eq("cr0.legal_write", NO_FAULT,
+                "flipping TS and clearing NE breaks no #GP rule of MOV to CR0: the write exits "
+                "(TS and NE are owned) and must be emulated, not refused")
+    r.expect_eq("cr0.after_legal", legal,
+                "after the legal write the guest reads its new TS and NE = 0 from the shadow (SDM 26.3)")
+    for key, why in (("pg_without_pe", "PG = 1 with PE = 0"), ("pg_clear", "PG cleared in IA-32e mode")):
+        r.expect_eq(f"cr0.{key}", VEC_GP, f"MOV to CR0 with {why} raises #GP(0) (SDM Vol. 2, MOV CR); "
+                    "this write exits because it changes an owned bit, so the hypervisor must raise it")
     r.expect_eq("cr0.nw_without_cd_no_exit", VEC_GP,
                 "with no owned bit changed the write does not exit: the processor raises #GP itself")
-    r.expect_eq("cr0.final", initial, "a refused write changes nothing the guest can read")
-    r.expect_eq("host.cr0_shadow", initial, "a refused write leaves the shadow alone")
-    r.expect_eq("host.guest_cr0", initial, "a refused write leaves the real CR0 alone")
-    expect_cr_exits(r, [mov_to(0, "r13")] * 4,
-                    "each of the 4 writes changes an owned bit (NE, PE or PG) and exits")
-    expect_gp_injections(r, 4, "the hypervisor injects #GP(0) once per refused write; the processor "
-                         "raises the fifth #GP itself")
+    r.expect_eq("cr0.final", legal, "a refused write changes nothing the guest can read: CR0 stays "
+                "as the legal write left it")
+    r.expect_eq("host.cr0_shadow", legal, "the shadow holds the value of the legal write; the refused "
+                "writes leave it alone")
+    r.expect_eq("host.guest_cr0", legal | fixed0,
+                "the real CR0 is the legal write's value with the CR0 fixed bits set (NE stays 1: "
+                "SDM 24.8); the refused writes leave it alone")
+    expect_cr_exits(r, [mov_to(0, "r13")] * 2 + [mov_to(0, "r10")] + [mov_to(0, "r13")] * 2,
+                    "each of the 4 faulting writes changes an owned bit (NE, PE or PG) and exits, and "
+                    "so does the legal write (TS, NE)")
+    expect_gp_injections(r, 4, "the hypervisor injects #GP(0) once per refused write, never for the "
+                         "legal one; the processor raises the fifth #GP itself")
 
 
 @check(LAB, "cr4-vmxe", 15, ["03-1", "03-4", "03-7"], "CR4: VMXE hidden and refused, PAE kept, #GP rules, others free")
