@@ -147,10 +147,13 @@ def kill_all():
             pass
 
 
-def watch(proc, workdir, timeout):
-    """Waits for Bochs, stopping it at the deadline or when an output reaches its cap."""
+def watch(proc, workdir, timeout, on_tick=None):
+    """Waits for Bochs, stopping it at the deadline or when an output reaches its cap; calls
+    on_tick() while it waits (make run shows the console as it grows)."""
     start, timed_out, capped = time.monotonic(), False, ""
     while proc.poll() is None:
+        if on_tick:
+            on_tick()
         for name, cap in OUTPUT_CAPS.items():
             path = workdir / name
             if path.exists() and path.stat().st_size > cap:
@@ -174,10 +177,11 @@ def read_capped(path):
         return f.read(OUTPUT_CAPS.get(path.name, 2 << 20)).decode(errors="replace")
 
 
-def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT, lab=0):
+def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT, lab=0, flags=0,
+         on_tick=None):
     """Boots image with the given check and nonce; returns what the run left behind."""
     workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="vmxlabs-"))
-    prepare(image, workdir, check, nonce, lab=lab)
+    prepare(image, workdir, check, nonce, flags, lab)
     # Bochs 3.0 enters its debugger only with -dbg (make debug): a plain run just runs.
     with open(workdir / "bochs.out", "wb") as out:
         proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=workdir,
@@ -185,7 +189,7 @@ def boot(binary, image, check, nonce, workdir=None, timeout=DEFAULT_TIMEOUT, lab
                                 start_new_session=True)
         RUNNING.add(proc)
         try:
-            timed_out, capped, seconds = watch(proc, workdir, timeout)
+            timed_out, capped, seconds = watch(proc, workdir, timeout, on_tick)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

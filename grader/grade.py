@@ -45,25 +45,9 @@ def select_checks(lab, name):
     return chosen
 
 
-def line_for(r):
-    got = r.check.points if r.passed else 0
-    extra = ""
-    if not r.passed:
-        todo = r.todo()
-        extra = f"  (TODO {todo[0]} reached)" if todo else "  (timeout)" if r.run.timed_out else ""
-    return (f"  lab {r.check.lab}  {r.check.name:<22} {'PASS' if r.passed else 'FAIL'}  "
-            f"{got:>3}/{r.check.points:<3} {r.run.seconds:5.2f}s{extra}")
-
-
 def totals(results):
-    labs = {}
-    for r in results:
-        got = r.check.points if r.passed else 0
-        entry = labs.setdefault(r.check.lab, [0, 0])
-        entry[0] += got
-        entry[1] += r.check.points
-    lines = [f"  lab {lab} ({manifest.lab(lab).folder}): {got}/{total}" for lab, (got, total) in sorted(labs.items())]
-    got, total = sum(v[0] for v in labs.values()), sum(v[1] for v in labs.values())
+    labs, got, total = gradelib.lab_points(results)
+    lines = [f"  lab {lab} ({manifest.lab(lab).folder}): {g}/{t}" for lab, (g, t) in sorted(labs.items())]
     return lines, got, total
 
 
@@ -86,7 +70,7 @@ def grade(args, work):
             for done in concurrent.futures.as_completed(futures):
                 r = done.result()
                 results[r.check.name] = r
-                print(line_for(r), flush=True)
+                print(gradelib.check_line(r), flush=True)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             bochs.kill_all()

@@ -338,6 +338,11 @@ def grade_one(check, binary, image, workdir, seed="vmx-labs", timeout=bochs.DEFA
     """Boots the image for one check and evaluates it; returns the Result."""
     nonce = nonce_for(check.name, seed)
     run = bochs.boot(binary, image, check.name, nonce, workdir, timeout, lab=check.lab)
+    return evaluate(check, run, elf)
+
+
+def evaluate(check, run, elf=None):
+    """The check's expectations on one run, with Bochs's record and the end of the harness."""
     result = Result(check, run, elf)
     check.verify(result)
     result.check_record()
@@ -345,35 +350,37 @@ def grade_one(check, binary, image, workdir, seed="vmx-labs", timeout=bochs.DEFA
     return result
 
 
-def summary(results):
-    """Points per check, per lab and in total."""
-    lines, labs = [], {}
+def check_line(r):
+    """One line per check: lab, name, verdict, points, seconds, and the TODO or timeout."""
+    got = r.check.points if r.passed else 0
+    extra = ""
+    if not r.passed:
+        todo = r.todo()
+        extra = f"  (TODO {todo[0]} reached)" if todo else "  (timeout)" if r.run.timed_out else ""
+    return (f"  lab {r.check.lab}  {r.check.name:<22} {'PASS' if r.passed else 'FAIL'}  "
+            f"{got:>3}/{r.check.points:<3} {r.run.seconds:5.2f}s{extra}")
+
+
+def lab_points(results):
+    """{lab: [points got, points possible]}, and the totals."""
+    labs = {}
     for r in results:
-        got = r.check.points if r.passed else 0
-        lab = labs.setdefault(r.check.lab, [0, 0])
-        lab[0] += got
-        lab[1] += r.check.points
-        status = "PASS" if r.passed else "FAIL"
-        extra = ""
-        if not r.passed:
-            todo = r.todo()
-            extra = f"  (TODO {todo[0]} reached)" if todo else ""
-            if r.run.timed_out:
-                extra = "  (timeout)"
-        lines.append(f"  lab {r.check.lab}  {r.check.name:<22} {status}  {got:>3}/{r.check.points:<3}"
-                     f" {r.run.seconds:5.2f}s{extra}")
-    for lab, (got, total) in sorted(labs.items()):
-        lines.append(f"  lab {lab} total: {got}/{total}")
-    got = sum(v[0] for v in labs.values())
-    total = sum(v[1] for v in labs.values())
+        entry = labs.setdefault(r.check.lab, [0, 0])
+        entry[0] += r.check.points if r.passed else 0
+        entry[1] += r.check.points
+    return labs, sum(v[0] for v in labs.values()), sum(v[1] for v in labs.values())
+
+
+def summary(results):
+    """Points per check, per lab and in total (make test's summaries)."""
+    labs, got, total = lab_points(results)
+    lines = [check_line(r) for r in results]
+    lines += [f"  lab {lab} total: {g}/{t}" for lab, (g, t) in sorted(labs.items())]
     lines.append(f"  score: {got}/{total}")
     return "\n".join(lines), got, total
 
 
 # ---- building, probing, grading a whole lab ----
-
-BuildError = build.BuildError
-
 
 def c_checks(elf):
     """(lab, name) of every check the image defines in C (the ELF section .vmxlabs.checks)."""
@@ -385,13 +392,14 @@ def c_checks(elf):
 
 def unpaired_checks(elf, lab):
     """Problems with the pairing of C checks (grader/checks) and expectations (grader/spec)."""
-    in_c = set(c_checks(elf))
+    defined = c_checks(elf)
+    in_c = set(defined)
     in_py = {(c.lab, c.name) for c in load_checks(lab)}
     problems = [f"check '{n}' of lab {l} has a guest program in grader/checks but no expectations "
                 f"in grader/spec/lab{l}.py" for l, n in sorted(in_c - in_py)]
     problems += [f"check '{n}' of lab {l} has expectations in grader/spec/lab{l}.py but no C "
                  "definition (CHECK) in grader/checks" for l, n in sorted(in_py - in_c)]
-    names = [n for _, n in c_checks(elf)]
+    names = [n for _, n in defined]
     problems += [f"check name '{n}' is defined twice in grader/checks" for n in sorted(set(names)) if names.count(n) > 1]
     return problems
 

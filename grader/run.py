@@ -62,10 +62,7 @@ def verdict(run, elf, lab):
     if check is None:
         r = gradelib.Result(gradelib.Check("--", run.check or "(demo)", 0, (), "", lambda r: None), run, elf)
         return r.diagnostics(), False
-    r = gradelib.Result(check, run, elf)
-    check.verify(r)
-    r.check_record()
-    r.expect_eq("check.complete", check.name, "the harness reaches the end of the check")
+    r = gradelib.evaluate(check, run, elf)
     if r.passed:
         return [f"check {check.name}: PASS ({check.points} points in make grade)"], True
     return [f"check {check.name}: FAIL", *r.explain().splitlines()[1:-1]], False
@@ -73,36 +70,23 @@ def verdict(run, elf, lab):
 
 def cmd_run(args, binary):
     work = workdir_for(args.image, "run")
-    bochs.prepare(args.image, work, args.check, args.nonce, bochs.BOOT_VERBOSE, args.lab)
     print(f"run: booting lab {args.lab} in Bochs (check '{args.check or 'demo'}'), logs in "
           f"{build.rel(work)}", flush=True)
-    serial = work / "serial.txt"
-    start, shown = time.monotonic(), 0
-    with open(work / "bochs.out", "wb") as out:
-        proc = subprocess.Popen([binary, "-q", "-f", "bochsrc"], cwd=work, start_new_session=True,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        bochs.RUNNING.add(proc)
-        timed_out = False
-        while True:
-            done = proc.poll() is not None
-            if serial.exists():
-                text = serial.read_bytes()[shown:]
-                shown += len(text)
-                sys.stdout.write(text.decode(errors="replace").replace("\r", ""))
-                sys.stdout.flush()
-            if done:
-                break
-            if time.monotonic() - start > args.timeout:
-                proc.kill()
-                proc.wait()
-                timed_out = True
-                break
-            time.sleep(0.05)
-    read = lambda p: p.read_text(errors="replace") if p.exists() else ""
-    run = bochs.Run(args.check, args.nonce, read(serial).replace("\r", ""), read(work / "bochs.log"),
-                    read(work / "bochs.out"), timed_out, time.monotonic() - start, work)
+    shown = 0
+
+    def show_console():
+        nonlocal shown
+        serial = work / "serial.txt"
+        if serial.exists():
+            text = serial.read_bytes()[shown:]
+            shown += len(text)
+            sys.stdout.write(text.decode(errors="replace").replace("\r", ""))
+            sys.stdout.flush()
+    run = bochs.boot(binary, args.image, args.check, args.nonce, work, args.timeout, args.lab,
+                     bochs.BOOT_VERBOSE, show_console)
+    show_console()
     notes, ok = verdict(run, args.elf, args.lab)
-    print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if timed_out else ""))
+    print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if run.timed_out else ""))
     for line in notes:
         print(f"run: {line}")
     return 0 if ok else 1

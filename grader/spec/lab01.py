@@ -185,7 +185,7 @@ def host_state(r):
     for name in names or HOST_STATE:
         field = HOST_STATE.get(name, "the host-state area")
         before = r.int_fact(f"host.before.{name}")
-        r.expect_eq(f"host.{name}", f"the host's value before the run" if before is None else before,
+        r.expect_eq(f"host.{name}", "the host's value before the run" if before is None else before,
                     f"after a VM exit this comes from {field} (SDM 28.5); it must be the host's own "
                     "value, even where a wrong one would not crash this host")
     r.expect_exits("VMCALL", lambda quals: len(quals) == 1, "1",

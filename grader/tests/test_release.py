@@ -7,7 +7,6 @@
 - the student release (make dist) works without solutions/ and contains none of them.
 """
 import os
-import pathlib
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import build
 import dist
 import gradelib
 import manifest
-from conftest import phase, parallel
+from conftest import phase
 
 ROOT = gradelib.ROOT
 FIRST = manifest.available()[0]
