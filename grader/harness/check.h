@@ -23,6 +23,7 @@ struct check {
 	guest_program guest;		/* runs in VMX non-root operation */
 	void (*setup)(struct vcpu *v);	/* host side, after the labs' setups, before VM entry */
 	void (*verify)(struct vcpu *v);	/* host side, after the guest is done */
+	void (*run)(struct vcpu *v);	/* instead of vcpu_run(v): a check that runs several guests */
 	bool demo;			/* the check `make run` shows for this lab */
 };
 
@@ -38,6 +39,11 @@ struct check {
 		check_name "\"\n\t.popsection")
 
 extern const struct check *const __checks_start[], *const __checks_end[];
+
+/* Fills the current VMCS for another guest `v` as the harness does for its own: lab 01's
+ * vmcs_setup_controls/host/guest and every lab's setup, the guest starting at `rip` on `rsp`.
+ * A multi-guest check makes v->vmcs current (vmcs_load) first. */
+void harness_prepare_vcpu(struct vcpu *v, u64 rip, u64 rsp);
 
 /* The fact protocol (facts.c): VMCALL exits answered for guest programs, and FACT lines. */
 void hypercall_init(void);
