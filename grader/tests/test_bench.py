@@ -85,3 +85,17 @@ def test_bench_is_in_no_graded_image(tmp_path):
                               text=True).stdout
     assert "00 probe" in sections and "bench" not in sections
     assert "bench_guest" not in subprocess.run(["nm", str(built.elf)], stdout=subprocess.PIPE, text=True).stdout
+
+
+def test_bench_of_lab_01_has_lab_01_rows_only(capsys, tmp_path):
+    with phase("bench"):
+        code = bench.main(["--lab", "01", "--source", "solutions", "--png", str(tmp_path / "x.png")])
+    output = capsys.readouterr().out
+    assert code == 0, output
+    for _, label, lab, _ in bench.ROWS:
+        assert (f"  {label} " in output) == (lab == "01"), output
+
+
+def test_bench_builds_warning_free(tmp_path):
+    with phase("bench"):
+        build.build_image(LAST.number, "solutions", out=tmp_path / "build", werror=True, extra=bench.SOURCES)
