@@ -33,7 +33,7 @@ ITERATIONS = int(re.search(r"^#define BENCH_ITERATIONS (\d+)", (ROOT / "grader" 
                            re.M).group(1))
 SEEDS = ("bench-1", "bench-2")
 # The rows of grader/bench/bench_guest.c, in its order: key, what is timed, the first lab that
-# handles it, the exit reason (SDM name) and how many of them one row causes in Bochs's record.
+# handles it, and the exit reason (SDM name) of each timed execution (None: it must not exit).
 ROWS = [
     ("floor", "floor: CPUID, handler only moves RIP", "01", "CPUID"),
     ("cpuid", "CPUID (lab 01)", "01", "CPUID"),
@@ -105,12 +105,14 @@ ENTRY_TICK = re.compile(r"^(\d{11})d\[CPU0\s*\] (?:VMLAUNCH|VMRESUME) VMCS ptr: 
 def host_ticks(log, lab):
     """{row key: ticks from the VM exit to the next VM entry, as Bochs's own log stamps them}:
     the median over the row's run of consecutive exits of its reason (each row's run is the next
-    one, in the guest's order, with at least one exit per timed execution)."""
+    one, in the guest's order, with at least one exit per timed execution). Exits of other
+    reasons (an interrupt, a timer of a later lab) do not break a run."""
+    timed = {gradelib.EXIT_NUMBERS[row[3]] for row in rows_for(lab) if row[3]}
     runs, exit_at = [], None
     for line in gradelib.log_lines(log):
         m = EXIT_TICK.match(line)
         if m:
-            exit_at = (int(m.group(1)), int(m.group(2)))
+            exit_at = (int(m.group(1)), int(m.group(2))) if int(m.group(2)) in timed else None
             continue
         m = ENTRY_TICK.match(line)
         if m and exit_at:
