@@ -2,6 +2,7 @@
 #
 #   make run LAB=01                 boot your lab 01 hypervisor in Bochs (console in the terminal)
 #   make grade LAB=02               grade your labs 01..02 (CHECK=name: one check)
+#   make bench LAB=04               what each VM exit costs: a table, a chart in build/bench/
 #   make test                       the project's own test run (what CI runs)
 #   make dist DEST=folder           write a student release (no solutions) into an empty folder
 #   make help                       everything else
@@ -26,7 +27,7 @@ PYTHON_ANY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v p
 LAB_ARGS = --lab "$(LAB)" --source "$(SOURCE)" --earlier "$(EARLIER)"
 NEED_PYTEST = @test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
 
-.PHONY: all image run debug gdb grade test dist skeletons check-skeletons deps deps-ok bochs \
+.PHONY: all image run debug gdb grade bench test dist skeletons check-skeletons deps deps-ok bochs \
 	bochs-gdb probe clean help
 .DEFAULT_GOAL := image
 all: image
@@ -49,12 +50,17 @@ probe: deps-ok
 grade: deps-ok
 	@$(PYTHON_ANY) grader/grade.py $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)")
 
+bench: deps-ok
+	@sh grader/deps.sh bench
+	@$(PYTHON_ANY) grader/bench.py $(LAB_ARGS)
+
 # The project's own test run: warning-free builds, skeletons in sync, every reference solution
 # at full marks, every untouched skeleton failing its own lab's checks with a marker ID,
 # plausible bugs and hostile submissions caught, the student release working.
 test: deps-ok
 	@test -d grader/tests || { echo "make test checks the project itself and needs the full tree (solutions/, grader/tests/). Here: make grade LAB=NN"; exit 2; }
 	$(NEED_PYTEST)
+	@sh grader/deps.sh bench
 	@$(PYTHON) -m pytest -c grader/pytest.ini grader/tests
 
 dist: deps-ok
@@ -67,7 +73,10 @@ skeletons:
 check-skeletons:
 	@$(PYTHON_ANY) grader/skeleton.py check-all
 
-deps deps-ok:
+deps:
+	@sh grader/deps.sh bench
+
+deps-ok:
 	@sh grader/deps.sh
 
 bochs:
@@ -80,5 +89,5 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: image debug gdb probe skeletons check-skeletons deps bochs bochs-gdb clean"

@@ -417,10 +417,11 @@ def layout_padding(layout_seed, out):
 
 
 def build_image(lab, source="labs", earlier=None, out=None, werror=False, trusted=False,
-                layout_seed="vmx-labs"):
+                layout_seed="vmx-labs", extra=()):
     """Builds the image of `lab` with lab `lab` from `source` and earlier labs from `earlier`.
     Trees other than solutions/ are sealed, unless `trusted` (the project's own variants of the
-    reference, e.g. its mutants, which then share the object cache)."""
+    reference, e.g. its mutants, which then share the object cache). `extra`: more of the
+    grader's own sources, linked with the harness (make bench's grader/bench/)."""
     chain = manifest.chain(lab)
     lab = chain[-1].number
     earlier = earlier or source
@@ -429,7 +430,8 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
     out = pathlib.Path(out or tempfile.mkdtemp(prefix=f"lab{lab}-", dir=ROOT / "build")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     includes = [ROOT / "common" / "include", ROOT / "grader" / "harness", *api_dirs(chain)]
-    library = compile_trusted(grader_sources(chain), includes, werror)
+    sources = grader_sources(chain) + [pathlib.Path(e) for e in extra]
+    library = compile_trusted(sources, includes, werror)
     reference = [l for l in chain if trusted or is_reference(trees[l.number])]
     ref_objs = compile_trusted([tree_path(trees[l.number]) / l.folder / f for l in reference for f in l.files],
                                includes, werror)
@@ -442,10 +444,10 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
         stage, notes = stage_submission(chain, submitted, trees, work)
         sub_objs = compile_sealed(submitted, stage, work / "obj", werror)
         lab_of = {o: next(l for l in submitted if o.name.startswith(l.folder + "-")) for o in sub_objs}
-        lib_only = [o for o, s in zip(library, grader_sources(chain)) if "grader" not in s.parts]
+        lib_only = [o for o, s in zip(library, sources) if "grader" not in s.parts]
         check_objects(sub_objs, lab_of, lib_only + ref_objs, library)
     pads = layout_padding(layout_seed, out)
-    common = [o for o, s in zip(library, grader_sources(chain)) if "grader" not in s.parts]
+    common = [o for o, s in zip(library, sources) if "grader" not in s.parts]
     grader = [o for o in library if o not in common]
     image, elf = link(common + pads[:1] + grader + pads[1:] + ref_objs + sub_objs, out, lab)
     import gradelib  # the pairing of C checks and expectations

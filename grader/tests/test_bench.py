@@ -1,0 +1,101 @@
+"""`make bench`: it runs on the reference with every row, a CPUID round trip within twice the
+floor and a PNG chart; it refuses a skeleton at its marker and a guest TSC that Bochs's log
+contradicts; it is linked into no graded image."""
+import re
+import shutil
+import subprocess
+
+import bench
+import build
+import gradelib
+import manifest
+import skeleton
+from conftest import phase
+
+LAST = manifest.available()[-1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_bench(capsys, *args):
+    with phase("bench"):
+        code = bench.main(["--lab", LAST.number, *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def ticks(output, label):
+    """The ticks column of the table row `label`."""
+    m = re.search(rf"^  {re.escape(label)} +(\d+) ", output, re.M)
+    assert m, f"the table has no row '{label}':\n{output}"
+    return int(m.group(1))
+
+
+def test_bench_on_the_reference(capsys, tmp_path):
+    png = tmp_path / "chart.png"
+    code, output = run_bench(capsys, "--source", "solutions", "--png", str(png))
+    assert code == 0, output
+    for _, label, _, _ in bench.rows_for(LAST.number):
+        ticks(output, label)
+    assert ticks(output, "CPUID (lab 01)") <= 2 * ticks(output, "floor: CPUID, handler only moves RIP"), output
+    assert ticks(output, "RDMSR, MSR bitmap bit clear") < 10, "an RDMSR whose bitmap bit is clear must not exit"
+    assert "two runs with different nonces gave the same figures" in output
+    assert png.read_bytes()[:8] == PNG_MAGIC
+    assert str(gradelib.ROOT) not in output
+
+
+def tree_with(tmp_path, lab, file, old, new):
+    """A copy of the reference's lab `lab` with `old` replaced by `new` in `file`."""
+    tree = tmp_path / "tree"
+    shutil.copytree(gradelib.ROOT / "solutions" / lab.folder, tree / lab.folder)
+    path = tree / lab.folder / file
+    assert path.read_text().count(old) == 1
+    path.write_text(path.read_text().replace(old, new))
+    return tree
+
+
+def test_bench_refuses_a_skeleton_at_its_marker(capsys, tmp_path):
+    tree = tmp_path / "tree"
+    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / LAST.folder),
+                          str(tree / LAST.folder)]) == 0
+    code, output = run_bench(capsys, "--source", str(tree), "--earlier", "solutions", "--png", str(tmp_path / "x.png"))
+    assert code == 1, output
+    assert re.search(rf"TODO {LAST.number}-\d+ reached", output), output
+    assert "there is no table" in output and f"implement step {LAST.number}-" in output
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_bench_refuses_a_tsc_that_bochs_contradicts(capsys, tmp_path):
+    """A hypervisor that winds the guest's TSC back at each exit would look fast to the guest;
+    Bochs's own time stamps say otherwise."""
+    lab04 = manifest.lab("04")
+    tree = tree_with(tmp_path, lab04, "events.c", "static void events_before_entry(struct vcpu *v)\n{\n",
+                     "static void events_before_entry(struct vcpu *v)\n{\n"
+                     "\tvmcs_write(TSC_OFFSET, vmcs_read(TSC_OFFSET) - 300);\n")
+    with phase("bench"):
+        code = bench.main(["--lab", "04", "--source", str(tree), "--earlier", "solutions",
+                           "--png", str(tmp_path / "x.png")])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "its figures cannot be used" in output and "the guest's TSC must tell the time Bochs tells" in output
+
+
+def test_bench_is_in_no_graded_image(tmp_path):
+    built = build.build_image(LAST.number, "solutions", out=tmp_path / "build")
+    sections = subprocess.run(["readelf", "-p", ".vmxlabs.checks", str(built.elf)], stdout=subprocess.PIPE,
+                              text=True).stdout
+    assert "00 probe" in sections and "bench" not in sections
+    assert "bench_guest" not in subprocess.run(["nm", str(built.elf)], stdout=subprocess.PIPE, text=True).stdout
+
+
+def test_bench_of_lab_01_has_lab_01_rows_only(capsys, tmp_path):
+    with phase("bench"):
+        code = bench.main(["--lab", "01", "--source", "solutions", "--png", str(tmp_path / "x.png")])
+    output = capsys.readouterr().out
+    assert code == 0, output
+    for _, label, lab, _ in bench.ROWS:
+        assert (f"  {label} " in output) == (lab == "01"), output
+
+
+def test_bench_builds_warning_free(tmp_path):
+    with phase("bench"):
+        build.build_image(LAST.number, "solutions", out=tmp_path / "build", werror=True, extra=bench.SOURCES)
