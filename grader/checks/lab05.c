@@ -11,6 +11,7 @@
 
 #define MAX_SLICES 100000			/* a single guest's run hook gives up after this */
 #define NARRATED_EXITS 12			/* make run: timer exits narrated */
+#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 200 */
 #define HC_SCHED_DONE 32			/* guest B's end (guest A ends with HC_DONE) */
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -317,17 +318,25 @@ extern char sched_guest_b_entry[];
 
 static enum exit_verdict guest_b_done(struct vcpu *v)
 {
+	static bool done;
 	if (v->regs.rax != HC_SCHED_DONE) {
 		printf("VMX: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
 	}
+	if (done)
+		panic("sched check: guest B was entered again after it stopped: a guest whose run "
+		      "loop ended without a preemption is done");
+	done = true;
 	return EXIT_STOP;
 }
 
 static enum exit_verdict narrate_timer(struct vcpu *v)
 {
 	enum exit_verdict verdict = student_timer(v);
-	timer_exits++;
+	if (++timer_exits > SCHED_MAX_TIMER_EXITS)
+		panic("sched check: %d timer exits and the guests are still not done (expected a few "
+		      "hundred): does the scheduler run a guest again after it stopped (HC_DONE)?",
+		      SCHED_MAX_TIMER_EXITS);
 	if (verbose() && timer_exits <= NARRATED_EXITS)
 		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu\n",
 		       v == &guest_b ? 'B' : 'A', v->exit.guest_rip, progress[0], progress[1]);
