@@ -1,5 +1,5 @@
 /* Lab 05: the VMX-preemption timer: a count-down in VMX non-root operation that ends the guest's
- * time slice with a VM exit (SDM Vol. 3C, 26.5.1, 25.6.1, 25.7.1, 27.7.4, A.6). */
+ * time slice with a VM exit (SDM Vol. 3C, 25.6.1, 25.7.1, 26.5.1, 27.7.4, 28.3.4, A.6). */
 #include "lab.h"
 #include "lab05.h"
 
@@ -41,7 +41,7 @@ u32 preemption_timer_value(u64 tsc_ticks)
 {
 	/* BEGIN 05-3 unused: tsc_ticks
 	 * SDM 26.5.1: the timer counts down by 1 every time bit X of the TSC changes (X from
-	 * preemption_timer_rate()), so one unit of the timer is 2^X TSC ticks. SDM 25.5.1: the
+	 * preemption_timer_rate()), so one unit of the timer is 2^X TSC ticks. SDM 25.4.2: the
 	 * VMX-preemption timer-value field has 32 bits.
 	 * Do: convert tsc_ticks into timer units; a slice longer than the field can hold becomes
 	 * the largest value (PREEMPTION_TIMER_MAX, lab05.h), never a truncated one.
@@ -57,9 +57,9 @@ u32 preemption_timer_value(u64 tsc_ticks)
 void preemption_timer_start(struct vcpu *v, u64 slice_ticks)
 {
 	/* BEGIN 05-4 unused: v, slice_ticks
-	 * SDM 26.5.1: with "activate VMX-preemption timer" (pin-based bit 6) the timer starts at
+	 * SDM 26.5.1, 27.7.4: with "activate VMX-preemption timer" (pin-based bit 6) the timer starts at
 	 * VM entry from the VMX-preemption timer-value field and counts down in VMX non-root
-	 * operation; at 0 it causes a VM exit (reason 52). SDM 27.7.4 and 25.7.1: with "save
+	 * operation; at 0 it causes a VM exit (reason 52). SDM 25.7.1 and 28.3.4: with "save
 	 * VMX-preemption timer value" (VM-exit control bit 22) every VM exit, whatever its reason,
 	 * stores the timer's remaining value in that field, so the next VM entry continues the
 	 * same slice. Without it the field keeps the value software wrote, and every VM entry
