@@ -342,9 +342,8 @@ static enum exit_verdict narrate_timer(struct vcpu *v)
 {
 	enum exit_verdict verdict = student_timer(v);
 	if (++timer_exits > SCHED_MAX_TIMER_EXITS)
-		panic("sched check: %d timer exits and the guests are still not done (expected a few "
-		      "hundred): does the scheduler run a guest again after it stopped (HC_DONE)?",
-		      SCHED_MAX_TIMER_EXITS);
+		panic("sched check: %d timer exits and the guests are still not done (fewer than 200 "
+		      "expected): slices far shorter than given?", SCHED_MAX_TIMER_EXITS);
 	if (verbose() && timer_exits <= NARRATED_EXITS)
 		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu\n",
 		       v == &guest_b ? 'B' : 'A', v->exit.guest_rip, progress[0], progress[1]);
