@@ -18,13 +18,12 @@
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
 
-/* The student's exit-52 handler, called by the checks' own wrappers. */
+/* The student's exit-52 handler, called by the checks' own observers. */
 static exit_handler student_timer;
-static exit_handler student_timer_wrapped(exit_handler observer)
+static void student_timer_wrapped(exit_handler observer)
 {
 	student_timer = exit_handler_for(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED);
 	exit_register(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED, observer);
-	return student_timer;
 }
 
 /* One guest, its slices ended by the student's timer handler (EXIT_STOP with `preempted`):
@@ -97,7 +96,7 @@ static void guest_rate(u64 nonce)
 {
 	u64 rate = RATE_MIN + nonce % RATE_RANGE;
 	u64 small = (nonce >> 8) & 0xffffff;
-	u64 wide = ((nonce >> 8) & 0xffffffffUL) << (rate - 2);	/* above 2^32, its value below */
+	u64 wide = (((nonce >> 8) & 0xffffffffUL) | BIT(31)) << (rate - 2);	/* >= 2^32, value < 2^32 */
 	u64 huge = (1UL << (32 + rate)) + (nonce >> 48);		/* its value above 2^32 - 1 */
 	fake_rate = rate;
 	guest_report("rate.rate", preemption_timer_rate());

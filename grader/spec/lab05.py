@@ -36,7 +36,7 @@ def timer_support(r):
 def timer_rate(r):
     rate = RATE_MIN + r.nonce % RATE_RANGE
     small = (r.nonce >> 8) & 0xffffff
-    wide = ((r.nonce >> 8) & 0xffffffff) << (rate - 2)
+    wide = (((r.nonce >> 8) & 0xffffffff) | 1 << 31) << (rate - 2)
     huge = (1 << (32 + rate)) + (r.nonce >> 48)
     r.expect_eq("rate.rate", rate, f"the check's IA32_VMX_MISC reads bits 4:0 = {rate} with bits 5-8 "
                 "set: the rate is bits 4:0 only (SDM A.6)")
