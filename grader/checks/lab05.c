@@ -133,6 +133,11 @@ static enum exit_verdict observe_slice(struct vcpu *v)
 	return student_timer(v);
 }
 
+static void verify_slice(struct vcpu *v)
+{
+	report_fact("slice.preemptions", "%lu", lab05(v)->preemptions);
+}
+
 static void setup_slice(struct vcpu *v)
 {
 	u64 slice = slice_of(boot_params.nonce, SLICE_BASE, SLICE_RANGE);
@@ -382,7 +387,8 @@ CHECK(05, support, "timer-support", .last_stage = STAGE_RUN, .guest = guest_supp
       .setup = setup_fake_msrs);
 CHECK(05, rate, "timer-rate", .last_stage = STAGE_RUN, .guest = guest_rate,
       .setup = setup_fake_msrs);
-CHECK(05, slice, "timer-slice", .last_stage = STAGE_RUN, .setup = setup_slice, .run = run_single);
+CHECK(05, slice, "timer-slice", .last_stage = STAGE_RUN, .setup = setup_slice, .run = run_single,
+      .verify = verify_slice);
 CHECK(05, save, "timer-save", .last_stage = STAGE_RUN, .setup = setup_save, .run = run_single);
 CHECK(05, hlt, "timer-hlt", .last_stage = STAGE_RUN, .setup = setup_hlt, .run = run_hlt);
 CHECK(05, zero, "timer-zero-inject", .last_stage = STAGE_RUN, .guest = guest_zero,

@@ -61,6 +61,8 @@ MUTANTS = [
     ("timer-exit-no-reload", "05", "timer.c", "\tlab05(v)->preempted = true;\n" + RELOAD,
      "\tlab05(v)->preempted = true;\n",
      "timer-slice", "write a new slice into the field after a timer exit"),
+    ("timer-exit-not-counted", "05", "timer.c", "\tlab05(v)->preemptions++;\n", "",
+     "timer-slice", "BAD      slice.preemptions = 0"),
     ("timer-exit-not-marked-preempted", "05", "timer.c", "\tlab05(v)->preempted = true;\n", "",
      "timer-slice", "MISSING  guest.done"),
     ("timer-exit-resumes-same-guest", "05", "timer.c",

@@ -106,6 +106,8 @@ def timer_slice(r):
     r.expect_eq("guest.done", bound, f"the guest's loop of {bound} iterations runs to its end")
     r.expect_eq(TIMER, 3, f"the loop lasts 3.5 slices of {s} ticks: three VMX-preemption timer exits "
                 "(Bochs's record), each followed by a full slice again")
+    r.expect_eq("slice.preemptions", r.bochs.count(TIMER_REASON),
+                "lab05(v)->preemptions counts every timer exit Bochs recorded")
     expect_slices(r, lambda v: s, -2, 2,
                   f"each slice lasts {s} ticks: preemption_timer_start() writes the value of {s} ticks, "
                   "and the exit handler writes a full slice again (after a timer exit the saved value is 0)")
