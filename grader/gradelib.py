@@ -28,6 +28,10 @@ BOCHS_VMX = re.compile(r"^\d{11}[ep]\[CPU0\s*\] (VMFAIL:.*|VMENTER FAIL:.*|VMEXI
 BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
 BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
 BOCHS_INJECT = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER: Injecting vector 0x([0-9a-f]+) \(error_code 0x([0-9a-f]+)\)$")
+# The same entries and exits with Bochs's tick count (one per guest instruction in this build) and
+# the VMCS an entry used: lab 05 times slices and follows which VMCS ran.
+BOCHS_TIMED = re.compile(r"^(\d{11})d\[CPU0\s*\] (?:(VMLAUNCH|VMRESUME) VMCS ptr: 0x([0-9a-f]+)$|"
+                         r"VMEXIT reason = (\d+) )")
 BOCHS_WITNESS = re.compile(r"^\d{11}e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may CR3 targets (\d+)$")
 BOCHS_MSR = re.compile(r"^(\d{11})d\[CPU0\s*\] (RD|WR)MSR: (?:read|write) ([0-9a-f]{8}):([0-9a-f]{8}) (?:from|to) MSR ([0-9a-f]+)$")
 BOCHS_BOOT = re.compile(r"^(\d{11})i\[BIOS\s*\] Booting from ")
@@ -106,12 +110,17 @@ class BochsRecord:
     def __init__(self, log):
         self.exits, self.entries, self.injections, self.witnesses = [], 0, [], []
         self.msr_accesses, self.boot_tick = [], None   # (tick, "RD"/"WR", msr, value); the BIOS's boot
+        self.timeline = []     # (tick, "VMLAUNCH"/"VMRESUME", VMCS address) or (tick, "exit", reason)
         for line in log_lines(log):
             m = BOCHS_MSR.match(line)
             if m:
                 self.msr_accesses.append((int(m.group(1)), m.group(2), int(m.group(5), 16),
                                           int(m.group(3) + m.group(4), 16)))
                 continue
+            m = BOCHS_TIMED.match(line)
+            if m:
+                self.timeline.append((int(m.group(1)), m.group(2), int(m.group(3), 16)) if m.group(2)
+                                     else (int(m.group(1)), "exit", int(m.group(4))))
             m = BOCHS_BOOT.match(line)
             if m and self.boot_tick is None:
                 self.boot_tick = int(m.group(1))

@@ -105,6 +105,19 @@ static bool is_window_exit(unsigned basic)
 	return basic == EXIT_REASON_INTERRUPT_WINDOW || basic == EXIT_REASON_NMI_WINDOW;
 }
 
+/* Why the same exit comes again and again at one guest RIP. */
+static const char *storm_cause(unsigned basic)
+{
+	if (basic == EXIT_REASON_EXCEPTION_OR_NMI || basic == EXIT_REASON_EXTERNAL_INTERRUPT ||
+	    is_window_exit(basic))
+		return "the event that causes this exit is never consumed or delivered";
+	if (basic == EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED)
+		return "every VM entry finds the VMX-preemption timer value 0 (saved at the last timer "
+		       "exit): write a new slice into the field after a timer exit";
+	return "the guest does not get past the instruction: GUEST_RIP is not advanced by the VM-exit "
+	       "instruction length after emulating it (vmx_skip_instruction)";
+}
+
 /* The same exit again and again at one guest RIP ends the run at once, not at the deadline. */
 static void storm_watch(struct vcpu *v, unsigned basic)
 {
@@ -114,11 +127,7 @@ static void storm_watch(struct vcpu *v, unsigned basic)
 	last_reason = basic;
 	last_rip = v->exit.guest_rip;
 	if (same >= STORM_SAME_EXIT)
-		exit_storm(v, basic, same, basic == EXIT_REASON_EXCEPTION_OR_NMI ||
-			   basic == EXIT_REASON_EXTERNAL_INTERRUPT || is_window_exit(basic) ?
-			   "the event that causes this exit is never consumed or delivered" :
-			   "the guest does not get past the instruction: GUEST_RIP is not advanced by "
-			   "the VM-exit instruction length after emulating it (vmx_skip_instruction)");
+		exit_storm(v, basic, same, storm_cause(basic));
 }
 
 /* Window exits after which the next VM entry injects nothing, many times in a row: the

@@ -80,9 +80,13 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
+/* Once per run: harness_prepare_vcpu() calls it again for every other guest of a check. */
 void hypercall_init(void)
 {
-	exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
+	static bool reserved;
+	if (!reserved)
+		exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
+	reserved = true;
 }
 
 void hypercall_extend(exit_handler h)
