@@ -88,15 +88,6 @@ def expect_slices(r, want, lo, hi, why):
                          "every one right", why)
 
 
-def slice_of(nonce, base, rng):
-    """A check's slice in TSC ticks (lab05.c: slice_of)."""
-    return base + (nonce >> 4) % rng
-
-
-def timer_value(ticks, rate):
-    return min(ticks >> rate, MAX)
-
-
 @check(LAB, "timer-slice", 16, ["05-4", "05-5"],
        "a slice of S TSC ticks ends in exit 52 after S ticks, again and again (rate 0 on Bochs)")
 def timer_slice(r):
