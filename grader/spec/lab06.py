@@ -141,7 +141,7 @@ def mtf_vs_timer(r):
     r.expect_that("Bochs's record: the exits up to the first timer exit", seen == [VMCALL, MTF, TIMER],
                   seen, [VMCALL, MTF, TIMER],
                   "the entry after the hypercall injects an interrupt with MTF on and a timer of 0: "
-                  "the MTF exit after delivery ranks above the timer exit (SDM 26.5.2, 26.7.4), "
+                  "the MTF exit after delivery ranks above the timer exit (SDM 26.5.1, 26.5.2), "
                   "which comes at the next entry")
     expect_trace_start(r, handler)
     r.expect_eq("timer.exit_rip", handler, "the timer exit comes before the handler's first instruction runs")

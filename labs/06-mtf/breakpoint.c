@@ -13,24 +13,7 @@ static struct breakpoint *breakpoint_at(struct vcpu *v, u64 rip)
 }
 
 static enum exit_verdict handle_exception_or_nmi(struct vcpu *v);
-
-/* An INT3 that is not one of our breakpoints: the guest's own #BP. */
-static enum exit_verdict reflect_guest_int3(struct vcpu *v)
-{
-	/* TODO 06-7
-	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
-	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
-	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
-	 * that length, the address after the INT3. SDM 28.2.4: an exit caused by the INT3 reports
-	 * that length in the VM-exit instruction-length field.
-	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
-	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
-	 * injected as one would return to the INT3 itself.)
-	 * Hint: intr_info() (vmx_exit.h); v->exit.instruction_length.
-	 */
-	(void)v;
-	TODO("06-7");
-}
+static enum exit_verdict reflect_guest_int3(struct vcpu *v);
 
 struct breakpoint *breakpoint_set(struct vcpu *v, u64 rip)
 {
@@ -77,8 +60,10 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	 * Hint: INTR_INFO_VECTOR(), INTR_INFO_TYPE(), INTR_TYPE_SOFTWARE_EXCEPTION (vmx_exit.h);
 	 * guest_linear_to_host(); mtf_set() (06-1).
 	 */
+	(void)s;
 	(void)info;
 	(void)b;
+	(void)reflect_guest_int3;
 	TODO("06-5");
 }
 
@@ -94,4 +79,22 @@ void breakpoint_stepped(struct vcpu *v)
 	 */
 	(void)s;
 	TODO("06-6");
+}
+
+/* An INT3 that is not one of our breakpoints: the guest's own #BP. */
+static enum exit_verdict reflect_guest_int3(struct vcpu *v)
+{
+	/* TODO 06-7
+	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
+	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
+	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
+	 * that length, the address after the INT3. SDM 28.2.4: an exit caused by the INT3 reports
+	 * that length in the VM-exit instruction-length field.
+	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
+	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
+	 * injected as one would return to the INT3 itself.)
+	 * Hint: intr_info() (vmx_exit.h); v->exit.instruction_length.
+	 */
+	(void)v;
+	TODO("06-7");
 }

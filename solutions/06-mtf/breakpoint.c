@@ -13,26 +13,7 @@ static struct breakpoint *breakpoint_at(struct vcpu *v, u64 rip)
 }
 
 static enum exit_verdict handle_exception_or_nmi(struct vcpu *v);
-
-/* An INT3 that is not one of our breakpoints: the guest's own #BP. */
-static enum exit_verdict reflect_guest_int3(struct vcpu *v)
-{
-	/* BEGIN 06-7 unused: v
-	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
-	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
-	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
-	 * that length, the address after the INT3. SDM 28.2.4: an exit caused by the INT3 reports
-	 * that length in the VM-exit instruction-length field.
-	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
-	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
-	 * injected as one would return to the INT3 itself.)
-	 * Hint: intr_info() (vmx_exit.h); v->exit.instruction_length.
-	 */
-	vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, intr_info(VEC_BP, INTR_TYPE_SOFTWARE_EXCEPTION, false));
-	vmcs_write(VM_ENTRY_INSTRUCTION_LENGTH, v->exit.instruction_length);
-	return EXIT_RESUME;
-	/* END 06-7 */
-}
+static enum exit_verdict reflect_guest_int3(struct vcpu *v);
 
 struct breakpoint *breakpoint_set(struct vcpu *v, u64 rip)
 {
@@ -71,7 +52,7 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	struct lab06_vcpu *s = lab06(v);
 	u32 info = (u32)vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION);
 	struct breakpoint *b = breakpoint_at(v, v->exit.guest_rip);
-	/* BEGIN 06-5 unused: info, b
+	/* BEGIN 06-5 unused: s, info, b, reflect_guest_int3
 	 * SDM 28.2.2: the exit interruption information names the exception: vector 3 (#BP),
 	 * type 6 (software exception) for INT3. SDM 26.2 and 28.3.3: an exception that exits
 	 * through the exception bitmap is not delivered, and for INT3 the saved guest RIP is the
@@ -112,4 +93,24 @@ void breakpoint_stepped(struct vcpu *v)
 	b->planted = true;
 	s->stepping = NULL;
 	/* END 06-6 */
+}
+
+/* An INT3 that is not one of our breakpoints: the guest's own #BP. */
+static enum exit_verdict reflect_guest_int3(struct vcpu *v)
+{
+	/* BEGIN 06-7 unused: v
+	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
+	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
+	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
+	 * that length, the address after the INT3. SDM 28.2.4: an exit caused by the INT3 reports
+	 * that length in the VM-exit instruction-length field.
+	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
+	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
+	 * injected as one would return to the INT3 itself.)
+	 * Hint: intr_info() (vmx_exit.h); v->exit.instruction_length.
+	 */
+	vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, intr_info(VEC_BP, INTR_TYPE_SOFTWARE_EXCEPTION, false));
+	vmcs_write(VM_ENTRY_INSTRUCTION_LENGTH, v->exit.instruction_length);
+	return EXIT_RESUME;
+	/* END 06-7 */
 }
