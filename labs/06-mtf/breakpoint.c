@@ -56,7 +56,8 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	 * Do: for a #BP from INT3 at a planted breakpoint: count the hit, write the original
 	 * byte back, remember the breakpoint in s->stepping and turn MTF on, so that the guest
 	 * runs the real instruction once and exits (step 06-6 plants INT3 again). Leave GUEST_RIP
-	 * where it is. Any other INT3 is the guest's own: give it back (step 06-7).
+	 * where it is. Any other INT3 is the guest's own: give it back (step 06-7). Every other
+	 * exception, and every NMI, goes unchanged to s->earlier_exception_handler (lab 04's).
 	 * Hint: INTR_INFO_VECTOR(), INTR_INFO_TYPE(), INTR_TYPE_SOFTWARE_EXCEPTION (vmx_exit.h);
 	 * guest_linear_to_host(); mtf_set() (06-1).
 	 */
@@ -88,7 +89,7 @@ static enum exit_verdict reflect_guest_int3(struct vcpu *v)
 	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
 	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
 	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
-	 * that length, the address after the INT3. SDM 28.2.4: an exit caused by the INT3 reports
+	 * that length, the address after the INT3. SDM 28.2.5: an exit caused by the INT3 reports
 	 * that length in the VM-exit instruction-length field.
 	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
 	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
