@@ -1,6 +1,7 @@
 # vmx-labs: build a lab's hypervisor image, run it in Bochs, grade it.
 #
 #   make run LAB=01                 boot your lab 01 hypervisor in Bochs (console in the terminal)
+#   make run LAB=06 TRACE=1         the same, with the guest program's instruction trace (lab 06 on)
 #   make grade LAB=02               grade your labs 01..02 (CHECK=name: one check)
 #   make bench LAB=04               what each VM exit costs: a table, a chart in build/bench/
 #   make test                       the project's own test run (what CI runs)
@@ -10,13 +11,15 @@
 # Variables: LAB (a lab of labs.toml; default: the highest available), SOURCE (the tree lab LAB
 # comes from: labs = your code, solutions = the reference, or a path to a copy of labs/; spaces
 # are fine), EARLIER (the tree for labs before LAB, default SOURCE), CHECK (the check to run or
-# grade), SEED (vary the nonces `make grade` uses), WERROR=1 (warnings are errors), BOCHS (use
-# that binary), GRADE_TIMEOUT (seconds per Bochs run, default 10).
+# grade), SEED (vary the nonces `make grade` uses), WERROR=1 (warnings are errors), TRACE=1 (make
+# run: trace the guest program with lab 06's tracer, symbolised), BOCHS (use that binary),
+# GRADE_TIMEOUT (seconds per Bochs run, default 10).
 
 LAB ?=
 SOURCE ?= labs
 EARLIER ?=
 CHECK ?=
+TRACE ?=
 SEED ?=
 WERROR ?= 0
 DEST ?=
@@ -36,7 +39,7 @@ image: deps-ok
 	@$(PYTHON_ANY) grader/build.py $(LAB_ARGS) --out build/lab$(LAB)-image $(if $(filter 1,$(WERROR)),--werror)
 
 run: deps-ok
-	@$(PYTHON_ANY) grader/run.py run $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)")
+	@$(PYTHON_ANY) grader/run.py run $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(filter 1,$(TRACE)),--trace)
 
 debug: deps-ok
 	@$(PYTHON_ANY) grader/run.py debug $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)")

@@ -57,7 +57,8 @@ def bochs_version(binary):
     return "unknown"
 
 
-BOOT_VERBOSE = 1
+BOOT_VERBOSE = 1   # the boot flags of common/include/params.h
+BOOT_TRACE = 2
 
 
 def write_params(image, check, nonce, flags=0, lab=0):

@@ -25,8 +25,14 @@ BOCHS_VMX = re.compile(r"^\d{11}[ep]\[CPU0\s*\] (VMFAIL:.*|VMENTER FAIL:.*|VMEXI
 # with its qualification, every VM entry, every injection, every MSR access. The image can add
 # only BIOS-port messages to bochs.log, which appear as [BIOS  ] lines, never as CPU 0 records
 # (log_lines()).
-BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \([^)]*\) qualification=0x([0-9a-f]+)$")
+BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \(.*\) qualification=0x([0-9a-f]+)$")
 BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
+# The guest's own record in Bochs's log: the TLB is flushed at every VM entry, so the first
+# page walk after "VMENTER to ..." is the fetch of the guest's first instruction at its exact
+# linear address, unless an event is delivered first (an injection, an interrupt, an exception).
+BOCHS_ENTERED = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER to ")
+BOCHS_WALK = re.compile(r"^\d{11}d\[CPU0\s*\] page walk for address 0x([0-9a-f]+)$")
+BOCHS_EVENT = re.compile(r"^\d{11}d\[CPU0\s*\] (interrupt\(|exception\(|VMENTER: Injecting)")
 BOCHS_INJECT = re.compile(r"^\d{11}d\[CPU0\s*\] VMENTER: Injecting vector 0x([0-9a-f]+) \(error_code 0x([0-9a-f]+)\)$")
 # The same entries and exits with Bochs's tick count (one per guest instruction in this build) and
 # the VMCS an entry used: lab 05 times slices and follows which VMCS ran.
@@ -111,7 +117,20 @@ class BochsRecord:
         self.exits, self.entries, self.injections, self.witnesses = [], 0, [], []
         self.msr_accesses, self.boot_tick = [], None   # (tick, "RD"/"WR", msr, value); the BIOS's boot
         self.timeline = []     # (tick, "VMLAUNCH"/"VMRESUME", VMCS address) or (tick, "exit", reason)
+        # In order: ("exit", reason) and ("entry", what the guest did first: the address of the
+        # instruction it fetched, "event" when an event was delivered first, None when it exited
+        # before fetching anything).
+        self.fetches, fetching = [], False
         for line in log_lines(log):
+            if fetching:
+                m = BOCHS_WALK.match(line)
+                if m or BOCHS_EVENT.match(line) or BOCHS_EXIT.match(line):
+                    first = int(m.group(1), 16) if m else "event" if BOCHS_EVENT.match(line) else None
+                    self.fetches.append(("entry", first))
+                    fetching = False
+            if BOCHS_ENTERED.match(line):
+                fetching = True
+                continue
             m = BOCHS_MSR.match(line)
             if m:
                 self.msr_accesses.append((int(m.group(1)), m.group(2), int(m.group(5), 16),
@@ -130,6 +149,7 @@ class BochsRecord:
             m = BOCHS_EXIT.match(line)
             if m:
                 self.exits.append((int(m.group(1)), int(m.group(2), 16)))
+                self.fetches.append(("exit", int(m.group(1))))
             elif BOCHS_ENTRY.match(line):
                 self.entries += 1
             else:
@@ -141,6 +161,21 @@ class BochsRecord:
         """RDMSRs of `msr` by the image (after the BIOS booted it), as Bochs recorded them."""
         start = self.boot_tick if self.boot_tick is not None else float("inf")
         return [a for a in self.msr_accesses if a[1] == "RD" and a[2] == msr and a[0] > start]
+
+    def resumes(self, reason):
+        """For each exit of `reason`, where the guest went on: the address of the first
+        instruction Bochs fetched after it, at the next VM entry that fetched one (None when an
+        event was delivered first, or the guest never ran again)."""
+        out = []
+        for i, event in enumerate(self.fetches):
+            if event == ("exit", reason):
+                first = next((e[1] for e in self.fetches[i + 1:] if e[0] == "entry" and e[1] is not None), None)
+                out.append(first if isinstance(first, int) else None)
+        return out
+
+    def reasons(self):
+        """The basic reasons of the VM exits, in the order Bochs recorded them."""
+        return [r for r, _ in self.exits]
 
     def count(self, reason):
         return sum(1 for r, _ in self.exits if r == reason)

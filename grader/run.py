@@ -2,7 +2,7 @@
 """Run, debug or probe a lab image in Bochs (called by `make run`, `make debug`, `make gdb`,
 `make probe`).
 
-    run.py run   --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--nonce N]
+    run.py run   --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--nonce N] [--trace]
     run.py debug --lab NN [--source TREE] [--earlier TREE] [--check NAME]
     run.py gdb   --lab NN [--source TREE] [--earlier TREE] [--check NAME]
     run.py probe
@@ -11,6 +11,7 @@ The image is built (sealed, like `make grade` builds it) into build/run-labNN/; 
 logs stay there.
 """
 import argparse
+import bisect
 import os
 import pathlib
 import shlex
@@ -28,6 +29,7 @@ import gradelib  # noqa: E402
 import manifest  # noqa: E402
 
 DEMO_NONCE = 0x5EED
+TRACE_LAB = 6           # TRACE=1 needs lab 06's tracer in the image
 ROOT_BUILD = manifest.ROOT / "build"
 
 
@@ -68,28 +70,77 @@ def verdict(run, elf, lab):
     return [f"check {check.name}: FAIL", *r.explain().splitlines()[1:-1]], False
 
 
+TRACE_LINE = "TRACE "   # grader/checks/lab06.c prints one per traced step: "TRACE 0x<rip>"
+
+
 def cmd_run(args, binary):
     work = workdir_for(args.image, "run")
     print(f"run: booting lab {args.lab} in Bochs (check '{args.check or 'demo'}'), logs in "
           f"{build.rel(work)}", flush=True)
-    shown = 0
+    shown, pending = 0, ""
 
     def show_console():
-        nonlocal shown
+        """Streams the console; the trace's lines wait for the symbols at the end."""
+        nonlocal shown, pending
         serial = work / "serial.txt"
         if serial.exists():
             text = serial.read_bytes()[shown:]
             shown += len(text)
-            sys.stdout.write(text.decode(errors="replace").replace("\r", ""))
+            pending += text.decode(errors="replace").replace("\r", "")
+            *lines, pending = pending.split("\n")
+            sys.stdout.write("".join(f"{l}\n" for l in lines if not l.startswith(TRACE_LINE)))
             sys.stdout.flush()
+    flags = bochs.BOOT_VERBOSE | (bochs.BOOT_TRACE if args.trace else 0)
     run = bochs.boot(binary, args.image, args.check, args.nonce, work, args.timeout, args.lab,
-                     bochs.BOOT_VERBOSE, show_console)
+                     flags, show_console)
     show_console()
+    sys.stdout.write(pending)
+    if args.trace:
+        print_trace(run.serial, args.elf)
+        print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if run.timed_out else ""))
+        print("run: no verdict with TRACE=1: the tracer's MTF exits change the run the check judges "
+              "(run without TRACE for it)")
+        return 0 if "check.complete=" in run.serial else 1
     notes, ok = verdict(run, args.elf, args.lab)
     print(f"\nrun: Bochs ended after {run.seconds:.2f} s" + (" (deadline reached)" if run.timed_out else ""))
     for line in notes:
         print(f"run: {line}")
     return 0 if ok else 1
+
+
+def functions(elf):
+    """The image's code symbols, sorted: [(address, name)] (nm)."""
+    out = subprocess.run(["nm", "-n", str(elf)], stdout=subprocess.PIPE, text=True).stdout
+    return [(int(p[0], 16), p[2]) for p in (l.split() for l in out.splitlines())
+            if len(p) == 3 and p[1] in "Tt"]
+
+
+def source_lines(elf, addresses):
+    """file:line of each address (one addr2line for all of them)."""
+    if not addresses:
+        return []
+    out = subprocess.run(["addr2line", "-e", str(elf), *[hex(a) for a in addresses]],
+                         stdout=subprocess.PIPE, text=True).stdout.splitlines()
+    return [pathlib.Path(l.split(" ")[0]).name if l and not l.startswith("??") else "?" for l in out]
+
+
+def print_trace(serial, elf):
+    """The steps lab 06's tracer recorded, each as address, function+offset and source line."""
+    rips = [int(l[len(TRACE_LINE):], 16) for l in serial.splitlines()
+            if l.startswith(TRACE_LINE + "0x")]
+    if not rips:
+        print("trace: no steps recorded (the guest program never ran, or lab 06's tracer is unfinished: "
+              "see the TODO above)")
+        return
+    syms = functions(elf)
+    starts = [a for a, _ in syms]
+    print(f"trace: {len(rips)} steps; each is the guest RIP at an MTF exit, the next instruction to run")
+    for rip, where in zip(rips, source_lines(elf, rips)):
+        i = bisect.bisect_right(starts, rip) - 1
+        name = f"{syms[i][1]}+{rip - syms[i][0]:#x}" if i >= 0 else "?"
+        print(f"  {rip:#10x}  {name:<36} {where}")
+    if len(rips) >= gradelib.C["TRACE_MODE_STEPS"]:
+        print(f"trace: stopped after {len(rips)} steps (TRACE_MODE_STEPS, grader/checks/lab06_shared.h)")
 
 
 def symbol_file(elf, work):
@@ -166,12 +217,18 @@ def main():
     p.add_argument("--check", default="")
     p.add_argument("--nonce", type=lambda s: int(s, 0), default=DEMO_NONCE)
     p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
+    p.add_argument("--trace", action="store_true", help="print the guest program's instruction trace")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         binary = bochs.bochs_binary()
         if args.command in ("run", "debug", "gdb"):
             args.lab = manifest.lab(args.lab or manifest.last().number).number
+            if getattr(args, "trace", False) and int(args.lab) < TRACE_LAB:
+                print(f"run: TRACE=1 uses lab {TRACE_LAB:02d}'s tracer (the monitor trap flag): run it "
+                      f"with LAB={TRACE_LAB:02d} or later (CHECK= picks any check, earlier labs' too)",
+                      file=sys.stderr)
+                return 2
             built = build.build_image(args.lab, args.source, args.earlier or None,
                                       run_folder(args.command, args.lab) / "image")
             for note in built.notes:

@@ -22,6 +22,7 @@
 
 #define APIC_SVR_ENABLE BIT(8)
 #define APIC_ICR_DELIVERY_NMI (4U << 8)
+#define APIC_ICR_SELF (1U << 18)		/* destination shorthand 01: self */
 #define APIC_TIMER_DIVIDE_BY_1 0xb
 
 static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_DEFAULT_BASE + reg); }

@@ -14,6 +14,7 @@ struct boot_params {
 };
 
 #define BOOT_VERBOSE 1U /* narrate stages and VM exits (make run) */
+#define BOOT_TRACE 2U /* lab 06 and up: print the guest program's instruction trace (make run TRACE=1) */
 
 /* What the kernel reads: a copy of the sector, at an address that moves with the image's layout
  * (grader/build.py: layout_padding). kmain() takes it first thing and wipes the sector, so no
