@@ -183,11 +183,11 @@ static void setup_save(struct vcpu *v)
 
 __asm__(".text\n"
 	"hlt_entry: hlt\n"
-	".globl hlt_after\n"
-	"hlt_after: mov $2, %eax\n"		/* HC_DONE, RDI = the check's value */
+	".globl timer_hlt_after\n"
+	"timer_hlt_after: mov $2, %eax\n"		/* HC_DONE, RDI = the check's value */
 	"	vmcall\n"
 	"	jmp .\n");
-extern char hlt_after[];
+extern char timer_hlt_after[];
 
 static enum exit_verdict observe_hlt(struct vcpu *v)
 {
@@ -199,7 +199,7 @@ static enum exit_verdict observe_hlt(struct vcpu *v)
 	enum exit_verdict verdict = student_timer(v);
 	if (timer_exits < HLT_EXITS) {
 		snprintf(key, sizeof(key), "hlt.rip_after_hlt%u", timer_exits + 1);
-		report_fact(key, "%d", vmcs_read(GUEST_RIP) == (u64)hlt_after);
+		report_fact(key, "%d", vmcs_read(GUEST_RIP) == (u64)timer_hlt_after);
 	}
 	if (++timer_exits == HLT_EXITS)
 		vmcs_write(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);	/* the check wakes the guest */
@@ -227,7 +227,7 @@ static void run_hlt(struct vcpu *v)
 		printf("VMX: timer-hlt: the VMCS has no VMX-preemption timer armed with a value in "
 		       "1..%d (value %lu): the guest would never leave HLT; it skips the HLT\n",
 		       HLT_VALUE_MAX, value);
-		vmcs_write(GUEST_RIP, (u64)hlt_after);
+		vmcs_write(GUEST_RIP, (u64)timer_hlt_after);
 	}
 	run_single(v);
 }

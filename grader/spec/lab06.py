@@ -54,7 +54,7 @@ def trace_result(nonce, count):
     return x
 
 
-@check(LAB, "mtf-trace", 8, ["06-1", "06-2", "06-3"],
+@check(LAB, "mtf-trace", 16, ["06-1", "06-2", "06-3"],
        "a single-step trace of straight code and a loop, instruction by instruction")
 def mtf_trace(r):
     count = C["TRACE_LOOP_BASE"] + r.nonce % C["TRACE_LOOP_SPREAD"]
@@ -68,7 +68,7 @@ def mtf_trace(r):
                 "the traced program computes what it computes untraced")
 
 
-@check(LAB, "mtf-rep", 5, ["06-3"],
+@check(LAB, "mtf-rep", 10, ["06-3"],
        "REP STOSB: one MTF exit after each iteration, RIP still on the REP instruction")
 def mtf_rep(r):
     count = C["REP_COUNT_BASE"] + r.nonce % C["REP_COUNT_SPREAD"]
@@ -79,7 +79,7 @@ def mtf_rep(r):
     expect_bochs_agrees(r)
 
 
-@check(LAB, "mtf-fault", 5, ["06-3"],
+@check(LAB, "mtf-fault", 10, ["06-3"],
        "a faulting instruction: the MTF exit comes after the fault is delivered")
 def mtf_fault(r):
     handler = label(r, "ud_handler")
@@ -93,7 +93,7 @@ def mtf_fault(r):
     r.expect_eq("fault.rip_is_ud2", 1, "with the UD2's address as the fault's RIP")
 
 
-@check(LAB, "mtf-inject", 5, ["06-2", "06-3"],
+@check(LAB, "mtf-inject", 10, ["06-2", "06-3"],
        "an event injected by VM entry with MTF on: the exit comes after delivery, before the handler runs")
 def mtf_inject(r):
     handler = label(r, "inject_handler")
@@ -120,7 +120,7 @@ def expect_one_injection(r):
                   "the check injected one external interrupt")
 
 
-@check(LAB, "mtf-hlt", 4, ["06-3"],
+@check(LAB, "mtf-hlt", 8, ["06-3"],
        "HLT stepped with MTF: an MTF exit after the HLT")
 def mtf_hlt(r):
     want = [label(r, "hlt_after"), label(r, "hlt_next")]
@@ -131,7 +131,7 @@ def mtf_hlt(r):
     r.expect_absent("watchdog.fired", "the MTF exit ends the HLT; nothing else would")
 
 
-@check(LAB, "mtf-vs-timer", 5, ["06-2", "06-3"],
+@check(LAB, "mtf-vs-timer", 10, ["06-2", "06-3"],
        "an MTF exit and a VMX-preemption timer exit due at the same boundary: MTF first")
 def mtf_vs_timer(r):
     handler = label(r, "inject_handler")
@@ -149,7 +149,7 @@ def mtf_vs_timer(r):
     r.expect_eq("irq.count", 1, "the guest's handler runs once")
 
 
-@check(LAB, "mtf-vs-interrupt", 5, ["06-2", "06-3"],
+@check(LAB, "mtf-vs-interrupt", 10, ["06-2", "06-3"],
        "an MTF exit ranks above a pending interrupt")
 def mtf_vs_interrupt(r):
     reasons = r.bochs.reasons()
@@ -194,7 +194,7 @@ def expect_breakpoints(r, names, counts):
                   "after the step")
 
 
-@check(LAB, "breakpoint", 8, ["06-4", "06-5", "06-6"],
+@check(LAB, "breakpoint", 16, ["06-4", "06-5", "06-6"],
        "breakpoints that survive execution: every hit counted, the program's result unchanged")
 def breakpoint(r):
     count = C["BP_LOOP_BASE"] + r.nonce % C["BP_LOOP_SPREAD"]
@@ -203,7 +203,7 @@ def breakpoint(r):
                 f"the loop ({count} times, nonce) computes what it computes without breakpoints")
 
 
-@check(LAB, "breakpoint-chain", 5, ["06-5", "06-7"],
+@check(LAB, "breakpoint-chain", 10, ["06-5", "06-7"],
        "exceptions that are not the hypervisor's breakpoints still reach the guest")
 def breakpoint_chain(r):
     count = C["BP_LOOP_BASE"] + r.nonce % C["BP_LOOP_SPREAD"]
