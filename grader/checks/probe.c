@@ -24,6 +24,7 @@ static const struct feature features[] = {
 	{ "ept-4-level-walk", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_PAGE_WALK_4, false },
 	{ "ept-write-back", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_MEMTYPE_WB, false },
 	{ "ept-2mb-pages", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_2MB_PAGES, false },
+	{ "ept-1gb-pages", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_1GB_PAGES, false },
 	{ "ept-accessed-dirty", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_ACCESSED_DIRTY, false },
 	{ "invept", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_INVEPT, false },
 	{ "invept-single-context", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_INVEPT_SINGLE_CONTEXT, false },
