@@ -120,13 +120,13 @@ static void counting_invept(const char *phase, void (*step)(struct vcpu *v), str
 
 static void protect(struct vcpu *v) { ept_write_protect(v, PROTECT_GPA, TRACKED_PAGES * PAGE_SIZE); }
 
-/* The pages the phase should have written, as the host sees them: nonce at 0, index at 8. */
+/* The pages the phase wrote, as the host sees them: the nonce at 0x10, the index at 0x18. */
 static u64 written_in_host(u64 gpa)
 {
 	u64 mask = 0;
 	for (unsigned i = 0; i < TRACKED_PAGES; i++) {
 		u64 *page = (u64 *)(guest_ram + gpa + i * PAGE_SIZE);
-		if (page[0] == boot_params.nonce && page[1] == i)
+		if (page[2] == boot_params.nonce && page[3] == i)
 			mask |= BIT(i);
 	}
 	return mask;
@@ -234,8 +234,9 @@ static enum exit_verdict narrated_violation(struct vcpu *v)
 
 /* ---- the guest: its memory, its EPT, its VMCS state ---- */
 
-/* Page tables (linear 0..1 GiB: 2-MiB pages onto the same physical; 1..2 GiB: one 1-GiB page;
- * ALIAS_LINEAR: 4-KiB pages onto G_CODE), GDT, code and parameters, all in guest RAM. */
+/* Page tables (linear 0..1 GiB: 2-MiB pages, linear x and WINDOW_LINEAR + x onto physical x;
+ * 1..2 GiB: one 1-GiB page; ALIAS_LINEAR: 4-KiB pages onto G_CODE), GDT, code and parameters,
+ * all in guest RAM. */
 static void build_guest_memory(u64 phases)
 {
 	u64 *pml4 = (u64 *)(guest_ram + G_PML4), *pdpt = (u64 *)(guest_ram + G_PDPT);
@@ -247,7 +248,7 @@ static void build_guest_memory(u64 phases)
 	pdpt[1] = SIZE_1G | rw | PTE_PAGE_SIZE;
 	pdpt[ALIAS_LINEAR / SIZE_1G] = G_PD_ALIAS | rw;
 	for (unsigned i = 0; i < 512; i++)
-		pd_low[i] = i * SIZE_2M | rw | PTE_PAGE_SIZE;
+		pd_low[i] = (i * SIZE_2M) % WINDOW_LINEAR | rw | PTE_PAGE_SIZE;
 	pd_alias[0] = G_PT_ALIAS | rw;
 	for (unsigned i = 0; i < G_CODE_MAX / PAGE_SIZE; i++)
 		pt_alias[i] = (G_CODE + i * PAGE_SIZE) | rw;

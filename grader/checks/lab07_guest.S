@@ -45,7 +45,7 @@ lab07_guest_start:
 	call phase_dirty
 1:	test $PHASE_MISCONFIG, %r13d
 	jz 1f
-	mov $MISCONFIG_GPA, %edx
+	mov $(WINDOW_LINEAR + MISCONFIG_GPA), %edx
 	mov (%rdx), %rcx		/* an EPT misconfiguration: the hypervisor stops here */
 	report REPORT_MISCONFIG_SURVIVED, %rcx
 1:	mov $HC_DONE, %eax
@@ -60,7 +60,7 @@ phase_ram:
 	xor %ecx, %ecx
 	mov %r14, %rdx
 	and $0xff8, %edx
-	add $BIG_GPA, %rdx
+	add $(WINDOW_LINEAR + BIG_GPA), %rdx
 	mov $512, %r8d
 1:	rol $5, %rcx
 	xor (%rdx), %rcx
@@ -85,7 +85,7 @@ demand_address:
 	shr $8, %rax
 	and $0xff8, %eax
 	add %rax, %rdx
-	add $DEMAND_GPA, %rdx
+	add $(WINDOW_LINEAR + DEMAND_GPA), %rdx
 	ret
 
 /* First a read of each page (a fresh page reads 0), then a write, then all read back. */
@@ -117,7 +117,7 @@ phase_demand:
 /* Four device accesses: two from code reached through a 2-MiB guest page, two through the
  * 4-KiB alias; each form once (89 store, 8B load 64 and 32 bits, C7 store of an immediate). */
 phase_mmio:
-	mov $MMIO_GPA, %ebx
+	mov $(WINDOW_LINEAR + MMIO_GPA), %ebx
 	mov %r14d, %eax
 	xor $MMIO_LATCH_XOR, %eax
 	mov %eax, MMIO_LATCH(%rbx)
@@ -143,17 +143,18 @@ phase_mmio:
 	xor %r14, %r12
 .endm
 
-/* Every page of the range read; those in R12 written twice (the second write must not exit). */
+/* Every page of the range read; those in R12 written twice (the second write must not exit).
+ * All through WINDOW_LINEAR. */
 .macro touch_pages base
 	xor %ecx, %ecx
 1:	mov %rcx, %rdx
 	shl $12, %rdx
-	add $\base, %rdx
+	add $(WINDOW_LINEAR + \base), %rdx
 	mov 0x100(%rdx), %r9
 	bt %rcx, %r12
 	jnc 2f
-	mov %r14, (%rdx)
-	mov %rcx, 8(%rdx)
+	mov %r14, 0x10(%rdx)		/* not at offset 0: the exit's address is not page-aligned */
+	mov %rcx, 0x18(%rdx)
 2:	inc %ecx
 	cmp $TRACKED_PAGES, %ecx
 	jb 1b

@@ -20,6 +20,9 @@
 #define P_NONCE 0
 #define P_PHASES 8
 #define ALIAS_LINEAR 0x80000000		/* linear address of G_CODE through G_PT_ALIAS */
+#define WINDOW_LINEAR 0x20000000	/* linear WINDOW_LINEAR + x is physical x (x < 512 MiB): the
+					 * guest reaches everything beyond its code and tables through
+					 * it, so no linear address equals its physical one */
 
 /* ---- beyond the RAM ---- */
 #define BIG_GPA 0x200000		/* one 2-MiB EPT leaf, read-only, filled by the check */
