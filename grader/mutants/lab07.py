@@ -33,7 +33,7 @@ MUTANTS = [
      "*entry = virt_to_phys(page_alloc()) | EPT_RWX;",
      "*entry = virt_to_phys(page_alloc()) | EPT_WRITE | EPT_EXECUTE;",
      "ept-leaves", "BAD      exits.EPT_MISCONFIGURATION"),
-    # 07-5: INVEPT (SDM 29.4.3.1)
+    # 07-5: INVEPT (SDM 29.4.3)
     ("invept-missing-after-write-protect", "07", "ept.c",
      "e->written_count = 0;\n\tept_invalidate(v);", "e->written_count = 0;",
      "ept-invept", "BAD      invept.protect.count = 0"),

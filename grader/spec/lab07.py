@@ -181,7 +181,7 @@ def ept_invept(r):
     for phase, what in (("protect", "taking write permission away"),
                         ("dirty", "clearing dirty flags")):
         r.expect(f"invept.{phase}.count", lambda v: int(v, 0) >= 1, "at least 1",
-                 f"{what} needs INVEPT (SDM 29.4.3.1): Bochs flushes at every VM entry, so the guest "
+                 f"{what} needs INVEPT (SDM 29.4.3): Bochs flushes at every VM entry, so the guest "
                  "cannot show it; the grader counts the INVEPTs executed")
         r.expect_eq(f"invept.{phase}.type", C["INVEPT_SINGLE_CONTEXT"],
                     "single-context, which IA32_VMX_EPT_VPID_CAP[25] offers: only this EPTP's")

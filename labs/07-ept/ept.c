@@ -99,7 +99,7 @@ void *ept_gpa_to_host(struct vcpu *v, u64 gpa)
 void ept_invalidate(struct vcpu *v)
 {
 	/* TODO 07-5
-	 * SDM 29.4.3.1 and 31.3 (INVEPT): the processor may cache translations derived from the
+	 * SDM 29.4.3 and 31.3 (INVEPT): the processor may cache translations derived from the
 	 * EPT; software that makes an entry less permissive, points it elsewhere or clears an
 	 * A/D flag must invalidate them. Single-context INVEPT (type 1) drops those of one EPTP,
 	 * all-context (type 2) those of every EPTP; IA32_VMX_EPT_VPID_CAP bits 20, 25 and 26 say
@@ -118,7 +118,7 @@ void ept_write_protect(struct vcpu *v, u64 gpa, u64 size)
 {
 	/* TODO 07-6
 	 * SDM 29.3.3.2: a write to a page whose EPT leaf (or any entry above it) lacks bit 1 is an
-	 * EPT violation; SDM 29.4.3.1: removing a permission needs INVEPT, or the processor may go
+	 * EPT violation; SDM 29.4.3: removing a permission needs INVEPT, or the processor may go
 	 * on using the cached writable translation.
 	 * Do: clear EPT_WRITE in the leaf of every 4-KiB page of the range (panic for a page that
 	 * is not mapped by a 4-KiB leaf), remember the range in lab07(v) and empty its written
@@ -137,7 +137,7 @@ void ept_dirty_log_start(struct vcpu *v, u64 gpa, u64 pages)
 	/* TODO 07-7
 	 * SDM 29.3.5: with EPTP bit 6, the processor sets the accessed flag (bit 8) of every EPT
 	 * entry it uses and the dirty flag (bit 9) of a leaf through which the guest writes. It
-	 * never clears them; software does, and then must invalidate (29.4.3.1), or a cached
+	 * never clears them; software does, and then must invalidate (29.4.3), or a cached
 	 * translation lets the next write go by without setting the flag again.
 	 * Do: clear the dirty flag of each page's leaf, then invalidate.
 	 * Hint: ept_lookup(), EPT_DIRTY.

@@ -23,7 +23,7 @@ static __maybe_unused enum exit_verdict map_on_demand(struct vcpu *v, u64 gpa)
 {
 	/* TODO 07-10
 	 * SDM 29.3.3.2: the access is retried when the guest resumes, and now goes through the
-	 * new entry. SDM 29.4.3.3 (invalidation on an EPT violation): the violation itself made
+	 * new entry. SDM 29.4.3 (invalidation on an EPT violation): the violation itself made
 	 * the processor drop whatever it cached for this address, so a mapping added here needs
 	 * no INVEPT.
 	 * Do: map the 4-KiB page holding gpa to a fresh (zeroed) host page, readable, writable and
@@ -40,7 +40,7 @@ static __maybe_unused enum exit_verdict record_write(struct vcpu *v, u64 gpa)
 {
 	/* TODO 07-11
 	 * SDM 29.3.3.2: the write did not happen; resumed, the guest writes again. Adding write
-	 * permission needs no INVEPT (29.4.3.3, as for 07-10).
+	 * permission needs no INVEPT (29.4.3, as for 07-10).
 	 * Do: append the page's guest-physical address to lab07(v)->written (at most
 	 * WRITE_LOG_MAX), give its leaf write permission back, resume.
 	 * Hint: ept_lookup(), EPT_WRITE.
