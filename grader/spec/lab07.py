@@ -110,6 +110,10 @@ def ept_isolation(r):
                 "nothing maps the hypervisor's memory or the EPT tables themselves")
     r.expect_absent("isolation.first_bad_leaf", "no leaf outside the guest's memory")
     r.expect_eq("isolation.demand_pages", C["DEMAND_TOUCHES"], "one fresh page per page touched")
+    expect_violations(r, [READ | LINEAR_VALID | FINAL] * C["DEMAND_TOUCHES"] +
+                      [WRITE | LINEAR_VALID | FINAL, READ | LINEAR_VALID | FINAL] * 2,
+                      "one exit per demand page, one per device access, none for RAM or the "
+                      "2-MiB and 1-GiB pages")
     r.expect_eq("guest.big_digest", big_digest(r.nonce), "the guest reads its own memory")
     expect_done(r)
 
@@ -186,6 +190,9 @@ def ept_invept(r):
         r.expect_eq(f"invept.{phase}.type", C["INVEPT_SINGLE_CONTEXT"],
                     "single-context, which IA32_VMX_EPT_VPID_CAP[25] offers: only this EPTP's")
         r.expect_eq(f"invept.{phase}.eptp_is_current", 1, "for the EPTP in the VMCS")
+    expect_violations(r, [WRITE | ALLOWED_R | ALLOWED_X | LINEAR_VALID | FINAL] *
+                      bin(protect_mask(r.nonce)).count("1"),
+                      "one exit per write-protected page written; dirty logging exits never")
     expect_done(r)
 
 
