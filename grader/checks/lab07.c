@@ -100,7 +100,6 @@ static const char *const report_keys[REPORT_KEYS] = {
 	[REPORT_DEMAND_FIRST_READS] = "guest.demand_first_reads",
 	[REPORT_DEMAND_DIGEST] = "guest.demand_digest", [REPORT_MMIO_MIX] = "guest.mmio_mix",
 	[REPORT_MMIO_ID] = "guest.mmio_id", [REPORT_MISCONFIG_SURVIVED] = "guest.misconfig_survived",
-	[REPORT_RAM_CODE] = "guest.ram_code",
 };
 
 /* Runs `step` and reports how many INVEPTs it executed, of which type, for which EPTP. */
@@ -177,6 +176,59 @@ static void dirty_end(struct vcpu *v)
 	report_fact("dirty.written", "0x%lx", written_in_host(DIRTY_GPA));
 }
 
+/* The consumer of the page-modification log: after every drain (a log-full exit, the end of
+ * the phase) it takes what ept_pml_drain() appended and empties the list, as dirty tracking for
+ * live migration would. Every address must be a page of RAM or of the demand region, once. */
+static u64 pml_ram[GUEST_RAM_SIZE / PAGE_SIZE / 64], pml_demand[DEMAND_SIZE / PAGE_SIZE / 64];
+static u64 pml_ram_pages, pml_demand_pages, pml_duplicates, pml_elsewhere, pml_entries;
+static exit_handler student_pml_full;
+
+static void consume_pml(struct vcpu *v)
+{
+	struct lab07_vcpu *e = lab07(v);
+	for (unsigned i = 0; i < e->pml_logged_count && i < PML_ENTRIES; i++) {
+		u64 gpa = e->pml_logged[i], *seen = NULL, *count = NULL;
+		pml_entries++;
+		if (gpa < GUEST_RAM_SIZE) {
+			seen = pml_ram;
+			count = &pml_ram_pages;
+		} else if (gpa >= DEMAND_GPA && gpa < DEMAND_GPA + DEMAND_SIZE) {
+			seen = pml_demand;
+			count = &pml_demand_pages;
+			gpa -= DEMAND_GPA;
+		}
+		if (!seen || (gpa & 0xfff)) {
+			pml_elsewhere++;
+			continue;
+		}
+		u64 page = gpa / PAGE_SIZE;
+		if (seen[page / 64] & BIT(page % 64))
+			pml_duplicates++;
+		else
+			(*count)++;
+		seen[page / 64] |= BIT(page % 64);
+	}
+	e->pml_logged_count = 0;
+}
+
+static enum exit_verdict consuming_pml_full(struct vcpu *v)
+{
+	enum exit_verdict verdict = student_pml_full(v);
+	consume_pml(v);
+	return verdict;
+}
+
+static void pml_end(struct vcpu *v)
+{
+	ept_pml_drain(v);
+	consume_pml(v);
+	report_fact("pml.entries", "%lu", pml_entries);
+	report_fact("pml.ram_pages", "%lu", pml_ram_pages);
+	report_fact("pml.demand_pages", "%lu", pml_demand_pages);
+	report_fact("pml.duplicates", "%lu", pml_duplicates);
+	report_fact("pml.elsewhere", "%lu", pml_elsewhere);
+}
+
 static enum exit_verdict ept_hypercall(struct vcpu *v)
 {
 	switch (v->regs.rax) {
@@ -196,6 +248,9 @@ static enum exit_verdict ept_hypercall(struct vcpu *v)
 		break;
 	case HC_EPT_DIRTY_END:
 		dirty_end(v);
+		break;
+	case HC_EPT_PML_END:
+		pml_end(v);
 		break;
 	default:
 		printf("lab07: unknown hypercall %lu\n", v->regs.rax);
@@ -255,8 +310,8 @@ static void build_guest_memory(u64 phases)
 	struct descriptor_table gdtr = read_gdtr();
 	memcpy(guest_ram + G_GDT, (void *)gdtr.base, gdtr.limit + 1UL);
 	u64 size = (u64)(lab07_guest_end - lab07_guest_start);
-	if (size > G_CODE_MAX)
-		panic("lab07: the guest program is larger than G_CODE_MAX");
+	if (size > G_CODE_MAX || size > PML_WRITE_OFFSET)
+		panic("lab07: the guest program is larger than G_CODE_MAX or PML_WRITE_OFFSET");
 	memcpy(guest_ram + G_CODE, lab07_guest_start, size);
 	u64 *params = (u64 *)(guest_ram + G_PARAMS);
 	params[P_NONCE / 8] = boot_params.nonce;
@@ -471,6 +526,15 @@ static void setup_misconfig(struct vcpu *v)
 		*leaf = (*leaf & ~EPT_RWX) | EPT_WRITE;
 }
 
+static void setup_pml(struct vcpu *v)
+{
+	setup_guest(v, PHASE_DEMAND | PHASE_PML);
+	ept_pml_enable(v);
+	student_pml_full = exit_handler_for(EXIT_REASON_PAGE_MODIFICATION_LOG_FULL);
+	if (student_pml_full)
+		exit_register(EXIT_REASON_PAGE_MODIFICATION_LOG_FULL, consuming_pml_full);
+}
+
 static void setup_ram(struct vcpu *v) { setup_guest(v, PHASE_RAM); }
 static void setup_isolation(struct vcpu *v) { setup_guest(v, PHASE_RAM | PHASE_DEMAND | PHASE_MMIO); }
 static void setup_demand(struct vcpu *v) { setup_guest(v, PHASE_DEMAND); }
@@ -488,5 +552,6 @@ CHECK(07, mmio, "ept-mmio", .last_stage = STAGE_RUN, .setup = setup_mmio, .verif
 CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect);
 CHECK(07, dirty, "ept-dirty-log", .last_stage = STAGE_RUN, .setup = setup_dirty);
 CHECK(07, invept, "ept-invept", .last_stage = STAGE_RUN, .setup = setup_invept);
+CHECK(07, pml, "ept-pml", .last_stage = STAGE_RUN, .setup = setup_pml);
 CHECK(07, misconfig, "ept-misconfig", .last_stage = STAGE_RUN, .setup = setup_misconfig,
       .verify = verify_misconfig);

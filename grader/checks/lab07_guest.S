@@ -43,6 +43,9 @@ lab07_guest_start:
 1:	test $PHASE_DIRTY, %r13d
 	jz 1f
 	call phase_dirty
+1:	test $PHASE_PML, %r13d
+	jz 1f
+	call phase_pml
 1:	test $PHASE_MISCONFIG, %r13d
 	jz 1f
 	mov $(WINDOW_LINEAR + MISCONFIG_GPA), %edx
@@ -174,5 +177,16 @@ phase_dirty:
 	xor %rax, %r12
 	touch_pages DIRTY_GPA
 	hypercall HC_EPT_DIRTY_END
+	ret
+/* A write to every page of RAM (code, tables and stack included, at an offset none of them
+ * uses): 512 dirty pages, plus the demand phase's: more than one log holds. */
+phase_pml:
+	mov $(WINDOW_LINEAR + PML_WRITE_OFFSET), %edx
+	mov $(GUEST_RAM_SIZE / 0x1000), %ecx
+1:	mov %r14, (%rdx)
+	add $0x1000, %rdx
+	dec %ecx
+	jnz 1b
+	hypercall HC_EPT_PML_END
 	ret
 lab07_guest_end:

@@ -58,6 +58,8 @@
 #define PHASE_PROTECT 8
 #define PHASE_DIRTY 16
 #define PHASE_MISCONFIG 32
+#define PHASE_PML 64			/* a write to every page of RAM, at PML_WRITE_OFFSET */
+#define PML_WRITE_OFFSET 0xc00		/* free in every page of RAM (code, tables, stack) */
 
 /* ---- the guest's hypercalls (RAX), besides HC_DONE (2) ---- */
 #define HC_EPT_REPORT 0x70		/* RDI = a REPORT_* key, RSI = value */
@@ -65,6 +67,7 @@
 #define HC_EPT_PROTECT_END 0x72		/* the check reports what was recorded */
 #define HC_EPT_DIRTY_START 0x73		/* the check starts dirty logging of DIRTY_GPA */
 #define HC_EPT_DIRTY_END 0x74		/* the check collects it */
+#define HC_EPT_PML_END 0x75		/* the check drains the page-modification log */
 
 #define REPORT_BIG_DIGEST 0
 #define REPORT_HUGE_READ 1
@@ -73,8 +76,7 @@
 #define REPORT_MMIO_MIX 4
 #define REPORT_MMIO_ID 5
 #define REPORT_MISCONFIG_SURVIVED 6
-#define REPORT_RAM_CODE 7
-#define REPORT_KEYS 8
+#define REPORT_KEYS 7
 
 /* The pages a phase writes: bit i = page i. */
 #define PROTECT_MASK_ROTATE 23		/* protect: nonce ^ rotl(nonce, 23) */

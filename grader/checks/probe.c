@@ -26,6 +26,7 @@ static const struct feature features[] = {
 	{ "ept-2mb-pages", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_2MB_PAGES, false },
 	{ "ept-1gb-pages", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_1GB_PAGES, false },
 	{ "ept-accessed-dirty", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_ACCESSED_DIRTY, false },
+	{ "page-modification-logging", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_ENABLE_PML, true },
 	{ "invept", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_INVEPT, false },
 	{ "invept-single-context", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_INVEPT_SINGLE_CONTEXT, false },
 	{ "invept-all-context", MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_INVEPT_ALL_CONTEXT, false },

@@ -196,6 +196,25 @@ def ept_invept(r):
     expect_done(r)
 
 
+@check(LAB, "ept-pml", 8, ["07-15", "07-16"],
+       "page-modification logging: every page whose dirty flag was set, once, across full logs")
+def ept_pml(r):
+    touches = C["DEMAND_TOUCHES"]
+    r.expect_eq("pml.ram_pages", C["GUEST_RAM_SIZE"] // PAGE,
+                "the guest wrote every page of its RAM: each is logged (SDM 29.3.6)")
+    r.expect_eq("pml.demand_pages", touches, "and each demand page it wrote")
+    r.expect_eq("pml.duplicates", 0, "a page is logged when its dirty flag goes from 0 to 1: once")
+    r.expect_eq("pml.elsewhere", 0,
+                "every drained entry is a 4-KiB-aligned address the guest wrote: entries index + 1 "
+                "to 511 of each round, all 512 when the index wrapped to 0xFFFF")
+    r.expect_eq("pml.entries", C["GUEST_RAM_SIZE"] // PAGE + touches, "nothing lost, nothing extra")
+    r.expect("exits.PAGE_MODIFICATION_LOG_FULL", lambda v: int(v, 0) >= 1, "at least 1",
+             "more pages than one log holds (512): the log fills, exits, is drained and reset to 511")
+    expect_violations(r, [READ | LINEAR_VALID | FINAL] * touches, "the demand phase's first touches")
+    r.expect_eq("guest.demand_digest", demand_digest(r.nonce), "the guest's writes all happened")
+    expect_done(r)
+
+
 @check(LAB, "ept-misconfig", 8, ["07-12"],
        "EPT misconfigurations: each rule of SDM 29.3.3.1, and a guest that meets one is stopped")
 def ept_misconfig(r):

@@ -7,6 +7,7 @@
 #include "vcpu.h"
 
 #define WRITE_LOG_MAX 64	/* pages a write-protection phase can record */
+#define PML_ENTRIES 512		/* SDM 29.3.6: the log is one 4-KiB page of 8-byte addresses */
 
 struct lab07_vcpu {
 	u64 *pml4;			/* the EPT PML4 table (host pointer = host-physical address) */
@@ -16,6 +17,9 @@ struct lab07_vcpu {
 	u64 protect_start, protect_end;	/* guest-physical [start, end): writes are recorded */
 	u64 written[WRITE_LOG_MAX];	/* guest-physical pages written while protected */
 	unsigned written_count;
+	u64 *pml_log;			/* the page-modification log (PML_ADDRESS), one page */
+	u64 *pml_logged;		/* guest-physical pages drained from it (one page), until ... */
+	unsigned pml_logged_count;	/* ... their consumer takes them and sets this to 0 */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */
@@ -59,6 +63,8 @@ void ept_invalidate(struct vcpu *v);
 void ept_write_protect(struct vcpu *v, u64 gpa, u64 size);
 void ept_dirty_log_start(struct vcpu *v, u64 gpa, u64 pages);
 u64 ept_dirty_log_collect(struct vcpu *v, u64 gpa, u64 pages);
+void ept_pml_enable(struct vcpu *v);
+void ept_pml_drain(struct vcpu *v);
 /* violation.c: EPT-violation and EPT-misconfiguration exits */
 enum ept_misconfig ept_entry_misconfig(u64 entry, unsigned level);
 /* guest_walk.c: the guest's own page walk, and MMIO emulation */

@@ -1,5 +1,5 @@
-/* Lab 07: EPT violations (exit reason 48) and EPT misconfigurations (exit reason 49), SDM Vol.
- * 3C 29.3.3. A violation is a guest access the EPT does not allow: here a page mapped on first
+/* Lab 07: EPT violations (exit reason 48), EPT misconfigurations (exit reason 49) and full
+ * page-modification logs (exit reason 62), SDM Vol. 3C 29.3.3, 29.3.6. A violation is a guest access the EPT does not allow: here a page mapped on first
  * touch, a recorded write, or a device access to emulate. A misconfiguration is an entry the
  * processor cannot use at all. */
 #include "lab.h"
@@ -115,10 +115,19 @@ static enum exit_verdict handle_ept_misconfiguration(struct vcpu *v)
 	return EXIT_STOP;
 }
 
+/* Exit reason 62 (SDM 29.3.6): the log is full; the write that needed an entry has not
+ * happened yet. Drain the log and let the guest retry. */
+static enum exit_verdict handle_pml_full(struct vcpu *v)
+{
+	ept_pml_drain(v);
+	return EXIT_RESUME;
+}
+
 static void lab07_setup(struct vcpu *v)
 {
 	(void)v;
 	exit_register(EXIT_REASON_EPT_VIOLATION, handle_ept_violation);
 	exit_register(EXIT_REASON_EPT_MISCONFIGURATION, handle_ept_misconfiguration);
+	exit_register(EXIT_REASON_PAGE_MODIFICATION_LOG_FULL, handle_pml_full);
 }
 LAB_SETUP(07, lab07_setup);

@@ -1,5 +1,5 @@
 /* Lab 07: the EPT pointer, the EPT paging structures, INVEPT and dirty logging (SDM Vol. 3C,
- * 25.6.11, 29.3, 29.4.3). The guest's physical addresses go through these tables to host
+ * 25.6.11, 29.3, 29.4.3) and page-modification logging (29.3.6). The guest's physical addresses go through these tables to host
  * memory; an address they do not map exits (EPT violation). */
 #include "lab.h"
 #include "lab07.h"
@@ -222,4 +222,58 @@ u64 ept_dirty_log_collect(struct vcpu *v, u64 gpa, u64 pages)
 	}
 	return bitmap;
 	/* END 07-8 */
+}
+
+/* Turns on page-modification logging: the processor appends the guest-physical address of
+ * every page whose dirty flag it sets to a log the hypervisor drains. */
+void ept_pml_enable(struct vcpu *v)
+{
+	/* BEGIN 07-15 unused: v
+	 * SDM 29.3.6: with "enable PML" (secondary control bit 17), each time the processor sets
+	 * the dirty flag of an EPT leaf (0 to 1) it writes the page's guest-physical address (bits
+	 * 11:0 clear) to the 4-KiB log at PML_ADDRESS, at entry GUEST_PML_INDEX, and decrements the
+	 * index. It logs only when EPTP bit 6 (A/D flags) is set. An index outside 0-511 when a
+	 * flag must be set makes a page-modification log-full exit (reason 62) instead. SDM
+	 * 27.2.1.1: PML needs EPT, and PML_ADDRESS must be 4-KiB aligned.
+	 * Do: panic with a message if the control is not offered (allowed-1 bits of
+	 * IA32_VMX_PROCBASED_CTLS2) or lab07(v)->eptp lacks the A/D bit; allocate the log and a
+	 * page for lab07(v)->pml_logged; write PML_ADDRESS and GUEST_PML_INDEX = 511 (the log
+	 * fills from the top); add the control.
+	 * Hint: vmx_controls_allowed(), CPU2_ENABLE_PML, EPTP_ACCESSED_DIRTY, PML_ENTRIES.
+	 */
+	struct lab07_vcpu *e = lab07(v);
+	if (!vmx_controls_allowed(CPU2_ENABLE_PML, MSR_IA32_VMX_PROCBASED_CTLS2))
+		panic("EPT: IA32_VMX_PROCBASED_CTLS2 does not allow \"enable PML\" (bit 17)");
+	if (!(e->eptp & EPTP_ACCESSED_DIRTY))
+		panic("EPT: page-modification logging needs the EPT A/D flags (EPTP bit 6)");
+	e->pml_log = page_alloc();
+	e->pml_logged = page_alloc();
+	e->pml_logged_count = 0;
+	vmcs_write(PML_ADDRESS, virt_to_phys(e->pml_log));
+	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU2_ENABLE_PML;
+	vmcs_write(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
+		   vmx_adjust_controls((u32)secondary, MSR_IA32_VMX_PROCBASED_CTLS2, "secondary controls"));
+	/* END 07-15 */
+}
+
+/* Moves the logged addresses to lab07(v)->pml_logged and empties the log. */
+void ept_pml_drain(struct vcpu *v)
+{
+	/* BEGIN 07-16 unused: v
+	 * SDM 29.3.6: the processor writes entry `index` and then decrements it, so after k
+	 * entries the index is 511 - k and entries index + 1 .. 511 are the log. A full log
+	 * (512 entries) leaves the index at 0xFFFF (it wrapped below 0): then all 512 entries are
+	 * valid. Entries below index + 1 were never written by this round.
+	 * Do: append the valid entries to lab07(v)->pml_logged (at most PML_ENTRIES in all), then
+	 * set GUEST_PML_INDEX back to 511.
+	 * Hint: the index is 16 bits; anything above 511 means "full".
+	 */
+	struct lab07_vcpu *e = lab07(v);
+	u64 index = vmcs_read(GUEST_PML_INDEX) & 0xffff;
+	unsigned first = index >= PML_ENTRIES ? 0 : (unsigned)index + 1;
+	for (unsigned i = first; i < PML_ENTRIES && e->pml_logged_count < PML_ENTRIES; i++)
+		e->pml_logged[e->pml_logged_count++] = e->pml_log[i];
+	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+	/* END 07-16 */
 }
