@@ -1,59 +1,17 @@
-/* Lab 07 checks: a guest in its own guest-physical space. The check gives the guest 2 MiB of
- * RAM (4-KiB EPT leaves onto a host block elsewhere), a read-only 2-MiB leaf and a read-only
- * 1-GiB leaf, a demand region, a device page, and its own page tables, GDT and stack, all built
- * by the student's ept_map() and copied into guest RAM here; lab07_guest.S runs in it. What
- * the guest read and what the EPT holds afterwards (walked here, from the VMCS's EPTP) are the
- * evidence; nothing of the hypervisor may be reachable. */
+/* Lab 07 checks: a guest in its own guest-physical space (built by lab07_space.c with the
+ * student's ept_map(); lab07_guest.S runs in it), a device page, the guest's hypercalls that
+ * start and end its phases, and what each check reports. What the guest read, what the device
+ * saw and what the EPT holds afterwards (walked from the VMCS's EPT pointer) are the evidence. */
 #include "check.h"
 #include "lab.h"
 #include "lab07.h"
 #include "lab07_shared.h"
+#include "lab07_space.h"
 #include "params.h"
 
-#define HOST_RAM_END 0x8000000UL	/* Bochs's 128 MiB (mm.c) */
-#define HOST_IMAGE_END 0x200000UL	/* the kernel, its stacks and tables (mm.c starts here) */
-_Static_assert(GUEST_RAM_SIZE == SIZE_2M && HUGE_HPA % SIZE_1G == 0 && HUGE_HPA >= HOST_RAM_END,
-	       "lab07_shared.h: the layout this file assumes");
-
-extern const char lab07_guest_start[], lab07_guest_end[];
-
-static u8 *guest_ram, *big_page;	/* host blocks behind guest RAM and BIG_GPA */
 static exit_handler student_violation;
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
-
-/* 2 MiB of zeroed, contiguous, 2-MiB-aligned host memory (page_alloc hands out fresh pages in
- * order; the pages skipped to reach the alignment are not needed again). */
-static u8 *alloc_2m(void)
-{
-	u8 *first = page_alloc();
-	while (virt_to_phys(first) & (SIZE_2M - 1))
-		first = page_alloc();
-	for (unsigned i = 1; i < SIZE_2M / PAGE_SIZE; i++)
-		if ((u8 *)page_alloc() != first + i * PAGE_SIZE)
-			panic("lab07: no contiguous 2 MiB for the guest");
-	return first;
-}
-
-/* ---- the grader's own EPT walk: what the processor uses, read from the VMCS ---- */
-
-static u64 *ept_root(void) { return phys_to_virt(vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK); }
-
-static u64 *grader_walk(u64 gpa, unsigned *level)
-{
-	u64 *table = ept_root();
-	for (unsigned l = EPT_LEVELS; l >= 1; l--) {
-		u64 *entry = &table[ept_index(gpa, l)];
-		if (!(*entry & EPT_RWX))
-			return NULL;
-		if (l == 1 || (l <= 3 && (*entry & EPT_LARGE_PAGE))) {
-			*level = l;
-			return entry;
-		}
-		table = phys_to_virt(*entry & EPT_ADDRESS_MASK);
-	}
-	return NULL;
-}
 
 /* ---- the device at MMIO_GPA ---- */
 
@@ -124,7 +82,7 @@ static u64 written_in_host(u64 gpa)
 {
 	u64 mask = 0;
 	for (unsigned i = 0; i < TRACKED_PAGES; i++) {
-		u64 *page = (u64 *)(guest_ram + gpa + i * PAGE_SIZE);
+		u64 *page = (u64 *)(lab07_guest_ram + gpa + i * PAGE_SIZE);
 		if (page[2] == boot_params.nonce && page[3] == i)
 			mask |= BIT(i);
 	}
@@ -155,7 +113,7 @@ static void dirty_start(struct vcpu *v)
 {
 	for (unsigned i = 0; i < TRACKED_PAGES; i++) {
 		unsigned level;
-		u64 *leaf = grader_walk(DIRTY_GPA + i * PAGE_SIZE, &level);
+		u64 *leaf = lab07_ept_walk(DIRTY_GPA + i * PAGE_SIZE, &level);
 		if (leaf)
 			*leaf |= EPT_ACCESSED | EPT_DIRTY;
 	}
@@ -167,7 +125,7 @@ static void dirty_end(struct vcpu *v)
 	u64 flags = 0;
 	for (unsigned i = 0; i < TRACKED_PAGES; i++) {
 		unsigned level;
-		u64 *leaf = grader_walk(DIRTY_GPA + i * PAGE_SIZE, &level);
+		u64 *leaf = lab07_ept_walk(DIRTY_GPA + i * PAGE_SIZE, &level);
 		if (leaf && (*leaf & EPT_DIRTY))
 			flags |= BIT(i);
 	}
@@ -287,175 +245,24 @@ static enum exit_verdict narrated_violation(struct vcpu *v)
 	return verdict;
 }
 
-/* ---- the guest: its memory, its EPT, its VMCS state ---- */
-
-/* Page tables (linear 0..1 GiB: 2-MiB pages, linear x and WINDOW_LINEAR + x onto physical x;
- * 1..2 GiB: one 1-GiB page; ALIAS_LINEAR: 4-KiB pages onto G_CODE), GDT, code and parameters,
- * all in guest RAM. */
-static void build_guest_memory(u64 phases)
-{
-	u64 *pml4 = (u64 *)(guest_ram + G_PML4), *pdpt = (u64 *)(guest_ram + G_PDPT);
-	u64 *pd_low = (u64 *)(guest_ram + G_PD_LOW), *pd_alias = (u64 *)(guest_ram + G_PD_ALIAS);
-	u64 *pt_alias = (u64 *)(guest_ram + G_PT_ALIAS);
-	const u64 rw = PTE_PRESENT | PTE_WRITABLE;
-	pml4[0] = G_PDPT | rw;
-	pdpt[0] = G_PD_LOW | rw;
-	pdpt[1] = SIZE_1G | rw | PTE_PAGE_SIZE;
-	pdpt[ALIAS_LINEAR / SIZE_1G] = G_PD_ALIAS | rw;
-	for (unsigned i = 0; i < 512; i++)
-		pd_low[i] = (i * SIZE_2M) % WINDOW_LINEAR | rw | PTE_PAGE_SIZE;
-	pd_alias[0] = G_PT_ALIAS | rw;
-	for (unsigned i = 0; i < G_CODE_MAX / PAGE_SIZE; i++)
-		pt_alias[i] = (G_CODE + i * PAGE_SIZE) | rw;
-	struct descriptor_table gdtr = read_gdtr();
-	memcpy(guest_ram + G_GDT, (void *)gdtr.base, gdtr.limit + 1UL);
-	u64 size = (u64)(lab07_guest_end - lab07_guest_start);
-	if (size > G_CODE_MAX || size > PML_WRITE_OFFSET)
-		panic("lab07: the guest program is larger than G_CODE_MAX or PML_WRITE_OFFSET");
-	memcpy(guest_ram + G_CODE, lab07_guest_start, size);
-	u64 *params = (u64 *)(guest_ram + G_PARAMS);
-	params[P_NONCE / 8] = boot_params.nonce;
-	params[P_PHASES / 8] = phases;
-	/* the 2-MiB leaf: one qword per page where the guest reads, from the nonce and its offset */
-	for (unsigned i = 0; i < 512; i++) {
-		u64 offset = i * PAGE_SIZE + (boot_params.nonce & 0xff8);
-		*(u64 *)(big_page + offset) = (boot_params.nonce ^ offset) * 0x100000001b3UL;
-	}
-}
-
-/* The guest-physical space, through the student's ept_map(). */
-static void map_guest(struct vcpu *v)
-{
-	for (u64 gpa = 0; gpa < GUEST_RAM_SIZE; gpa += PAGE_SIZE)
-		ept_map(v, gpa, virt_to_phys(guest_ram + gpa), SIZE_4K, EPT_RWX);
-	ept_map(v, BIG_GPA, virt_to_phys(big_page), SIZE_2M, EPT_READ);
-	ept_map(v, HUGE_GPA, HUGE_HPA, SIZE_1G, EPT_READ);
-	lab07(v)->demand_start = DEMAND_GPA;
-	lab07(v)->demand_end = DEMAND_GPA + DEMAND_SIZE;
-	mmio_device_register(&device);
-}
-
-/* The VMCS's guest state for the guest in its own memory: everything it reaches is guest RAM. */
-static void enter_guest(void)
-{
-	vmcs_write(GUEST_CR3, G_PML4);
-	vmcs_write(GUEST_RIP, G_CODE);
-	vmcs_write(GUEST_RSP, G_STACK_TOP);
-	vmcs_write(GUEST_GDTR_BASE, G_GDT);
-	vmcs_write(GUEST_IDTR_BASE, G_IDT);
-	vmcs_write(GUEST_IDTR_LIMIT, PAGE_SIZE - 1);
-	vmcs_write(GUEST_TR_BASE, G_TSS);
-	vmcs_write(GUEST_FS_BASE, 0);
-	vmcs_write(GUEST_GS_BASE, 0);
-}
 
 static void setup_guest(struct vcpu *v, u64 phases)
 {
-	guest_ram = alloc_2m();
-	big_page = alloc_2m();
-	build_guest_memory(phases);
-	ept_enable(v, true);
-	map_guest(v);
-	enter_guest();
+	lab07_space_build(v, phases);
+	mmio_device_register(&device);
 	hypercall_extend(ept_hypercall);
 	student_violation = exit_handler_for(EXIT_REASON_EPT_VIOLATION);
 	if (student_violation)
 		exit_register(EXIT_REASON_EPT_VIOLATION, narrated_violation);
 }
 
-/* ---- what the EPT holds after the run ---- */
 
-#define TABLES_MAX 64
-static u64 tables[TABLES_MAX], demand_hpas[DEMAND_SIZE / PAGE_SIZE];
-static unsigned table_count, demand_count;
-
-static void collect_tables(u64 table_pa, unsigned level)
-{
-	if (table_count < TABLES_MAX)
-		tables[table_count++] = table_pa;
-	u64 *t = phys_to_virt(table_pa);
-	for (unsigned i = 0; i < EPT_ENTRIES && level > 1; i++)
-		if ((t[i] & EPT_RWX) && !(level <= 3 && (t[i] & EPT_LARGE_PAGE)))
-			collect_tables(t[i] & EPT_ADDRESS_MASK, level - 1);
-}
-
-static bool overlaps(u64 a, u64 a_size, u64 b, u64 b_size) { return a < b + b_size && b < a + a_size; }
-
-/* A host page a demand-mapped guest page may have: fresh memory, nobody else's. */
-static bool fresh_host_page(struct vcpu *v, u64 hpa)
-{
-	const void *owned[] = { v->vmcs, v->vmxon_region, v->lab_state[7] };
-	if (hpa < HOST_IMAGE_END || hpa >= HOST_RAM_END ||
-	    overlaps(hpa, PAGE_SIZE, virt_to_phys(guest_ram), SIZE_2M) ||
-	    overlaps(hpa, PAGE_SIZE, virt_to_phys(big_page), SIZE_2M))
-		return false;
-	for (unsigned i = 0; i < ARRAY_SIZE(owned); i++)
-		if (hpa == virt_to_phys(owned[i]))
-			return false;
-	for (unsigned i = 0; i < table_count; i++)
-		if (hpa == tables[i])
-			return false;
-	for (unsigned i = 0; i < demand_count; i++)
-		if (hpa == demand_hpas[i])
-			return false;
-	if (demand_count < ARRAY_SIZE(demand_hpas))
-		demand_hpas[demand_count++] = hpa;
-	return true;
-}
-
-/* Whether the leaf mapping guest-physical [gpa, gpa + size) onto hpa is one the check asked
- * for (or a demand page on fresh memory). */
-static bool leaf_allowed(struct vcpu *v, u64 gpa, u64 hpa, u64 size)
-{
-	if (gpa < GUEST_RAM_SIZE)
-		return size == SIZE_4K && hpa == virt_to_phys(guest_ram) + gpa;
-	if (gpa == BIG_GPA)
-		return size == SIZE_2M && hpa == virt_to_phys(big_page);
-	if (gpa == HUGE_GPA)
-		return size == SIZE_1G && hpa == HUGE_HPA;
-	if (gpa >= DEMAND_GPA && gpa < DEMAND_GPA + DEMAND_SIZE)
-		return size == SIZE_4K && fresh_host_page(v, hpa);
-	return false;
-}
-
-static u64 leaves, bad_leaves;
-
-static void audit_leaves(struct vcpu *v, u64 table_pa, unsigned level, u64 gpa_base)
-{
-	u64 *t = phys_to_virt(table_pa);
-	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
-		u64 gpa = gpa_base + i * ept_level_size(level);
-		if (!(t[i] & EPT_RWX))
-			continue;
-		if (level > 1 && !(level <= 3 && (t[i] & EPT_LARGE_PAGE))) {
-			audit_leaves(v, t[i] & EPT_ADDRESS_MASK, level - 1, gpa);
-			continue;
-		}
-		u64 size = ept_level_size(level), hpa = t[i] & EPT_ADDRESS_MASK & ~(size - 1);
-		leaves++;
-		if (!leaf_allowed(v, gpa, hpa, size)) {
-			if (!bad_leaves)
-				report_fact("isolation.first_bad_leaf", "gpa 0x%lx -> hpa 0x%lx, size 0x%lx", gpa, hpa, size);
-			bad_leaves++;
-		}
-	}
-}
-
-static void verify_isolation(struct vcpu *v)
-{
-	u64 root = vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK;
-	collect_tables(root, EPT_LEVELS);
-	audit_leaves(v, root, EPT_LEVELS, 0);
-	report_fact("isolation.leaves", "%lu", leaves);
-	report_fact("isolation.bad_leaves", "%lu", bad_leaves);
-	report_fact("isolation.demand_pages", "%u", demand_count);
-}
 
 static void report_leaf(const char *name, u64 gpa, u64 hpa)
 {
 	char key[48];
 	unsigned level = 0;
-	u64 *leaf = grader_walk(gpa, &level);
+	u64 *leaf = lab07_ept_walk(gpa, &level);
 	snprintf(key, sizeof(key), "leaf.%s.level", name);
 	report_fact(key, "%u", leaf ? level : 0);
 	snprintf(key, sizeof(key), "leaf.%s.entry", name);
@@ -467,8 +274,8 @@ static void report_leaf(const char *name, u64 gpa, u64 hpa)
 static void verify_leaves(struct vcpu *v)
 {
 	(void)v;
-	report_leaf("ram", G_CODE, virt_to_phys(guest_ram) + G_CODE);
-	report_leaf("big", BIG_GPA, virt_to_phys(big_page));
+	report_leaf("ram", G_CODE, virt_to_phys(lab07_guest_ram) + G_CODE);
+	report_leaf("big", BIG_GPA, virt_to_phys(lab07_big_page));
 	report_leaf("huge", HUGE_GPA, HUGE_HPA);
 }
 
@@ -521,7 +328,7 @@ static void setup_misconfig(struct vcpu *v)
 {
 	setup_guest(v, PHASE_RAM | PHASE_MISCONFIG);
 	unsigned level;
-	u64 *leaf = grader_walk(MISCONFIG_GPA, &level);
+	u64 *leaf = lab07_ept_walk(MISCONFIG_GPA, &level);
 	if (leaf)
 		*leaf = (*leaf & ~EPT_RWX) | EPT_WRITE;
 }
@@ -546,8 +353,8 @@ static void setup_invept(struct vcpu *v) { setup_guest(v, PHASE_PROTECT | PHASE_
 CHECK(07, eptp, "ept-eptp", .last_stage = STAGE_RUN, .setup = setup_ram, .verify = verify_eptp);
 CHECK(07, leaves, "ept-leaves", .last_stage = STAGE_RUN, .setup = setup_ram, .verify = verify_leaves);
 CHECK(07, isolation, "ept-isolation", .last_stage = STAGE_RUN, .setup = setup_isolation,
-      .verify = verify_isolation, .demo = true);
-CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand, .verify = verify_isolation);
+      .verify = lab07_audit_isolation, .demo = true);
+CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand, .verify = lab07_audit_isolation);
 CHECK(07, mmio, "ept-mmio", .last_stage = STAGE_RUN, .setup = setup_mmio, .verify = verify_mmio);
 CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect);
 CHECK(07, dirty, "ept-dirty-log", .last_stage = STAGE_RUN, .setup = setup_dirty);
