@@ -324,7 +324,7 @@ class Result:
         if todo:
             out.append(f"TODO {todo[0]} reached at {todo[1]}: implement that step (see its marker).")
         for line in serial:
-            if line.startswith(("PANIC:", "VMX:", "GUEST EXCEPTION")):
+            if line.startswith(("PANIC:", "VMX:", "EPT:", "GUEST EXCEPTION")):
                 out.append(f"hypervisor: {line}")
             m = HOST_RIP.search(line)
             if m and self.elf:

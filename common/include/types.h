@@ -26,6 +26,7 @@ typedef _Bool bool;
 #define __aligned(n) __attribute__((aligned(n)))
 #define __packed __attribute__((packed))
 #define __used __attribute__((used))
+#define __maybe_unused __attribute__((unused))	/* a helper a skeleton's TODO leaves uncalled */
 #define __section(s) __attribute__((section(s)))
 
 void *memset(void *dst, int c, size_t n);

@@ -164,3 +164,14 @@ static inline unsigned ins_outs_info_segment(u64 i) { return (i >> 15) & 7; }  /
 static inline unsigned ar_dpl(u32 ar) { return (ar >> 5) & 3; }                              /* 6:5 */
 /* Segment registers as instruction information numbers them (SDM Table 28-8, bits 17:15). */
 enum segment_register { SEGREG_ES, SEGREG_CS, SEGREG_SS, SEGREG_DS, SEGREG_FS, SEGREG_GS };
+
+/* Table 28-7: exit qualification of an EPT violation. Bits 5:3 are the access rights of the
+ * translation (the AND over the EPT paging-structure entries walked; 0 for a not-present one). */
+enum ept_access { EPT_ACCESS_READ = 1, EPT_ACCESS_WRITE = 2, EPT_ACCESS_EXECUTE = 4 };
+static inline bool ept_qual_read(u64 q) { return q & BIT(0); }                               /* 0: data read */
+static inline bool ept_qual_write(u64 q) { return q & BIT(1); }                              /* 1: data write */
+static inline bool ept_qual_fetch(u64 q) { return q & BIT(2); }                       /* 2: instruction fetch */
+static inline unsigned ept_qual_allowed(u64 q) { return (q >> 3) & 7; }   /* 5:3: R (3), W (4), X (5) allowed */
+static inline bool ept_qual_linear_valid(u64 q) { return q & BIT(7); }   /* 7: GUEST_LINEAR_ADDRESS is valid */
+static inline bool ept_qual_final_translation(u64 q) { return q & BIT(8); } /* 8 (if 7): 1 = the access, 0 = a guest page walk */
+static inline bool ept_qual_nmi_unblocking(u64 q) { return q & BIT(12); }    /* 12: NMI unblocking due to IRET */

@@ -274,3 +274,11 @@ static inline void write_dr(unsigned n, u64 v)
 
 static inline void cli(void) { __asm__ volatile("cli"); }
 static inline void hlt(void) { __asm__ volatile("hlt"); }
+
+/* 4-level paging (SDM 4.5, Tables 4-15 to 4-20): the bits a page walk reads */
+#define PTE_PRESENT BIT(0)
+#define PTE_WRITABLE BIT(1)
+#define PTE_USER BIT(2)
+#define PTE_PAGE_SIZE BIT(7)		/* PDPTE: 1-GiB page; PDE: 2-MiB page */
+#define PTE_ADDRESS_MASK 0x000ffffffffff000UL	/* 51:12 (of a large page: 51:30 or 51:21) */
+#define CPUID_80000008_EAX_MAXPHYADDR(eax) ((eax) & 0xff)	/* 7:0 */

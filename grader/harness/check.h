@@ -68,3 +68,12 @@ struct guest_console {
 extern struct guest_console guest_console;
 void guest_console_capture(void);
 bool guest_step_panics(void (*step)(u64), u64 arg);
+
+/* INVEPTs the hypervisor executed (observe.c): Bochs flushes its TLB at every VM entry and exit,
+ * so a missing INVEPT never shows in a guest; the checks count them instead. */
+struct invept_record {
+	u64 count;
+	enum invept_type last_type;
+	u64 last_eptp;
+};
+extern struct invept_record invept_seen;
