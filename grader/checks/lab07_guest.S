@@ -28,6 +28,8 @@ lab07_guest_start:
 	mov $G_PARAMS, %r15d
 	mov P_NONCE(%r15), %r14
 	mov P_PHASES(%r15), %r13
+	test $PHASE_SWEEP, %r13d
+	jnz phase_sweep
 	test $PHASE_RAM, %r13d
 	jz 1f
 	call phase_ram
@@ -189,4 +191,64 @@ phase_pml:
 	jnz 1b
 	hypercall HC_EPT_PML_END
 	ret
+
+/* RAX = the pattern of page RDX (tag | gpa), stored at SWEEP_OFFSET of it. */
+.macro sweep_store
+	lea (%r12, %rdx), %rax
+	mov %rax, WINDOW_LINEAR + SWEEP_OFFSET(%rdx)
+.endm
+
+/* R10 += 1 unless page RDX still holds its pattern. */
+.macro sweep_verify
+	lea (%r12, %rdx), %rax
+	cmp WINDOW_LINEAR + SWEEP_OFFSET(%rdx), %rax
+	je 9f
+	inc %r10
+9:
+.endm
+
+/* ept-two-guests: the pattern into every page of RAM and every page of the list (the demand
+ * pages it reaches, then the probes beyond its space: each must exit, and the check resumes the
+ * guest at RBX with R11 + 1), then RAM and the demand pages read back. Never returns. */
+phase_sweep:
+	mov P_SWEEP_TAG(%r15), %r12
+	xor %r11d, %r11d
+	xor %edx, %edx
+1:	sweep_store
+	add $0x1000, %edx
+	cmp $GUEST_RAM_SIZE, %edx
+	jb 1b
+	lea P_SWEEP_LIST(%r15), %rsi
+	mov P_SWEEP_REACH(%r15), %rcx
+	add P_SWEEP_PROBES(%r15), %rcx
+	jz 3f
+2:	mov (%rsi), %rdx
+	lea 4f(%rip), %rbx
+	sweep_store
+4:	add $8, %rsi
+	dec %rcx
+	jnz 2b
+3:	xor %r10d, %r10d
+	xor %edx, %edx
+5:	sweep_verify
+	add $0x1000, %edx
+	cmp $GUEST_RAM_SIZE, %edx
+	jb 5b
+	lea P_SWEEP_LIST(%r15), %rsi
+	mov P_SWEEP_REACH(%r15), %rcx
+	test %rcx, %rcx
+	jz 7f
+6:	mov (%rsi), %rdx
+	sweep_verify
+	add $8, %rsi
+	dec %rcx
+	jnz 6b
+7:	mov %r10, %rdi
+	mov P_SWEEP_PROBES(%r15), %rsi
+	sub %r11, %rsi
+	mov %r14, %rdx
+	xor $DONE_XOR, %rdx
+	mov $HC_EPT_SWEEP_END, %eax
+8:	vmcall
+	jmp 8b
 lab07_guest_end:

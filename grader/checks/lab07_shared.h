@@ -19,6 +19,11 @@
 #define G_PARAMS 0x20000		/* what the check tells the guest */
 #define P_NONCE 0
 #define P_PHASES 8
+#define P_SWEEP_TAG 16			/* ept-two-guests: this guest's tag (bits 63:28) */
+#define P_SWEEP_REACH 24		/* ... how many pages of the list it can reach (demand) */
+#define P_SWEEP_PROBES 32		/* ... how many after those it cannot (beyond its space) */
+#define P_SWEEP_LIST 64			/* ... the guest-physical pages, u64 each */
+#define SWEEP_LIST_MAX 128
 #define ALIAS_LINEAR 0x80000000		/* linear address of G_CODE through G_PT_ALIAS */
 #define WINDOW_LINEAR 0x20000000	/* linear WINDOW_LINEAR + x is physical x (x < 512 MiB): the
 					 * guest reaches everything beyond its code and tables through
@@ -60,6 +65,12 @@
 #define PHASE_MISCONFIG 32
 #define PHASE_PML 64			/* a write to every page of RAM, at PML_WRITE_OFFSET */
 #define PML_WRITE_OFFSET 0xc00		/* free in every page of RAM (code, tables, stack) */
+#define PHASE_SWEEP 128			/* ept-two-guests: the pattern tag | gpa written to every
+					 * page it reaches, at SWEEP_OFFSET; never returns */
+#define SWEEP_OFFSET PML_WRITE_OFFSET
+#define SWEEP_TAG_MASK 0xfffffffff0000000	/* the tag's bits; below them the gpa (< 256 MiB) */
+#define SWEEP_SLICE_BASE 500		/* ept-two-guests: each guest's slice, TSC ticks: base ... */
+#define SWEEP_SLICE_RANGE 256		/* ... + nonce % range */
 
 /* ---- the guest's hypercalls (RAX), besides HC_DONE (2) ---- */
 #define HC_EPT_REPORT 0x70		/* RDI = a REPORT_* key, RSI = value */
@@ -68,6 +79,8 @@
 #define HC_EPT_DIRTY_START 0x73		/* the check starts dirty logging of DIRTY_GPA */
 #define HC_EPT_DIRTY_END 0x74		/* the check collects it */
 #define HC_EPT_PML_END 0x75		/* the check drains the page-modification log */
+#define HC_EPT_SWEEP_END 0x76		/* RDI = pages that lost the pattern, RSI = probes that did
+					 * not exit, RDX = nonce ^ DONE_XOR; the guest is done */
 
 #define REPORT_BIG_DIGEST 0
 #define REPORT_HUGE_READ 1

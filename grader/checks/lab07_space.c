@@ -10,8 +10,6 @@
 #include "lab07_space.h"
 #include "params.h"
 
-#define HOST_RAM_END 0x8000000UL	/* Bochs's 128 MiB (mm.c) */
-#define HOST_IMAGE_END 0x200000UL	/* the kernel, its stacks and tables (mm.c starts here) */
 _Static_assert(GUEST_RAM_SIZE == SIZE_2M && HUGE_HPA % SIZE_1G == 0 && HUGE_HPA >= HOST_RAM_END,
 	       "lab07_shared.h: the layout this file assumes");
 
@@ -36,9 +34,10 @@ static u8 *alloc_2m(void)
 
 static u64 *ept_root(void) { return phys_to_virt(vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK); }
 
-u64 *lab07_ept_walk(u64 gpa, unsigned *level)
+u64 *lab07_ept_walk(u64 gpa, unsigned *level) { return lab07_ept_walk_from(ept_root(), gpa, level); }
+
+u64 *lab07_ept_walk_from(u64 *table, u64 gpa, unsigned *level)
 {
-	u64 *table = ept_root();
 	for (unsigned l = EPT_LEVELS; l >= 1; l--) {
 		u64 *entry = &table[ept_index(gpa, l)];
 		if (!(*entry & EPT_RWX))
@@ -57,11 +56,11 @@ u64 *lab07_ept_walk(u64 gpa, unsigned *level)
 /* Page tables (linear 0..1 GiB: 2-MiB pages, linear x and WINDOW_LINEAR + x onto physical x;
  * 1..2 GiB: one 1-GiB page; ALIAS_LINEAR: 4-KiB pages onto G_CODE), GDT, code and parameters,
  * all in guest RAM. */
-static void build_guest_memory(u64 phases)
+static void build_guest_memory(u8 *ram, u64 phases)
 {
-	u64 *pml4 = (u64 *)(lab07_guest_ram + G_PML4), *pdpt = (u64 *)(lab07_guest_ram + G_PDPT);
-	u64 *pd_low = (u64 *)(lab07_guest_ram + G_PD_LOW), *pd_alias = (u64 *)(lab07_guest_ram + G_PD_ALIAS);
-	u64 *pt_alias = (u64 *)(lab07_guest_ram + G_PT_ALIAS);
+	u64 *pml4 = (u64 *)(ram + G_PML4), *pdpt = (u64 *)(ram + G_PDPT);
+	u64 *pd_low = (u64 *)(ram + G_PD_LOW), *pd_alias = (u64 *)(ram + G_PD_ALIAS);
+	u64 *pt_alias = (u64 *)(ram + G_PT_ALIAS);
 	const u64 rw = PTE_PRESENT | PTE_WRITABLE;
 	pml4[0] = G_PDPT | rw;
 	pdpt[0] = G_PD_LOW | rw;
@@ -73,28 +72,31 @@ static void build_guest_memory(u64 phases)
 	for (unsigned i = 0; i < G_CODE_MAX / PAGE_SIZE; i++)
 		pt_alias[i] = (G_CODE + i * PAGE_SIZE) | rw;
 	struct descriptor_table gdtr = read_gdtr();
-	memcpy(lab07_guest_ram + G_GDT, (void *)gdtr.base, gdtr.limit + 1UL);
+	memcpy(ram + G_GDT, (void *)gdtr.base, gdtr.limit + 1UL);
 	u64 size = (u64)(lab07_guest_end - lab07_guest_start);
 	if (size > G_CODE_MAX || size > PML_WRITE_OFFSET)
 		panic("lab07: the guest program is larger than G_CODE_MAX or PML_WRITE_OFFSET");
-	memcpy(lab07_guest_ram + G_CODE, lab07_guest_start, size);
-	u64 *params = (u64 *)(lab07_guest_ram + G_PARAMS);
+	memcpy(ram + G_CODE, lab07_guest_start, size);
+	u64 *params = (u64 *)(ram + G_PARAMS);
 	params[P_NONCE / 8] = boot_params.nonce;
 	params[P_PHASES / 8] = phases;
-	/* the 2-MiB leaf: one qword per page where the guest reads, from the nonce and its offset */
+}
+
+/* The 2-MiB leaf's block: one qword per page where the guest reads, from the nonce and its
+ * offset. */
+static void fill_big_page(void)
+{
 	for (unsigned i = 0; i < 512; i++) {
 		u64 offset = i * PAGE_SIZE + (boot_params.nonce & 0xff8);
 		*(u64 *)(lab07_big_page + offset) = (boot_params.nonce ^ offset) * 0x100000001b3UL;
 	}
 }
 
-/* The guest-physical space, through the student's ept_map(). */
-static void map_guest(struct vcpu *v)
+/* The guest's RAM and demand region, through the student's ept_map(). */
+static void map_ram(struct vcpu *v, u8 *ram)
 {
 	for (u64 gpa = 0; gpa < GUEST_RAM_SIZE; gpa += PAGE_SIZE)
-		ept_map(v, gpa, virt_to_phys(lab07_guest_ram + gpa), SIZE_4K, EPT_RWX);
-	ept_map(v, BIG_GPA, virt_to_phys(lab07_big_page), SIZE_2M, EPT_READ);
-	ept_map(v, HUGE_GPA, HUGE_HPA, SIZE_1G, EPT_READ);
+		ept_map(v, gpa, virt_to_phys(ram + gpa), SIZE_4K, EPT_RWX);
 	lab07(v)->demand_start = DEMAND_GPA;
 	lab07(v)->demand_end = DEMAND_GPA + DEMAND_SIZE;
 }
@@ -117,10 +119,23 @@ void lab07_space_build(struct vcpu *v, u64 phases)
 {
 	lab07_guest_ram = alloc_2m();
 	lab07_big_page = alloc_2m();
-	build_guest_memory(phases);
+	build_guest_memory(lab07_guest_ram, phases);
+	fill_big_page();
 	ept_enable(v, true);
-	map_guest(v);
+	map_ram(v, lab07_guest_ram);
+	ept_map(v, BIG_GPA, virt_to_phys(lab07_big_page), SIZE_2M, EPT_READ);
+	ept_map(v, HUGE_GPA, HUGE_HPA, SIZE_1G, EPT_READ);
 	enter_guest();
+}
+
+u8 *lab07_space_build_ram(struct vcpu *v, u64 phases)
+{
+	u8 *ram = alloc_2m();
+	build_guest_memory(ram, phases);
+	ept_enable(v, true);
+	map_ram(v, ram);
+	enter_guest();
+	return ram;
 }
 
 /* ---- what the EPT holds after the run ---- */

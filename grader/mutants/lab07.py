@@ -21,6 +21,10 @@ MUTANTS = [
      "SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU2_ENABLE_EPT;",
      "SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);",
      "ept-eptp", "MISSING  eptp.secondary_controls"),
+    ("one-ept-for-every-guest", "07", "ept.c",
+     "\te->pml4 = page_alloc();",
+     "\tstatic u64 *shared_pml4;\n\tif (!shared_pml4)\n\t\tshared_pml4 = page_alloc();\n\te->pml4 = shared_pml4;",
+     "ept-two-guests", "BAD      two.shared_pages"),
     # 07-3: EPT entries and leaves (SDM 29.3.2, 29.3.3.1)
     ("large-leaf-without-page-size-bit", "07", "ept.c",
      "(leaf > 1 ? EPT_LARGE_PAGE : 0);", "0;",

@@ -228,3 +228,44 @@ def ept_misconfig(r):
                 "21, bit 45 (MAXPHYADDR is 40), execute-only (supported), not present, sound "
                 "non-leaf PDPTE, sound 1-GiB leaf, bits 6:3 set in a non-leaf PDPTE, "
                 "write-only PML4E (1 write without read, 3 memory type, 4 reserved bit)")
+
+
+@check(LAB, "ept-two-guests", 10, ["07-2", "07-3", "07-9", "07-10"],
+       "two guests on lab 05's scheduler, each in its own EPT: neither reaches the other or the hypervisor")
+def ept_two_guests(r):
+    ram_pages = C["GUEST_RAM_SIZE"] // PAGE
+    touches = C["DEMAND_TOUCHES"]
+    for g, other in (("a", "b"), ("b", "a")):
+        r.expect_eq(f"two.{g}.done", r.nonce ^ DONE_XOR, f"guest {g.upper()} ran to its end in its own memory")
+        r.expect_eq(f"two.{g}.lost", 0, f"guest {g.upper()} read back its pattern from every page it wrote: "
+                    "nothing else wrote there")
+        r.expect_eq(f"two.{g}.not_caught", 0, f"every store of guest {g.upper()} beyond its space exited "
+                    "(an EPT violation): nothing is mapped there")
+        probes = r.int_fact(f"two.{g}.probes", 0)
+        r.expect(f"two.{g}.probes", lambda v: int(v, 0) >= 60, "at least 60",
+                 "pages beyond the guest's space it tries: one per 2 MiB of host memory and the host "
+                 "addresses of the other guest's RAM, both EPT PML4s and both VMCSs")
+        r.expect_eq(f"two.{g}.caught", probes, "the grader saw each of those stores exit")
+        r.expect_eq(f"two.{g}.leaves", ram_pages + touches,
+                    f"guest {g.upper()}'s EPT (the grader walks it from its VMCS's EPT pointer) maps its "
+                    "RAM and the demand pages it touched, nothing else")
+        r.expect_eq(f"two.{g}.bad_leaves", 0,
+                    "each leaf maps the guest's own RAM or a fresh page for its demand region: no host "
+                    f"page of guest {other.upper()}, no EPT table, no page of the hypervisor")
+        r.expect_absent(f"two.{g}.first_bad_leaf", "no leaf outside the guest's own memory")
+        r.expect_eq(f"two.{g}.own_pages", ram_pages + touches,
+                    f"the grader finds guest {g.upper()}'s pattern in each of its pages, in host memory")
+        r.expect_eq(f"two.{g}.stray_pages", 0, f"and in no other host page: guest {g.upper()} changed "
+                    f"nothing of guest {other.upper()} or of the hypervisor")
+        r.expect_absent(f"two.{g}.first_stray", "no pattern outside the guest's own pages")
+        r.expect(f"two.{g}.preemptions", lambda v: int(v, 0) >= 2, "at least 2",
+                 "the timer ended the guest's slice while it swept: the guests ran interleaved "
+                 "(sched_add gives each guest its slice, sched_run switches VMCSs)")
+    r.expect_eq("two.shared_pages", 0, "the two EPTs share no host page, neither a leaf nor a table")
+    r.expect_eq("two.image_unchanged", 1, "the hypervisor's code and constants are unchanged")
+    exits = 2 * touches + r.int_fact("two.a.probes", 0) + r.int_fact("two.b.probes", 0)
+    qual = WRITE | LINEAR_VALID | FINAL
+    r.expect_exits("EPT_VIOLATION", lambda qs: [q & QUAL_COMPARED for q in qs] == [qual] * exits,
+                   f"{exits} exits, each {qual:#x} (bits 0-5, 7, 8)",
+                   "one exit per demand page of each guest and one per store beyond its space, each a "
+                   "write to a page with nothing mapped (bits 5:3 = 0)")
