@@ -9,6 +9,9 @@
 #if __has_include("lab02.h")
 #include "lab02.h"
 #endif
+#if __has_include("lab07.h")
+#include "lab07.h"
+#endif
 
 /* ---- host side: the floor handler, the bench's hypercalls, its I/O device ---- */
 
@@ -71,8 +74,45 @@ static const struct io_device bench_device = {
 };
 #endif
 
+#if __has_include("lab07.h")
+static u64 mmio_reads;	/* a load returns nonce ^ how many loads came before */
+
+static u64 mmio_read(u64 offset, unsigned size)
+{
+	(void)offset;
+	(void)size;
+	return boot_params.nonce ^ mmio_reads++;
+}
+
+static void mmio_write(u64 offset, unsigned size, u64 value)
+{
+	(void)offset;
+	(void)size;
+	mmio_reads = value;
+}
+
+static const struct mmio_device bench_mmio = {
+	.name = "bench counter", .gpa = BENCH_MMIO_GPA, .size = PAGE_SIZE,
+	.read = mmio_read, .write = mmio_write,
+};
+
+/* From lab 07 on, the guest runs with EPT: an identity map of the first 1 GiB, built with the
+ * lab's ept_enable() and ept_map(), without the device's page. */
+static void bench_ept(struct vcpu *v)
+{
+	ept_enable(v, false);
+	for (u64 gpa = 0; gpa < SIZE_2M; gpa += SIZE_4K)
+		if (gpa != BENCH_MMIO_GPA)
+			ept_map(v, gpa, gpa, SIZE_4K, EPT_RWX);
+	for (u64 gpa = SIZE_2M; gpa < SIZE_1G; gpa += SIZE_2M)
+		ept_map(v, gpa, gpa, SIZE_2M, EPT_RWX);
+	mmio_device_register(&bench_mmio);
+}
+#endif
+
 /* After every lab's setup: the guest reads the TSC without an exit (lab 02 turns on RDTSC
- * exiting), the bench's hypercalls, and from lab 02 on its I/O port in the I/O bitmap. */
+ * exiting), the bench's hypercalls, from lab 02 on its I/O port in the I/O bitmap, from lab 07
+ * on its identity EPT and device page. */
 static void bench_setup(struct vcpu *v)
 {
 	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
@@ -84,6 +124,9 @@ static void bench_setup(struct vcpu *v)
 	io_intercept(v, BENCH_PORT, 1);
 #else
 	(void)v;
+#endif
+#if __has_include("lab07.h")
+	bench_ept(v);
 #endif
 }
 

@@ -14,4 +14,9 @@
 /* The bench's I/O port (from lab 02 on): a counter device behind the I/O bitmap. */
 #define BENCH_PORT 0xbe0
 
+/* The bench's device page (from lab 07 on): guest-physical, the one page of the first 1 GiB its
+ * identity EPT leaves unmapped, so every access is an EPT violation. Nothing of the host is
+ * there (mm.c's pool starts at 2 MiB). */
+#define BENCH_MMIO_GPA 0x1ff000
+
 void bench_guest(u64 nonce);

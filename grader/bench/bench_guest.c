@@ -9,6 +9,9 @@
 #if __has_include("lab03.h")
 #define BENCH_LAB03 1
 #endif
+#if __has_include("lab07.h")
+#define BENCH_LAB07 1
+#endif
 
 static u64 nonce;
 
@@ -128,6 +131,22 @@ static u64 cr0_ts(u64 i) { return i % 2 == 0 ? CR0_TS : 0; }
 static void cr0_ts_clear(void) { write_cr0(read_cr0() & ~CR0_TS); }
 #endif
 
+#ifdef BENCH_LAB07
+/* An 8-byte load (REX.W 8B) from the device page: an EPT violation, emulated by lab 07. */
+static u64 mmio_once(u64 i, u64 *result)
+{
+	u64 value;
+	(void)i;
+	u64 t0 = rdtsc();
+	__asm__ volatile("mov (%1), %0" : "=r"(value) : "r"((u64)BENCH_MMIO_GPA) : "memory");
+	u64 t = rdtsc() - t0;
+	*result = value;
+	return t;
+}
+
+static u64 mmio_count(u64 i) { return nonce ^ i; }
+#endif
+
 static const struct row rows[] = {
 	{ "tsc", tsc_only, NULL, NULL, NULL },
 	{ "floor", cpuid_once, NULL, floor_on, floor_off },
@@ -141,6 +160,9 @@ static const struct row rows[] = {
 #endif
 #ifdef BENCH_LAB03
 	{ "mov-cr0", cr0_once, cr0_ts, NULL, cr0_ts_clear },
+#endif
+#ifdef BENCH_LAB07
+	{ "mmio", mmio_once, mmio_count, NULL, NULL },
 #endif
 };
 

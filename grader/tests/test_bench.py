@@ -38,6 +38,8 @@ def test_bench_on_the_reference(capsys, tmp_path):
         ticks(output, label)
     assert ticks(output, "CPUID (lab 01)") <= 2 * ticks(output, "floor: CPUID, handler only moves RIP"), output
     assert ticks(output, "RDMSR, MSR bitmap bit clear") < 10, "an RDMSR whose bitmap bit is clear must not exit"
+    if int(LAST.number) >= 7:
+        assert ticks(output, "MMIO load, EPT violation (lab 07)") > ticks(output, "floor: CPUID, handler only moves RIP")
     assert "two runs with different nonces gave the same figures" in output
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert str(gradelib.ROOT) not in output
@@ -68,6 +70,21 @@ def test_bench_refuses_a_skeleton_at_its_marker(capsys, tmp_path):
     assert re.search(rf"TODO {first.number}-\d+ reached", output), output
     assert "there is no table" in output and f"implement step {first.number}-" in output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_bench_runs_on_the_labs_ept(capsys, tmp_path):
+    """From lab 07 on, the benchmark's EPT is built with lab 07's own functions: its skeleton
+    stops the benchmark at its first marker."""
+    lab07 = manifest.lab("07")
+    tree = tmp_path / "tree"
+    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / lab07.folder),
+                          str(tree / lab07.folder)]) == 0
+    with phase("bench"):
+        code = bench.main(["--lab", "07", "--source", str(tree), "--earlier", "solutions",
+                           "--png", str(tmp_path / "x.png")])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "TODO 07-2 reached" in output and "implement step 07-2" in output, output
 
 
 def test_bench_refuses_a_tsc_that_bochs_contradicts(capsys, tmp_path):
