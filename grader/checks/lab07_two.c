@@ -119,7 +119,7 @@ static enum exit_verdict count_preemption(struct vcpu *v)
 	if (!g)
 		return student_timer(v);
 	if (verbose() && g->preemptions < NARRATED)
-		printf("sched: guest %c preempted (exit 52) at guest RIP 0x%lx; the scheduler switches VMCS%s\n",
+		printf("sched: guest %c preempted (exit 52) at guest RIP 0x%lx: its slice is over%s\n",
 		       g->name - 32, v->exit.guest_rip, g->preemptions + 1 == NARRATED ? " (further ones not shown)" : "");
 	g->preemptions++;
 	return student_timer(v);
