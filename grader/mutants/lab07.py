@@ -84,6 +84,12 @@ MUTANTS = [
      "ept_map(v, gpa & ~(SIZE_4K - 1), virt_to_phys(page_alloc()), SIZE_4K, EPT_RWX);",
      "ept_map(v, gpa & ~(SIZE_4K - 1), gpa & ~(SIZE_4K - 1), SIZE_4K, EPT_RWX);",
      "ept-demand", "BAD      isolation.bad_leaves"),
+    ("demand-pages-shared-by-guests", "07", "violation.c",
+     "ept_map(v, gpa & ~(SIZE_4K - 1), virt_to_phys(page_alloc()), SIZE_4K, EPT_RWX);",
+     "static void *backing[512];\n\tu64 index = (gpa - lab07(v)->demand_start) / SIZE_4K % 512;\n"
+     "\tif (!backing[index])\n\t\tbacking[index] = page_alloc();\n"
+     "\tept_map(v, gpa & ~(SIZE_4K - 1), virt_to_phys(backing[index]), SIZE_4K, EPT_RWX);",
+     "ept-two-guests", "BAD      two.shared_pages"),
     # 07-11: write protection lifted after the first write
     ("write-protection-never-lifted", "07", "violation.c",
      "\t*leaf |= EPT_WRITE;\n\treturn EXIT_RESUME;", "\treturn EXIT_RESUME;",
