@@ -20,7 +20,7 @@
 
 /* One guest of the check and what the grader learns about it. */
 struct sweeper {
-	char name;			/* 'a' (the harness's vCPU) or 'b' */
+	char key, name;			/* 'a', 'A' (the harness's vCPU) or 'b', 'B' */
 	struct vcpu *v;
 	u8 *ram;
 	u64 tag, probes, caught, preemptions, demand_exits;
@@ -97,16 +97,16 @@ static enum exit_verdict catch_probe(struct vcpu *v)
 	if (in_space(gpa)) {
 		u64 before = lab07(v)->demand_pages;
 		enum exit_verdict verdict = student_violation(v);
-		if (verbose() && ++g->demand_exits <= NARRATED)
+		if (verbose() && in_demand(gpa) && ++g->demand_exits <= NARRATED)
 			printf("EPT violation: guest %c writes guest-physical 0x%lx in its demand region: %s\n",
-			       g->name - 32, gpa, lab07(v)->demand_pages != before ?
+			       g->name, gpa, lab07(v)->demand_pages != before ?
 			       "a fresh host page of its own now backs it" : "not handled");
 		return verdict;
 	}
 	if (verbose() && g->caught < NARRATED)
 		printf("EPT violation: guest %c writes guest-physical 0x%lx, beyond its space: nothing is "
 		       "mapped there, the store did not happen; the check counts it, the guest goes on%s\n",
-		       g->name - 32, gpa, g->caught + 1 == NARRATED ? " (further ones not shown)" : "");
+		       g->name, gpa, g->caught + 1 == NARRATED ? " (further ones not shown)" : "");
 	g->caught++;
 	v->regs.r11++;
 	vmcs_write(GUEST_RIP, v->regs.rbx);
@@ -120,7 +120,7 @@ static enum exit_verdict count_preemption(struct vcpu *v)
 		return student_timer(v);
 	if (verbose() && g->preemptions < NARRATED)
 		printf("sched: guest %c preempted (exit 52) at guest RIP 0x%lx: its slice is over%s\n",
-		       g->name - 32, v->exit.guest_rip, g->preemptions + 1 == NARRATED ? " (further ones not shown)" : "");
+		       g->name, v->exit.guest_rip, g->preemptions + 1 == NARRATED ? " (further ones not shown)" : "");
 	g->preemptions++;
 	return student_timer(v);
 }
@@ -137,11 +137,11 @@ static enum exit_verdict sweep_end(struct vcpu *v)
 		panic("ept-two-guests: guest %c was entered again after it stopped: a guest whose run "
 		      "loop ended without a preemption is done", g->name);
 	g->done = true;
-	snprintf(key, sizeof(key), "two.%c.lost", g->name);
+	snprintf(key, sizeof(key), "two.%c.lost", g->key);
 	report_fact(key, "%lu", v->regs.rdi);
-	snprintf(key, sizeof(key), "two.%c.not_caught", g->name);
+	snprintf(key, sizeof(key), "two.%c.not_caught", g->key);
 	report_fact(key, "%lu", v->regs.rsi);
-	snprintf(key, sizeof(key), "two.%c.done", g->name);
+	snprintf(key, sizeof(key), "two.%c.done", g->key);
 	report_fact(key, "0x%lx", v->regs.rdx);
 	return EXIT_STOP;
 }
@@ -150,7 +150,7 @@ static enum exit_verdict sweep_end(struct vcpu *v)
 
 static void setup_two(struct vcpu *v)
 {
-	guests[0] = (struct sweeper){ .name = 'a', .v = v, .tag = tag_of(0) };
+	guests[0] = (struct sweeper){ .key = 'a', .name = 'A', .v = v, .tag = tag_of(0) };
 	guests[0].ram = lab07_space_build_ram(v, PHASE_SWEEP);
 }
 
@@ -170,7 +170,7 @@ static void run_two(struct vcpu *v)
 {
 	u64 slice = SWEEP_SLICE_BASE + boot_params.nonce % SWEEP_SLICE_RANGE;
 	struct scheduler s = { 0 };
-	guests[1] = (struct sweeper){ .name = 'b', .v = &vcpu_b, .tag = tag_of(1) };
+	guests[1] = (struct sweeper){ .key = 'b', .name = 'B', .v = &vcpu_b, .tag = tag_of(1) };
 	vmcs_load(&vcpu_b);	/* guest B's VMCS is current from here on */
 	harness_prepare_vcpu(&vcpu_b, G_CODE, G_STACK_TOP);
 	guests[1].ram = lab07_space_build_ram(&vcpu_b, PHASE_SWEEP);
@@ -189,7 +189,7 @@ static void run_two(struct vcpu *v)
 	if (verbose())
 		for (unsigned i = 0; i < 2; i++)
 			printf("two guests: %c has VMCS 0x%lx, EPT pointer 0x%lx, RAM at host 0x%lx, a slice of "
-			       "%lu TSC ticks\n", guests[i].name - 32, virt_to_phys(guests[i].v->vmcs),
+			       "%lu TSC ticks\n", guests[i].name, virt_to_phys(guests[i].v->vmcs),
 			       lab07(guests[i].v)->eptp, virt_to_phys(guests[i].ram), slice);
 	sched_add(&s, v, slice);
 	sched_add(&s, &vcpu_b, slice);
@@ -263,7 +263,7 @@ static void audit_leaves(struct sweeper *g, u64 *table, unsigned level, u64 gpa_
 			g->leaf_hpa[g->leaf_count++] = hpa;
 		if (!leaf_allowed(g, gpa, hpa, size) && !g->bad_leaves++) {
 			char key[48];
-			snprintf(key, sizeof(key), "two.%c.first_bad_leaf", g->name);
+			snprintf(key, sizeof(key), "two.%c.first_bad_leaf", g->key);
 			report_fact(key, "gpa 0x%lx -> hpa 0x%lx, size 0x%lx", gpa, hpa, size);
 		}
 	}
@@ -305,7 +305,7 @@ static void scan_host_memory(void)
 				g->own_pages++;
 			} else if (!g->stray_pages++) {
 				char key[48];
-				snprintf(key, sizeof(key), "two.%c.first_stray", g->name);
+				snprintf(key, sizeof(key), "two.%c.first_stray", g->key);
 				report_fact(key, "guest-physical 0x%lx found at host 0x%lx (%s)", value & ~SWEEP_TAG_MASK,
 					    hpa, overlaps(hpa, 1, virt_to_phys(guests[1 - i].ram), GUEST_RAM_SIZE) ?
 					    "the other guest's RAM" : hypervisor_page(hpa) ? "the hypervisor's" :
@@ -324,7 +324,7 @@ static void report_sweeper(struct sweeper *g)
 	};
 	char key[48];
 	for (unsigned i = 0; i < ARRAY_SIZE(facts); i++) {
-		snprintf(key, sizeof(key), "two.%c.%s", g->name, facts[i].what);
+		snprintf(key, sizeof(key), "two.%c.%s", g->key, facts[i].what);
 		report_fact(key, "%lu", facts[i].value);
 	}
 }
