@@ -26,7 +26,7 @@ struct sweeper {
 	u64 tag, probes, caught, preemptions, demand_exits;
 	bool done;
 	u64 *pml4;			/* from its VMCS's EPT pointer, after the run */
-	u64 leaf_hpa[LEAVES_MAX], tables[TABLES_MAX];
+	u64 leaf_hpa[LEAVES_MAX], tables[TABLES_MAX], probe[SWEEP_LIST_MAX];
 	unsigned leaf_count, table_count;
 	u64 leaves, bad_leaves, own_pages, stray_pages;
 };
@@ -72,7 +72,7 @@ static void write_params(struct sweeper *g, struct sweeper *other)
 		list[n++] = DEMAND_GPA + (DEMAND_STRIDE * k + (boot_params.nonce & 31)) * PAGE_SIZE;
 	params[P_SWEEP_REACH / 8] = n;
 	for (u64 block = SIZE_2M; block < HOST_RAM_END; block += SIZE_2M)
-		add_probe(list, &n, block + ((boot_params.nonce >> 8) + block / SIZE_2M * 97) % 512 * PAGE_SIZE);
+		add_probe(list, &n, block + ((boot_params.nonce >> 8) + block / SIZE_2M * 97 + (u64)g->key * 41) % 512 * PAGE_SIZE);
 	add_probe(list, &n, virt_to_phys(other->ram) + (boot_params.nonce >> 20) % 512 * PAGE_SIZE);
 	add_probe(list, &n, virt_to_phys(other->ram) + G_CODE);
 	add_probe(list, &n, virt_to_phys(lab07(other->v)->pml4));
@@ -80,6 +80,7 @@ static void write_params(struct sweeper *g, struct sweeper *other)
 	add_probe(list, &n, virt_to_phys(other->v->vmcs));
 	add_probe(list, &n, virt_to_phys(g->v->vmcs));
 	g->probes = n - DEMAND_TOUCHES;
+	memcpy(g->probe, list + DEMAND_TOUCHES, g->probes * sizeof(u64));
 	params[P_SWEEP_PROBES / 8] = g->probes;
 	params[P_SWEEP_TAG / 8] = g->tag;
 }
@@ -292,27 +293,57 @@ static bool pattern_at_home(struct sweeper *g, u64 gpa, u64 hpa)
 	return leaf && level == 1 && hpa == (*leaf & EPT_ADDRESS_MASK);
 }
 
-/* Every page of the pool, at SWEEP_OFFSET: a guest's pattern must be at home, nowhere else. */
-static void scan_host_memory(void)
+/* Host page hpa at SWEEP_OFFSET: a guest's pattern must be at home, nowhere else. */
+static void scan_page(u64 hpa)
 {
-	for (u64 hpa = HOST_IMAGE_END; hpa < HOST_RAM_END; hpa += PAGE_SIZE) {
-		u64 value = *(u64 *)phys_to_virt(hpa + SWEEP_OFFSET);
-		for (unsigned i = 0; i < 2; i++) {
-			struct sweeper *g = &guests[i];
-			if ((value & SWEEP_TAG_MASK) != g->tag)
-				continue;
-			if (pattern_at_home(g, value & ~SWEEP_TAG_MASK, hpa)) {
-				g->own_pages++;
-			} else if (!g->stray_pages++) {
-				char key[48];
-				snprintf(key, sizeof(key), "two.%c.first_stray", g->key);
-				report_fact(key, "guest-physical 0x%lx found at host 0x%lx (%s)", value & ~SWEEP_TAG_MASK,
-					    hpa, overlaps(hpa, 1, virt_to_phys(guests[1 - i].ram), GUEST_RAM_SIZE) ?
-					    "the other guest's RAM" : hypervisor_page(hpa) ? "the hypervisor's" :
-					    "not this guest's");
-			}
+	u64 value = *(u64 *)phys_to_virt(hpa + SWEEP_OFFSET);
+	for (unsigned i = 0; i < 2; i++) {
+		struct sweeper *g = &guests[i];
+		if ((value & SWEEP_TAG_MASK) != g->tag)
+			continue;
+		if (pattern_at_home(g, value & ~SWEEP_TAG_MASK, hpa)) {
+			g->own_pages++;
+		} else if (!g->stray_pages++) {
+			char key[48];
+			snprintf(key, sizeof(key), "two.%c.first_stray", g->key);
+			report_fact(key, "guest-physical 0x%lx found at host 0x%lx (%s)", value & ~SWEEP_TAG_MASK,
+				    hpa, overlaps(hpa, 1, virt_to_phys(guests[1 - i].ram), GUEST_RAM_SIZE) ?
+				    "the other guest's RAM" : hypervisor_page(hpa) ? "the hypervisor's" :
+				    "not this guest's");
 		}
 	}
+}
+
+static u64 max(u64 a, u64 b) { return a > b ? a : b; }
+
+/* The end of the pool pages in use: past the last RAM, leaf, table and VMCS of both guests,
+ * plus a margin for what was allocated after them. */
+static u64 pool_in_use_end(void)
+{
+	u64 end = HOST_IMAGE_END;
+	for (unsigned i = 0; i < 2; i++) {
+		struct sweeper *g = &guests[i];
+		end = max(end, virt_to_phys(g->ram) + GUEST_RAM_SIZE);
+		end = max(end, virt_to_phys(g->v->vmcs) + PAGE_SIZE);
+		for (unsigned j = 0; j < g->leaf_count; j++)
+			end = max(end, g->leaf_hpa[j] + PAGE_SIZE);
+		for (unsigned j = 0; j < g->table_count; j++)
+			end = max(end, g->tables[j] + PAGE_SIZE);
+	}
+	return end + SIZE_2M < HOST_RAM_END ? end + SIZE_2M : HOST_RAM_END;
+}
+
+/* The pool pages in use, and every page a guest probed (where a wrong EPT would have put its
+ * store). Not all of the 128 MiB: each page read costs Bochs a page walk and a line of its log. */
+static void scan_host_memory(void)
+{
+	u64 end = pool_in_use_end();
+	for (u64 hpa = HOST_IMAGE_END; hpa < end; hpa += PAGE_SIZE)
+		scan_page(hpa);
+	for (unsigned i = 0; i < 2; i++)
+		for (unsigned j = 0; j < guests[i].probes; j++)
+			if (guests[i].probe[j] >= end)
+				scan_page(guests[i].probe[j]);
 }
 
 static void report_sweeper(struct sweeper *g)
