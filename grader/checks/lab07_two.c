@@ -4,8 +4,8 @@
  * (its nonce-derived tag | the guest-physical address) to every page it reaches, tries pages
  * beyond its space (the other guest's and the hypervisor's host addresses among them), and reads
  * its memory back. The evidence is the grader's: both EPTs walked from the VMCSs' EPT pointers,
- * every host page of the pool scanned for the patterns, the hypervisor's code and constants
- * hashed before and after, and Bochs's record of the exits. */
+ * the host pages in use and those probed scanned for the patterns, the hypervisor's code and
+ * constants hashed before and after, and Bochs's record of the exits. */
 #include "check.h"
 #include "lab.h"
 #include "lab05.h"
