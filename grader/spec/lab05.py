@@ -34,20 +34,24 @@ def timer_support(r):
 @check(LAB, "timer-rate", 12, ["05-2", "05-3"],
        "the rate X from IA32_VMX_MISC[4:0] and time slices converted into timer values")
 def timer_rate(r):
-    rate = RATE_MIN + r.nonce % RATE_RANGE
+    rate_phase(r, "rate", RATE_MIN + r.nonce % RATE_RANGE)
+    rate_phase(r, "rate_max", C["RATE_MAX"])
+    r.expect("exits.RDMSR", lambda v: as_int(v) >= 1, "RDMSR exits (Bochs's record)",
+             "the rate must come from IA32_VMX_MISC, read in the guest (every RDMSR exits here)")
+
+
+def rate_phase(r, prefix, rate):
     small = (r.nonce >> 8) & 0xffffff
     wide = (((r.nonce >> 8) & 0xffffffff) | 1 << 31) << (rate - 2)
     huge = (1 << (32 + rate)) + (r.nonce >> 48)
-    r.expect_eq("rate.rate", rate, f"the check's IA32_VMX_MISC reads bits 4:0 = {rate} with bits 5-8 "
+    r.expect_eq(f"{prefix}.rate", rate, f"the check's IA32_VMX_MISC reads bits 4:0 = {rate} with bits 5-8 "
                 "set: the rate is bits 4:0 only (SDM A.6)")
-    r.expect_eq("rate.small", timer_value(small, rate),
+    r.expect_eq(f"{prefix}.small", timer_value(small, rate),
                 f"{small:#x} ticks >> {rate}: the timer counts down once per 2^X TSC ticks")
-    r.expect_eq("rate.wide", timer_value(wide, rate),
+    r.expect_eq(f"{prefix}.wide", timer_value(wide, rate),
                 f"{wide:#x} ticks >> {rate}: shift the 64-bit count, truncate only the result")
-    r.expect_eq("rate.huge", MAX, f"{huge:#x} ticks >> {rate} does not fit the 32-bit field: "
+    r.expect_eq(f"{prefix}.huge", MAX, f"{huge:#x} ticks >> {rate} does not fit the 32-bit field: "
                 "the largest value, never a truncated one")
-    r.expect("exits.RDMSR", lambda v: as_int(v) >= 1, "RDMSR exits (Bochs's record)",
-             "the rate must come from IA32_VMX_MISC, read in the guest (every RDMSR exits here)")
 
 
 
@@ -78,14 +82,37 @@ def slices(runs_):
 TIMER_REASON = 52
 
 
+def overrun(runs_, want, hi):
+    """The first stretch of a VMCS's runs in Bochs's record that lasts longer than its slice
+    (want(vmcs) + hi guest ticks) without a timer exit: (VMCS, ticks, entries), or None."""
+    spent, entries = {}, {}
+    for vmcs, entry, exit_tick, reason, _ in runs_:
+        spent[vmcs] = spent.get(vmcs, 0) + exit_tick - entry
+        entries[vmcs] = entries.get(vmcs, 0) + 1
+        if spent[vmcs] > want(vmcs) + hi:
+            return vmcs, spent[vmcs], entries[vmcs]
+        if reason == TIMER_REASON:
+            spent.pop(vmcs), entries.pop(vmcs)
+    return None
+
+
 def expect_slices(r, want, lo, hi, why):
-    """Every timer-ended slice in Bochs's record lasts want(vmcs) + [lo, hi] ticks."""
+    """Every timer-ended slice in Bochs's record lasts want(vmcs) + [lo, hi] ticks, and no VMCS
+    runs longer than that without a timer exit."""
     seen = slices(runs(r))
     bad = [(hex(v), ticks) for v, ticks in seen if not want(v) + lo <= ticks <= want(v) + hi]
     shown = ", ".join(str(ticks) for _, ticks in seen[:10]) + (", ..." if len(seen) > 10 else "")
-    return r.expect_that(f"Bochs's record: guest ticks of each slice a timer exit ended [{shown}]",
-                         bool(seen) and not bad, f"{len(seen)} slices, {len(bad)} wrong {bad[:4]}",
-                         "every one right", why)
+    r.expect_that(f"Bochs's record: guest ticks of each slice a timer exit ended [{shown}]",
+                  bool(seen) and not bad, f"{len(seen)} slices, {len(bad)} wrong {bad[:4]}",
+                  "every one right", why)
+    over = overrun(runs(r), want, hi)
+    r.expect_that("Bochs's record: guest ticks without a timer exit", over is None,
+                  f"VMCS {over[0]:#x}: {over[1]} ticks over {over[2]} VM entries" if over else "none longer "
+                  "than a slice", "at most one slice", "" if not over else
+                  f"its slice is {want(over[0])} ticks, but the timer did not end it: other VM exits "
+                  "split it, and each VM entry started a full slice again. \"Save VMX-preemption timer "
+                  "value\" (VM-exit control bit 22) makes an entry continue the slice; never write the "
+                  "field again before an entry (only after a timer exit)")
 
 
 @check(LAB, "timer-slice", 16, ["05-4", "05-5"],
@@ -127,6 +154,12 @@ def timer_save(r):
     expect_slices(r, lambda v: s, -per_iteration - 2, 2,
                   f"the guest ticks between two timer exits add up to one slice ({s}), "
                   "however many CPUID exits split it")
+    expect_preemptions(r)
+
+
+def expect_preemptions(r):
+    r.expect_eq("timer.preemptions", r.bochs.count(TIMER_REASON),
+                "lab05(v)->preemptions counts every timer exit Bochs recorded")
 
 
 @check(LAB, "timer-hlt", 12, ["05-4", "05-5"],
@@ -145,7 +178,9 @@ def timer_hlt(r):
                     "the exit saves activity state HLT (1): the guest is still halted")
         r.expect_eq(f"hlt.rip_after_hlt{n}", 1,
                     "guest RIP is the instruction after HLT, and the handler leaves it there: "
-                    "exit 52 is not caused by an instruction (no instruction length to skip)")
+                    "exit 52 is not caused by an instruction (the check shows your handler a "
+                    f"VM-exit instruction length of {C['HLT_UNDEFINED_LENGTH']}: undefined, never skip it)")
+    expect_preemptions(r)
     r.expect_eq("guest.done", r.nonce ^ 0x4a17, "the guest ends after the check wakes it")
 
 
@@ -189,7 +224,7 @@ def scheduled(r, weight):
     cause = ("no VMX-preemption timer exit (52) in Bochs's record: the timer never fired" if not timer_exits
              else f"{timer_exits} timer exits in Bochs's record, but not a slice for each guest in turn: "
              "see the slice lengths and the order of entries below (did a VMWRITE meant for A's VMCS "
-             "go into the current one?)")
+             "go into the current one? Or was the field written again before an entry?)")
     done = r.int_fact("sched.b_during_a")
     if done == 0:
         r.lines.append(("BAD", f"sched.b_during_a = 0: guest B made no progress while A ran: {cause}"))
@@ -221,7 +256,7 @@ def scheduled(r, weight):
 
 
 @check(LAB, "sched-round-robin", 16, ["05-6", "05-7", "05-8", "05-9"],
-       "two guests that never exit share the processor 1:1, switched at each timer exit")
+       "two guests that exit only for a CPUID now and then share the processor 1:1, switched at each timer exit")
 def sched_round_robin(r):
     scheduled(r, 1)
 
