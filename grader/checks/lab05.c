@@ -117,6 +117,79 @@ static void guest_rate(u64 nonce)
 	rate_phase("rate_max", RATE_MAX, nonce);
 }
 
+/* ---- timer-scaled: preemption_timer_start() and the exit-52 handler run in a guest with a rate
+ * other than 0; their VMREADs and VMWRITEs exit and go to three fields the check keeps ---- */
+
+static volatile u64 scaled_pin, scaled_exit, scaled_value;
+static struct vcpu scaled_vcpu;		/* the vCPU the guest passes to the student's code */
+
+static volatile u64 *scaled_field(u64 field)
+{
+	switch (field) {
+	case PIN_BASED_VM_EXECUTION_CONTROLS: return &scaled_pin;
+	case VM_EXIT_CONTROLS: return &scaled_exit;
+	case VMX_PREEMPTION_TIMER_VALUE: return &scaled_value;
+	default: return NULL;
+	}
+}
+
+/* SDM 28.2.5: VMREAD and VMWRITE name their register (bit 10 = 1, bits 6:3) or memory operand
+ * (base 26:23 unless bit 27, index 21:18 unless bit 22, scale 1:0, displacement in the
+ * qualification) in the VM-exit instruction-information field, and the field in bits 31:28. */
+static u64 *scaled_operand(struct vcpu *v, u32 info)
+{
+	u64 address = v->exit.qualification;
+	if (!(info & BIT(27)))
+		address += guest_reg_read(v, (info >> 23) & 15);
+	if (!(info & BIT(22)))
+		address += guest_reg_read(v, (info >> 18) & 15) << (info & 3);
+	return guest_linear_to_host(v, address);
+}
+
+static enum exit_verdict handle_scaled_vmx(struct vcpu *v)
+{
+	u32 info = (u32)vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
+	bool reg = info & BIT(10);
+	volatile u64 *slot = scaled_field(guest_reg_read(v, info >> 28));
+	if (EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_VMREAD) {
+		u64 value = slot ? *slot : 0;
+		if (reg)
+			guest_reg_write(v, (info >> 3) & 15, value);
+		else
+			*scaled_operand(v, info) = value;
+	} else if (slot) {
+		*slot = reg ? guest_reg_read(v, (info >> 3) & 15) : *scaled_operand(v, info);
+	}
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_CF | RFLAGS_ZF));	/* VMsucceed */
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static void setup_scaled(struct vcpu *v)
+{
+	setup_fake_msrs(v);
+	exit_register(EXIT_REASON_VMREAD, handle_scaled_vmx);
+	exit_register(EXIT_REASON_VMWRITE, handle_scaled_vmx);
+	student_timer = exit_handler_for(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED);
+	scaled_pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS);
+	scaled_exit = vmcs_read(VM_EXIT_CONTROLS);
+	(void)lab05(&scaled_vcpu);	/* its page, allocated by the host */
+}
+
+static void guest_scaled(u64 nonce)
+{
+	u64 ticks = SCALED_TICKS_BASE + ((nonce >> 8) & 0xffffff);
+	fake_rate = RATE_MIN + (nonce >> 40) % RATE_RANGE;
+	preemption_timer_start(&scaled_vcpu, ticks);
+	guest_report("scaled.activate", !!(scaled_pin & PIN_ACTIVATE_VMX_PREEMPTION_TIMER));
+	guest_report("scaled.save", !!(scaled_exit & EXIT_SAVE_VMX_PREEMPTION_TIMER_VALUE));
+	guest_report("scaled.start", scaled_value);
+	scaled_value = 0;	/* what a timer exit saves */
+	student_timer(&scaled_vcpu);
+	guest_report("scaled.handler", scaled_value);
+	fake_rate = 0;
+}
+
 /* ---- timer-slice: a loop of 3 instructions; its counter at each timer exit ---- */
 
 extern char slice_loop[], save_loop[], hlt_entry[], zero_entry[];
@@ -410,6 +483,8 @@ CHECK(05, support, "timer-support", .last_stage = STAGE_RUN, .guest = guest_supp
       .setup = setup_fake_msrs);
 CHECK(05, rate, "timer-rate", .last_stage = STAGE_RUN, .guest = guest_rate,
       .setup = setup_fake_msrs);
+CHECK(05, scaled, "timer-scaled", .last_stage = STAGE_RUN, .guest = guest_scaled,
+      .setup = setup_scaled);
 CHECK(05, slice, "timer-slice", .last_stage = STAGE_RUN, .setup = setup_slice, .run = run_single,
       .verify = verify_slice);
 CHECK(05, save, "timer-save", .last_stage = STAGE_RUN, .setup = setup_save, .run = run_single,

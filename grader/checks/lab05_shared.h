@@ -13,6 +13,9 @@
 #define RATE_RANGE 13
 #define RATE_MAX 31
 
+/* timer-scaled: a slice of SCALED_TICKS_BASE + 24 bits of the nonce ticks, at a rate from the nonce */
+#define SCALED_TICKS_BASE 0x10000000
+
 /* timer-slice: slice = SLICE_BASE + nonce % SLICE_RANGE ticks; a loop of SLICE_LOOP_INSTRUCTIONS
  * instructions per iteration, SLICE_ITERATIONS_NUM/DEN slices long (3.5: three timer exits) */
 #define SLICE_BASE 1500
