@@ -77,7 +77,7 @@ MUTANTS = [
      "timer-slice", "BAD      slice.preemptions = 0"),
     ("timer-exit-count-faked", "05", "timer.c", "\tlab05(v)->preemptions++;\n",
      "\tlab05(v)->preemptions = 3;\n",
-     "timer-hlt", "BAD      timer.preemptions = 0x3"),
+     "timer-hlt", "BAD      timer.preemptions = 3, expected 0x2"),
     ("timer-exit-reloads-in-ticks", "05", "timer.c", RELOAD,
      "\tvmcs_write(VMX_PREEMPTION_TIMER_VALUE, lab05(v)->slice);\n",
      "timer-scaled", "BAD      scaled.handler"),
