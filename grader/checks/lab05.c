@@ -11,7 +11,7 @@
 
 #define MAX_SLICES 100000			/* a single guest's run hook gives up after this */
 #define NARRATED_EXITS 12			/* make run: timer exits narrated */
-#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 200 */
+#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 400 */
 #define HC_SCHED_DONE 32			/* guest B's end (guest A ends with HC_DONE) */
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -375,11 +375,11 @@ static void guest_zero(u64 nonce)
 	guest_report("zero.irq_vector", zero_irq_vector);
 }
 
-/* ---- sched-round-robin, sched-weighted: two guests, the student's scheduler ---- */
+/* ---- sched-round-robin (three guests), sched-weighted (two): the student's scheduler ---- */
 
-static volatile u64 progress[2];	/* each guest's loop counter, in shared memory */
-static struct vcpu guest_b;
-static u8 guest_b_stack[8192] __aligned(16);
+static volatile u64 progress[3];	/* each guest's loop counter, in shared memory */
+static struct vcpu guest_b, guest_c;
+static u8 guest_b_stack[8192] __aligned(16), guest_c_stack[8192] __aligned(16);
 
 static u64 sched_iterations(u64 nonce)
 {
@@ -397,87 +397,106 @@ static __attribute__((noinline)) void work(unsigned me, u64 iterations)
 	}
 }
 
-/* Guest A (the harness's guest): B's progress while A's loop runs. */
+/* Guest A (the harness's guest): B's and C's progress while A's loop runs. */
 static void guest_sched_a(u64 nonce)
 {
 	u64 iterations = sched_iterations(nonce);
-	u64 b_before = progress[1];
+	u64 b_before = progress[1], c_before = progress[2];
 	work(0, iterations);
-	u64 b_after = progress[1];
+	u64 b_after = progress[1], c_after = progress[2];
 	guest_report("sched.a_iterations", iterations);
 	guest_report("sched.b_during_a", b_after - b_before);
+	guest_report("sched.c_during_a", c_after - c_before);
 }
 
-static volatile u64 b_iterations;
+static volatile u64 other_iterations;	/* B's and C's loops */
 
-/* Guest B: its own entry (sched_guest_b_entry), the guest IDT, a longer loop. */
-void sched_guest_b(void);
-void sched_guest_b(void)
+/* Guests B and C: their own entries, the guest IDT, a longer loop than A's. */
+void sched_guest_other(unsigned me);
+void sched_guest_other(unsigned me)
 {
 	struct descriptor_table d = { sizeof(struct idt_gate) * IDT_VECTORS - 1, (u64)guest_idt };
 	__asm__ volatile("lidt %0" : : "m"(d));
-	work(1, b_iterations);
-	guest_report("sched.b_iterations", progress[1]);
+	work(me, other_iterations);
+	guest_report(me == 1 ? "sched.b_iterations" : "sched.c_iterations", progress[me]);
 	for (;;)
 		hypercall(HC_SCHED_DONE, 0, 0);
 }
-__asm__(".text\nsched_guest_b_entry: call sched_guest_b\n jmp .\n");
-extern char sched_guest_b_entry[];
+__asm__(".text\nsched_guest_b_entry: mov $1, %edi\n call sched_guest_other\n jmp .\n"
+	"sched_guest_c_entry: mov $2, %edi\n call sched_guest_other\n jmp .\n");
+extern char sched_guest_b_entry[], sched_guest_c_entry[];
 
-static enum exit_verdict guest_b_done(struct vcpu *v)
+static char guest_name(struct vcpu *v) { return v == &guest_b ? 'B' : v == &guest_c ? 'C' : 'A'; }
+
+static enum exit_verdict guest_other_done(struct vcpu *v)
 {
-	static bool done;
+	static bool done[2];
 	if (v->regs.rax != HC_SCHED_DONE) {
 		printf("VMX: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
 	}
-	if (done)
-		panic("sched check: guest B was entered again after it stopped: a guest whose run "
-		      "loop ended without a preemption is done");
-	done = true;
+	if (done[v == &guest_c])
+		panic("sched check: guest %c was entered again after it stopped: a guest whose run "
+		      "loop ended without a preemption is done", guest_name(v));
+	done[v == &guest_c] = true;
 	return EXIT_STOP;
+}
+
+/* Another guest with its own VMCS and stack, ready to enter like the harness's. */
+static void prepare_other(struct vcpu *w, char *entry, u8 *stack, size_t size)
+{
+	vmcs_load(w);
+	harness_prepare_vcpu(w, (u64)entry, (u64)stack + size);
+	vcpu_before_entry(w);
 }
 
 static enum exit_verdict narrate_timer(struct vcpu *v)
 {
 	enum exit_verdict verdict = student_timer(v);
 	if (++timer_exits > SCHED_MAX_TIMER_EXITS)
-		panic("sched check: %d timer exits and the guests are still not done (fewer than 200 "
+		panic("sched check: %d timer exits and the guests are still not done (fewer than 400 "
 		      "expected): slices far shorter than given?", SCHED_MAX_TIMER_EXITS);
 	if (verbose() && timer_exits <= NARRATED_EXITS)
-		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu\n",
-		       v == &guest_b ? 'B' : 'A', v->exit.guest_rip, progress[0], progress[1]);
+		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu C=%lu\n",
+		       guest_name(v), v->exit.guest_rip, progress[0], progress[1], progress[2]);
 	if (verbose() && timer_exits == NARRATED_EXITS)
 		printf("sched: (further preemptions not shown)\n");
 	return verdict;
 }
 
-static void run_two(struct vcpu *v, u64 weight)
+/* A and B (slice weight x A's), and with three guests C (A's slice), added in that order while
+ * the VMCS of the guest set up last is current. */
+static void run_sched(struct vcpu *v, u64 weight, unsigned guests)
 {
 	u64 slice = slice_of(boot_params.nonce, SCHED_SLICE_BASE, SCHED_SLICE_RANGE);
 	struct scheduler s = { 0 };
-	b_iterations = (weight + 1) * sched_iterations(boot_params.nonce) + SCHED_ITERATIONS_RANGE;
-	hypercall_extend(guest_b_done);
-	vmcs_load(&guest_b);	/* guest B's VMCS is current from here on */
-	harness_prepare_vcpu(&guest_b, (u64)sched_guest_b_entry, (u64)guest_b_stack + sizeof(guest_b_stack));
-	vcpu_before_entry(&guest_b);
+	other_iterations = (weight + 1) * sched_iterations(boot_params.nonce) + SCHED_ITERATIONS_RANGE;
+	hypercall_extend(guest_other_done);
+	prepare_other(&guest_b, sched_guest_b_entry, guest_b_stack, sizeof(guest_b_stack));
+	if (guests == 3)
+		prepare_other(&guest_c, sched_guest_c_entry, guest_c_stack, sizeof(guest_c_stack));
 	student_timer_wrapped(narrate_timer);	/* after the labs' setups for B, which register theirs */
 	sched_add(&s, v, slice);
 	sched_add(&s, &guest_b, weight * slice);
+	if (guests == 3)
+		sched_add(&s, &guest_c, slice);
 	report_fact("sched.vmcs_a", "0x%lx", virt_to_phys(v->vmcs));
 	report_fact("sched.vmcs_b", "0x%lx", virt_to_phys(guest_b.vmcs));
+	if (guests == 3)
+		report_fact("sched.vmcs_c", "0x%lx", virt_to_phys(guest_c.vmcs));
 	if (verbose())
-		printf("sched: guest A (VMCS 0x%lx) gets %lu TSC ticks per slice, guest B (VMCS 0x%lx) %lu\n",
-		       virt_to_phys(v->vmcs), slice, virt_to_phys(guest_b.vmcs), weight * slice);
+		printf("sched: guest A (VMCS 0x%lx) gets %lu TSC ticks per slice, guest B (VMCS 0x%lx) %lu%s\n",
+		       virt_to_phys(v->vmcs), slice, virt_to_phys(guest_b.vmcs), weight * slice,
+		       guests == 3 ? ", guest C the same as A" : "");
 	sched_run(&s);
 	if (verbose())
-		printf("sched: both guests done after %u preemptions\n", timer_exits);
+		printf("sched: all guests done after %u preemptions\n", timer_exits);
 	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED)	/* the harness's VMCS again */
 		panic("sched check: VMPTRLD of the harness's VMCS failed");
 }
 
-static void run_round_robin(struct vcpu *v) { run_two(v, 1); }
-static void run_weighted(struct vcpu *v) { run_two(v, SCHED_WEIGHT); }
+static void run_round_robin(struct vcpu *v) { run_sched(v, 1, 3); }
+static void run_weighted(struct vcpu *v) { run_sched(v, SCHED_WEIGHT, 2); }
 
 CHECK(05, support, "timer-support", .last_stage = STAGE_RUN, .guest = guest_support,
       .setup = setup_fake_msrs);

@@ -232,56 +232,70 @@ def sched_iterations(nonce):
 TOLERANCE = 0.1     # the share of B's work while A's loop runs, relative (handout: 10 %)
 
 
-def scheduled(r, weight):
+def scheduled(r, weight, guests):
+    """A, B (weight x A's slice) and, with three guests, C (A's slice), added in that order."""
     s = slice_of(r.nonce, C["SCHED_SLICE_BASE"], C["SCHED_SLICE_RANGE"])
     iterations = sched_iterations(r.nonce)
-    a, b = r.int_fact("sched.vmcs_a"), r.int_fact("sched.vmcs_b")
+    names = "ABC"[:guests]
+    vmcs = [r.int_fact(f"sched.vmcs_{n.lower()}") for n in names]
+    slice_of_vmcs = dict(zip(vmcs, [s, weight * s, s]))
     r.expect_eq("guest.done", 0, "guest A (the harness's guest) runs to its end")
     r.expect_eq("sched.a_iterations", iterations, "guest A's loop")
-    r.expect_eq("sched.b_iterations", (weight + 1) * iterations + C["SCHED_ITERATIONS_RANGE"],
-                "guest B's loop, after A's end alone")
+    for n in names[1:]:
+        r.expect_eq(f"sched.{n.lower()}_iterations", (weight + 1) * iterations + C["SCHED_ITERATIONS_RANGE"],
+                    f"guest {n}'s loop, after A's end without A")
     timer_exits = r.bochs.count(TIMER_REASON)
     cause = ("no VMX-preemption timer exit (52) in Bochs's record: the timer never fired" if not timer_exits
              else f"{timer_exits} timer exits in Bochs's record, but not a slice for each guest in turn: "
-             "see the slice lengths and the order of entries below (did a VMWRITE meant for A's VMCS "
-             "go into the current one? Or was the field written again before an entry?)")
-    done = r.int_fact("sched.b_during_a")
-    if done == 0:
-        r.lines.append(("BAD", f"sched.b_during_a = 0: guest B made no progress while A ran: {cause}"))
-    else:
-        r.expect("sched.b_during_a", lambda v: abs(as_int(v) / iterations - weight) <= weight * TOLERANCE,
-                 f"{weight} x {iterations} (+-{TOLERANCE:.0%})",
-                 f"B's slice is {weight} x A's ({weight * s} and {s} ticks): while A's loop runs, B "
-                 f"must do {weight} times A's work, within {TOLERANCE:.0%}")
+             "see the slice lengths and the order of entries below (did a VMWRITE meant for one guest's "
+             "VMCS go into the current one? Was the field written again before an entry? Was a guest "
+             "skipped in the round?)")
+    for n, w in zip(names[1:], [weight, 1]):
+        done = r.int_fact(f"sched.{n.lower()}_during_a")
+        if done == 0:
+            r.lines.append(("BAD", f"sched.{n.lower()}_during_a = 0: guest {n} made no progress while A ran: {cause}"))
+        else:
+            r.expect(f"sched.{n.lower()}_during_a",
+                     lambda v, w=w: abs(as_int(v) / iterations - w) <= w * TOLERANCE,
+                     f"{w} x {iterations} (+-{TOLERANCE:.0%})",
+                     f"{n}'s slice is {w} x A's ({w * s} and {s} ticks): while A's loop runs, {n} "
+                     f"must do {w} times A's work, within {TOLERANCE:.0%}")
     seen = runs(r)
-    mine = [x for x in seen if x[0] in (a, b)]
+    mine = [x for x in seen if x[0] in vmcs]
     launches = [(hex(x[0]), i) for i, x in enumerate(mine) if x[4]]
     first = {}
     for i, x in enumerate(mine):
         first.setdefault(x[0], i)
     r.expect_that("Bochs's record: VMLAUNCHes (VMCS, entry number)", launches == sorted(
-                  (hex(v), i) for v, i in first.items()) and len(launches) == 2, launches,
+                  (hex(v), i) for v, i in first.items()) and len(launches) == guests, launches,
                   "one VMLAUNCH per VMCS, at its first entry",
                   "the launch state belongs to each VMCS: VMLAUNCH once, VMRESUME after (SDM 25.11.3)")
-    last_a = max((i for i, x in enumerate(mine) if x[0] == a), default=-1)
-    wrong = [i for i in range(last_a) if mine[i][3] == TIMER_REASON and mine[i + 1][0] == mine[i][0]]
+    last_a = max((i for i, x in enumerate(mine) if x[0] == vmcs[0]), default=-1)
+
+    def after(v):
+        return vmcs[(vmcs.index(v) + 1) % guests]
+    wrong = [i for i in range(last_a) if mine[i][3] == TIMER_REASON and mine[i + 1][0] != after(mine[i][0])]
     wrong += [i for i in range(last_a) if mine[i][3] != TIMER_REASON and mine[i + 1][0] != mine[i][0]]
-    r.expect_that("Bochs's record: entries after each exit while both guests run", not wrong and last_a > 0,
-                  f"{len(wrong)} out of turn" + (f" (entry {wrong[0] + 1})" if wrong else "") if last_a > 0
-                  else f"{len(mine)} entries of the two VMCSs, none of A's after B's first",
-                  "after a timer exit the other guest, after any other exit the same guest",
-                  "round robin: a slice ends only at a timer exit")
-    expect_slices(r, lambda v: weight * s if v == b else s, -2, 2,
-                  f"A's slices last {s} ticks, B's {weight * s}: each VMCS holds its own guest's value")
+    order = " -> ".join(names + "A")
+    r.expect_that("Bochs's record: entries after each exit while all guests run", not wrong and last_a > 0,
+                  f"{len(wrong)} out of turn" + (f" (entry {min(wrong) + 1})" if wrong else "") if last_a > 0
+                  else f"{len(mine)} entries of the guests' VMCSs, none of A's after another guest's",
+                  f"after a timer exit the next guest in the order they were added ({order}), after any "
+                  "other exit the same guest",
+                  "round robin: a slice ends only at a timer exit, and every guest that has not stopped "
+                  "gets its turn before the preempted one runs again")
+    expect_slices(r, lambda v: slice_of_vmcs.get(v, s), -2, 2,
+                  f"A's slices last {s} ticks, B's {weight * s}" + (f", C's {s}" if guests == 3 else "") +
+                  ": each VMCS holds its own guest's value")
 
 
 @check(LAB, "sched-round-robin", 16, ["05-6", "05-7", "05-8", "05-9"],
-       "two guests that exit only for a CPUID now and then share the processor 1:1, switched at each timer exit")
+       "three guests that exit only for a CPUID now and then share the processor 1:1:1, in turn")
 def sched_round_robin(r):
-    scheduled(r, 1)
+    scheduled(r, 1, 3)
 
 
 @check(LAB, "sched-weighted", 10, ["05-6", "05-7", "05-8", "05-9"],
        "two guests with slices 1:3 share the processor 1:3")
 def sched_weighted(r):
-    scheduled(r, C["SCHED_WEIGHT"])
+    scheduled(r, C["SCHED_WEIGHT"], 2)
