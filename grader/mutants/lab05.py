@@ -113,6 +113,12 @@ MUTANTS = [
     ("done-guest-runs-again", "05", "sched.c",
      "\t\tif (!lab05(v)->preempted)\n\t\t\ts->done[s->current] = true;\n", "",
      "sched-round-robin", "guest B was entered again after it stopped"),
+    ("round-robin-skips-a-guest", "05", "sched.c",
+     "\t\tunsigned next = s->current;\n\t\tdo {\n\t\t\tnext = (next + 1) % s->count;\n"
+     "\t\t} while (s->done[next] && next != s->current);",
+     "\t\tunsigned next = s->current;\n\t\tfor (unsigned i = 0; i < s->count; i++)\n"
+     "\t\t\tif (i != s->current && !s->done[i]) {\n\t\t\t\tnext = i;\n\t\t\t\tbreak;\n\t\t\t}",
+     "sched-round-robin", "guest C made no progress while A ran"),
     ("slice-given-to-first-guest", "05", "sched.c", "\tpreemption_timer_start(v, slice_ticks);",
      "\tpreemption_timer_start(s->guest[0], slice_ticks);",
      "sched-weighted", "BAD      Bochs's record: guest ticks of each slice"),
