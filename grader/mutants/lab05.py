@@ -88,7 +88,7 @@ MUTANTS = [
      "timer-slice", "MISSING  guest.done"),
     ("timer-exit-resumes-same-guest", "05", "timer.c",
      "\treturn EXIT_STOP;\n\t/* END 05-5 */", "\treturn EXIT_RESUME;\n\t/* END 05-5 */",
-     "sched-round-robin", "BAD      Bochs's record: entries after each exit while both guests run"),
+     "sched-round-robin", "BAD      Bochs's record: entries after each exit while all guests run"),
     # 05-6, 05-7: VMWRITE goes to the current VMCS; VMPTRLD switches, VMCLEAR is not needed (SDM 25.11, 31.3)
     ("slice-written-into-current-vmcs", "05", "sched.c",
      "\tsched_switch(s, s->count - 1);\n\tpreemption_timer_start(v, slice_ticks);",
