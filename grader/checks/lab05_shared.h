@@ -44,4 +44,4 @@
 #define SCHED_ITERATIONS_BASE 20000
 #define SCHED_ITERATIONS_RANGE 4096
 #define SCHED_WEIGHT 3			/* sched-weighted: B's slice is 3 times A's */
-#define SCHED_EXIT_EVERY 128		/* each guest's loop makes a CPUID this often */
+#define SCHED_EXIT_EVERY 256		/* each guest's loop makes a CPUID this often: less than a slice */
