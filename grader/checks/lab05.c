@@ -11,7 +11,7 @@
 
 #define MAX_SLICES 100000			/* a single guest's run hook gives up after this */
 #define NARRATED_EXITS 12			/* make run: timer exits narrated */
-#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 200 */
+#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 400 */
 #define HC_SCHED_DONE 32			/* guest B's end (guest A ends with HC_DONE) */
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -92,17 +92,101 @@ static void guest_support(u64 nonce)
 }
 
 /* The three tick counts of timer-rate (grader/spec/lab05.py computes the same). */
-static void guest_rate(u64 nonce)
+static void rate_phase(const char *prefix, u64 rate, u64 nonce)
 {
-	u64 rate = RATE_MIN + nonce % RATE_RANGE;
+	char key[32];
 	u64 small = (nonce >> 8) & 0xffffff;
 	u64 wide = (((nonce >> 8) & 0xffffffffUL) | BIT(31)) << (rate - 2);	/* >= 2^32, value < 2^32 */
 	u64 huge = (1UL << (32 + rate)) + (nonce >> 48);		/* its value above 2^32 - 1 */
 	fake_rate = rate;
-	guest_report("rate.rate", preemption_timer_rate());
-	guest_report("rate.small", preemption_timer_value(small));
-	guest_report("rate.wide", preemption_timer_value(wide));
-	guest_report("rate.huge", preemption_timer_value(huge));
+	snprintf(key, sizeof(key), "%s.rate", prefix);
+	guest_report(key, preemption_timer_rate());
+	snprintf(key, sizeof(key), "%s.small", prefix);
+	guest_report(key, preemption_timer_value(small));
+	snprintf(key, sizeof(key), "%s.wide", prefix);
+	guest_report(key, preemption_timer_value(wide));
+	snprintf(key, sizeof(key), "%s.huge", prefix);
+	guest_report(key, preemption_timer_value(huge));
+	fake_rate = 0;
+}
+
+/* A rate below 16 from the nonce, then the largest rate (bit 4 set, and 1 << 31 overflows an int). */
+static void guest_rate(u64 nonce)
+{
+	rate_phase("rate", RATE_MIN + nonce % RATE_RANGE, nonce);
+	rate_phase("rate_max", RATE_MAX, nonce);
+}
+
+/* ---- timer-scaled: preemption_timer_start() and the exit-52 handler run in a guest with a rate
+ * other than 0; their VMREADs and VMWRITEs exit and go to three fields the check keeps ---- */
+
+static volatile u64 scaled_pin, scaled_exit, scaled_value;
+static struct vcpu scaled_vcpu;		/* the vCPU the guest passes to the student's code */
+
+static volatile u64 *scaled_field(u64 field)
+{
+	switch (field) {
+	case PIN_BASED_VM_EXECUTION_CONTROLS: return &scaled_pin;
+	case VM_EXIT_CONTROLS: return &scaled_exit;
+	case VMX_PREEMPTION_TIMER_VALUE: return &scaled_value;
+	default: return NULL;
+	}
+}
+
+/* SDM 28.2.5: VMREAD and VMWRITE name their register (bit 10 = 1, bits 6:3) or memory operand
+ * (base 26:23 unless bit 27, index 21:18 unless bit 22, scale 1:0, displacement in the
+ * qualification) in the VM-exit instruction-information field, and the field in bits 31:28. */
+static u64 *scaled_operand(struct vcpu *v, u32 info)
+{
+	u64 address = v->exit.qualification;
+	if (!(info & BIT(27)))
+		address += guest_reg_read(v, (info >> 23) & 15);
+	if (!(info & BIT(22)))
+		address += guest_reg_read(v, (info >> 18) & 15) << (info & 3);
+	return guest_linear_to_host(v, address);
+}
+
+static enum exit_verdict handle_scaled_vmx(struct vcpu *v)
+{
+	u32 info = (u32)vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
+	bool reg = info & BIT(10);
+	volatile u64 *slot = scaled_field(guest_reg_read(v, info >> 28));
+	if (EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_VMREAD) {
+		u64 value = slot ? *slot : 0;
+		if (reg)
+			guest_reg_write(v, (info >> 3) & 15, value);
+		else
+			*scaled_operand(v, info) = value;
+	} else if (slot) {
+		*slot = reg ? guest_reg_read(v, (info >> 3) & 15) : *scaled_operand(v, info);
+	}
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_CF | RFLAGS_ZF));	/* VMsucceed */
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static void setup_scaled(struct vcpu *v)
+{
+	setup_fake_msrs(v);
+	exit_register(EXIT_REASON_VMREAD, handle_scaled_vmx);
+	exit_register(EXIT_REASON_VMWRITE, handle_scaled_vmx);
+	student_timer = exit_handler_for(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED);
+	scaled_pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS);
+	scaled_exit = vmcs_read(VM_EXIT_CONTROLS);
+	(void)lab05(&scaled_vcpu);	/* its page, allocated by the host */
+}
+
+static void guest_scaled(u64 nonce)
+{
+	u64 ticks = SCALED_TICKS_BASE + ((nonce >> 8) & 0xffffff);
+	fake_rate = RATE_MIN + (nonce >> 40) % RATE_RANGE;
+	preemption_timer_start(&scaled_vcpu, ticks);
+	guest_report("scaled.activate", !!(scaled_pin & PIN_ACTIVATE_VMX_PREEMPTION_TIMER));
+	guest_report("scaled.save", !!(scaled_exit & EXIT_SAVE_VMX_PREEMPTION_TIMER_VALUE));
+	guest_report("scaled.start", scaled_value);
+	scaled_value = 0;	/* what a timer exit saves */
+	student_timer(&scaled_vcpu);
+	guest_report("scaled.handler", scaled_value);
 	fake_rate = 0;
 }
 
@@ -169,6 +253,11 @@ static enum exit_verdict observe_save(struct vcpu *v)
 	return student_timer(v);
 }
 
+static void verify_preemptions(struct vcpu *v)
+{
+	report_fact("timer.preemptions", "%lu", lab05(v)->preemptions);
+}
+
 static void setup_save(struct vcpu *v)
 {
 	u64 slice = slice_of(boot_params.nonce, SAVE_SLICE_BASE, SAVE_SLICE_RANGE);
@@ -196,11 +285,13 @@ static enum exit_verdict observe_hlt(struct vcpu *v)
 		snprintf(key, sizeof(key), "hlt.activity%u", timer_exits + 1);
 		report_fact(key, "%lu", vmcs_read(GUEST_ACTIVITY_STATE));
 	}
+	v->exit.instruction_length = HLT_UNDEFINED_LENGTH;	/* undefined at exit 52 (Bochs: 0) */
 	enum exit_verdict verdict = student_timer(v);
 	if (timer_exits < HLT_EXITS) {
 		snprintf(key, sizeof(key), "hlt.rip_after_hlt%u", timer_exits + 1);
 		report_fact(key, "%d", vmcs_read(GUEST_RIP) == (u64)timer_hlt_after);
 	}
+	vmcs_write(GUEST_RIP, (u64)hlt_after);	/* the rest of the run stays sane */
 	if (++timer_exits == HLT_EXITS)
 		vmcs_write(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);	/* the check wakes the guest */
 	return verdict;
@@ -284,113 +375,141 @@ static void guest_zero(u64 nonce)
 	guest_report("zero.irq_vector", zero_irq_vector);
 }
 
-/* ---- sched-round-robin, sched-weighted: two guests, the student's scheduler ---- */
+/* ---- sched-round-robin (three guests), sched-weighted (two): the student's scheduler ---- */
 
-static volatile u64 progress[2];	/* each guest's loop counter, in shared memory */
-static struct vcpu guest_b;
-static u8 guest_b_stack[8192] __aligned(16);
+static volatile u64 progress[3];	/* each guest's loop counter, in shared memory */
+static struct vcpu guest_b, guest_c;
+static u8 guest_b_stack[8192] __aligned(16), guest_c_stack[8192] __aligned(16);
 
 static u64 sched_iterations(u64 nonce)
 {
 	return SCHED_ITERATIONS_BASE + (nonce >> 20) % SCHED_ITERATIONS_RANGE;
 }
 
+/* A CPUID every SCHED_EXIT_EVERY iterations: far more often than a slice, so a slice survives
+ * only through the save control. */
 static __attribute__((noinline)) void work(unsigned me, u64 iterations)
 {
-	for (u64 i = 1; i <= iterations; i++)
+	for (u64 i = 1; i <= iterations; i++) {
 		progress[me] = i;
+		if (!(i % SCHED_EXIT_EVERY))
+			cpuid(0, 0);
+	}
 }
 
-/* Guest A (the harness's guest): B's progress while A's loop runs. */
+/* Guest A (the harness's guest): B's and C's progress while A's loop runs. */
 static void guest_sched_a(u64 nonce)
 {
 	u64 iterations = sched_iterations(nonce);
-	u64 b_before = progress[1];
+	u64 b_before = progress[1], c_before = progress[2];
 	work(0, iterations);
-	u64 b_after = progress[1];
+	u64 b_after = progress[1], c_after = progress[2];
 	guest_report("sched.a_iterations", iterations);
 	guest_report("sched.b_during_a", b_after - b_before);
+	guest_report("sched.c_during_a", c_after - c_before);
 }
 
-static volatile u64 b_iterations;
+static volatile u64 other_iterations;	/* B's and C's loops */
 
-/* Guest B: its own entry (sched_guest_b_entry), the guest IDT, a longer loop. */
-void sched_guest_b(void);
-void sched_guest_b(void)
+/* Guests B and C: their own entries, the guest IDT, a longer loop than A's. */
+void sched_guest_other(unsigned me);
+void sched_guest_other(unsigned me)
 {
 	struct descriptor_table d = { sizeof(struct idt_gate) * IDT_VECTORS - 1, (u64)guest_idt };
 	__asm__ volatile("lidt %0" : : "m"(d));
-	work(1, b_iterations);
-	guest_report("sched.b_iterations", progress[1]);
+	work(me, other_iterations);
+	guest_report(me == 1 ? "sched.b_iterations" : "sched.c_iterations", progress[me]);
 	for (;;)
 		hypercall(HC_SCHED_DONE, 0, 0);
 }
-__asm__(".text\nsched_guest_b_entry: call sched_guest_b\n jmp .\n");
-extern char sched_guest_b_entry[];
+__asm__(".text\nsched_guest_b_entry: mov $1, %edi\n call sched_guest_other\n jmp .\n"
+	"sched_guest_c_entry: mov $2, %edi\n call sched_guest_other\n jmp .\n");
+extern char sched_guest_b_entry[], sched_guest_c_entry[];
 
-static enum exit_verdict guest_b_done(struct vcpu *v)
+static char guest_name(struct vcpu *v) { return v == &guest_b ? 'B' : v == &guest_c ? 'C' : 'A'; }
+
+static enum exit_verdict guest_other_done(struct vcpu *v)
 {
-	static bool done;
+	static bool done[2];
 	if (v->regs.rax != HC_SCHED_DONE) {
 		printf("VMX: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
 	}
-	if (done)
-		panic("sched check: guest B was entered again after it stopped: a guest whose run "
-		      "loop ended without a preemption is done");
-	done = true;
+	if (done[v == &guest_c])
+		panic("sched check: guest %c was entered again after it stopped: a guest whose run "
+		      "loop ended without a preemption is done", guest_name(v));
+	done[v == &guest_c] = true;
 	return EXIT_STOP;
+}
+
+/* Another guest with its own VMCS and stack, ready to enter like the harness's. */
+static void prepare_other(struct vcpu *w, char *entry, u8 *stack, size_t size)
+{
+	vmcs_load(w);
+	harness_prepare_vcpu(w, (u64)entry, (u64)stack + size);
+	vcpu_before_entry(w);
 }
 
 static enum exit_verdict narrate_timer(struct vcpu *v)
 {
 	enum exit_verdict verdict = student_timer(v);
 	if (++timer_exits > SCHED_MAX_TIMER_EXITS)
-		panic("sched check: %d timer exits and the guests are still not done (fewer than 200 "
+		panic("sched check: %d timer exits and the guests are still not done (fewer than 400 "
 		      "expected): slices far shorter than given?", SCHED_MAX_TIMER_EXITS);
 	if (verbose() && timer_exits <= NARRATED_EXITS)
-		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu\n",
-		       v == &guest_b ? 'B' : 'A', v->exit.guest_rip, progress[0], progress[1]);
+		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu C=%lu\n",
+		       guest_name(v), v->exit.guest_rip, progress[0], progress[1], progress[2]);
 	if (verbose() && timer_exits == NARRATED_EXITS)
 		printf("sched: (further preemptions not shown)\n");
 	return verdict;
 }
 
-static void run_two(struct vcpu *v, u64 weight)
+/* A and B (slice weight x A's), and with three guests C (A's slice), added in that order while
+ * the VMCS of the guest set up last is current. */
+static void run_sched(struct vcpu *v, u64 weight, unsigned guests)
 {
 	u64 slice = slice_of(boot_params.nonce, SCHED_SLICE_BASE, SCHED_SLICE_RANGE);
 	struct scheduler s = { 0 };
-	b_iterations = (weight + 1) * sched_iterations(boot_params.nonce) + SCHED_ITERATIONS_RANGE;
-	hypercall_extend(guest_b_done);
-	vmcs_load(&guest_b);	/* guest B's VMCS is current from here on */
-	harness_prepare_vcpu(&guest_b, (u64)sched_guest_b_entry, (u64)guest_b_stack + sizeof(guest_b_stack));
-	vcpu_before_entry(&guest_b);
+	other_iterations = (weight + 1) * sched_iterations(boot_params.nonce) + SCHED_ITERATIONS_RANGE;
+	hypercall_extend(guest_other_done);
+	prepare_other(&guest_b, sched_guest_b_entry, guest_b_stack, sizeof(guest_b_stack));
+	if (guests == 3)
+		prepare_other(&guest_c, sched_guest_c_entry, guest_c_stack, sizeof(guest_c_stack));
 	student_timer_wrapped(narrate_timer);	/* after the labs' setups for B, which register theirs */
 	sched_add(&s, v, slice);
 	sched_add(&s, &guest_b, weight * slice);
+	if (guests == 3)
+		sched_add(&s, &guest_c, slice);
 	report_fact("sched.vmcs_a", "0x%lx", virt_to_phys(v->vmcs));
 	report_fact("sched.vmcs_b", "0x%lx", virt_to_phys(guest_b.vmcs));
+	if (guests == 3)
+		report_fact("sched.vmcs_c", "0x%lx", virt_to_phys(guest_c.vmcs));
 	if (verbose())
-		printf("sched: guest A (VMCS 0x%lx) gets %lu TSC ticks per slice, guest B (VMCS 0x%lx) %lu\n",
-		       virt_to_phys(v->vmcs), slice, virt_to_phys(guest_b.vmcs), weight * slice);
+		printf("sched: guest A (VMCS 0x%lx) gets %lu TSC ticks per slice, guest B (VMCS 0x%lx) %lu%s\n",
+		       virt_to_phys(v->vmcs), slice, virt_to_phys(guest_b.vmcs), weight * slice,
+		       guests == 3 ? ", guest C the same as A" : "");
 	sched_run(&s);
 	if (verbose())
-		printf("sched: both guests done after %u preemptions\n", timer_exits);
+		printf("sched: all guests done after %u preemptions\n", timer_exits);
 	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED)	/* the harness's VMCS again */
 		panic("sched check: VMPTRLD of the harness's VMCS failed");
 }
 
-static void run_round_robin(struct vcpu *v) { run_two(v, 1); }
-static void run_weighted(struct vcpu *v) { run_two(v, SCHED_WEIGHT); }
+static void run_round_robin(struct vcpu *v) { run_sched(v, 1, 3); }
+static void run_weighted(struct vcpu *v) { run_sched(v, SCHED_WEIGHT, 2); }
 
 CHECK(05, support, "timer-support", .last_stage = STAGE_RUN, .guest = guest_support,
       .setup = setup_fake_msrs);
 CHECK(05, rate, "timer-rate", .last_stage = STAGE_RUN, .guest = guest_rate,
       .setup = setup_fake_msrs);
+CHECK(05, scaled, "timer-scaled", .last_stage = STAGE_RUN, .guest = guest_scaled,
+      .setup = setup_scaled);
 CHECK(05, slice, "timer-slice", .last_stage = STAGE_RUN, .setup = setup_slice, .run = run_single,
       .verify = verify_slice);
-CHECK(05, save, "timer-save", .last_stage = STAGE_RUN, .setup = setup_save, .run = run_single);
-CHECK(05, hlt, "timer-hlt", .last_stage = STAGE_RUN, .setup = setup_hlt, .run = run_hlt);
+CHECK(05, save, "timer-save", .last_stage = STAGE_RUN, .setup = setup_save, .run = run_single,
+      .verify = verify_preemptions);
+CHECK(05, hlt, "timer-hlt", .last_stage = STAGE_RUN, .setup = setup_hlt, .run = run_hlt,
+      .verify = verify_preemptions);
 CHECK(05, zero, "timer-zero-inject", .last_stage = STAGE_RUN, .guest = guest_zero,
       .setup = setup_zero, .run = run_single);
 CHECK(05, round_robin, "sched-round-robin", .last_stage = STAGE_RUN, .guest = guest_sched_a,

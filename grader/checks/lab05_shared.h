@@ -7,9 +7,14 @@
 #define SUPPORT_NO_ACTIVATE 1		/* pin-based allowed-1 bit 6 cleared */
 #define SUPPORT_NO_SAVE 2		/* VM-exit allowed-1 bit 22 cleared */
 
-/* timer-rate: the rate X the check's IA32_VMX_MISC reports is RATE_MIN + nonce % RATE_RANGE */
+/* timer-rate: the rates X the check's IA32_VMX_MISC reports: RATE_MIN + nonce % RATE_RANGE, then
+ * RATE_MAX */
 #define RATE_MIN 3
-#define RATE_RANGE 29
+#define RATE_RANGE 13
+#define RATE_MAX 31
+
+/* timer-scaled: a slice of SCALED_TICKS_BASE + 24 bits of the nonce ticks, at a rate from the nonce */
+#define SCALED_TICKS_BASE 0x10000000
 
 /* timer-slice: slice = SLICE_BASE + nonce % SLICE_RANGE ticks; a loop of SLICE_LOOP_INSTRUCTIONS
  * instructions per iteration, SLICE_ITERATIONS_NUM/DEN slices long (3.5: three timer exits) */
@@ -28,6 +33,7 @@
 #define HLT_SLICE 5000
 #define HLT_EXITS 2
 #define HLT_VALUE_MAX 1000000		/* the largest value the check lets a guest halt with */
+#define HLT_UNDEFINED_LENGTH 3		/* the VM-exit instruction length the handler is shown */
 
 /* timer-zero-inject: the interrupt injected at the entry with timer value 0 */
 #define VEC_ZERO 0x4a
@@ -38,3 +44,4 @@
 #define SCHED_ITERATIONS_BASE 20000
 #define SCHED_ITERATIONS_RANGE 4096
 #define SCHED_WEIGHT 3			/* sched-weighted: B's slice is 3 times A's */
+#define SCHED_EXIT_EVERY 256		/* each guest's loop makes a CPUID this often: less than a slice */

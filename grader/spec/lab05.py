@@ -31,24 +31,48 @@ def timer_support(r):
              "the answers must come from the capability MSRs, read in the guest (every RDMSR exits here)")
 
 
-@check(LAB, "timer-rate", 12, ["05-2", "05-3"],
+@check(LAB, "timer-rate", 10, ["05-2", "05-3"],
        "the rate X from IA32_VMX_MISC[4:0] and time slices converted into timer values")
 def timer_rate(r):
-    rate = RATE_MIN + r.nonce % RATE_RANGE
-    small = (r.nonce >> 8) & 0xffffff
-    wide = (((r.nonce >> 8) & 0xffffffff) | 1 << 31) << (rate - 2)
-    huge = (1 << (32 + rate)) + (r.nonce >> 48)
-    r.expect_eq("rate.rate", rate, f"the check's IA32_VMX_MISC reads bits 4:0 = {rate} with bits 5-8 "
-                "set: the rate is bits 4:0 only (SDM A.6)")
-    r.expect_eq("rate.small", timer_value(small, rate),
-                f"{small:#x} ticks >> {rate}: the timer counts down once per 2^X TSC ticks")
-    r.expect_eq("rate.wide", timer_value(wide, rate),
-                f"{wide:#x} ticks >> {rate}: shift the 64-bit count, truncate only the result")
-    r.expect_eq("rate.huge", MAX, f"{huge:#x} ticks >> {rate} does not fit the 32-bit field: "
-                "the largest value, never a truncated one")
+    rate_phase(r, "rate", RATE_MIN + r.nonce % RATE_RANGE)
+    rate_phase(r, "rate_max", C["RATE_MAX"])
     r.expect("exits.RDMSR", lambda v: as_int(v) >= 1, "RDMSR exits (Bochs's record)",
              "the rate must come from IA32_VMX_MISC, read in the guest (every RDMSR exits here)")
 
+
+def rate_phase(r, prefix, rate):
+    small = (r.nonce >> 8) & 0xffffff
+    wide = (((r.nonce >> 8) & 0xffffffff) | 1 << 31) << (rate - 2)
+    huge = (1 << (32 + rate)) + (r.nonce >> 48)
+    r.expect_eq(f"{prefix}.rate", rate, f"the check's IA32_VMX_MISC reads bits 4:0 = {rate} with bits 5-8 "
+                "set: the rate is bits 4:0 only (SDM A.6)")
+    r.expect_eq(f"{prefix}.small", timer_value(small, rate),
+                f"{small:#x} ticks >> {rate}: the timer counts down once per 2^X TSC ticks")
+    r.expect_eq(f"{prefix}.wide", timer_value(wide, rate),
+                f"{wide:#x} ticks >> {rate}: shift the 64-bit count, truncate only the result")
+    r.expect_eq(f"{prefix}.huge", MAX, f"{huge:#x} ticks >> {rate} does not fit the 32-bit field: "
+                "the largest value, never a truncated one")
+
+
+
+@check(LAB, "timer-scaled", 6, ["05-4", "05-5"],
+       "a slice becomes a timer value at the processor's rate, when it starts and after each timer exit")
+def timer_scaled(r):
+    rate = RATE_MIN + (r.nonce >> 40) % RATE_RANGE
+    ticks = C["SCALED_TICKS_BASE"] + ((r.nonce >> 8) & 0xffffff)
+    value = timer_value(ticks, rate)
+    r.expect_eq("scaled.activate", 1, "preemption_timer_start() sets \"activate VMX-preemption timer\" "
+                "(pin-based bit 6) in the current VMCS")
+    r.expect_eq("scaled.save", 1, "preemption_timer_start() sets \"save VMX-preemption timer value\" "
+                "(VM-exit control bit 22) in the current VMCS")
+    why = (f"a slice of {ticks:#x} TSC ticks at rate X = {rate} (the check's IA32_VMX_MISC) is the "
+           f"value {ticks:#x} >> {rate}: convert with preemption_timer_value(), never write ticks (Bochs's "
+           "X = 0 hides the difference)")
+    r.expect_eq("scaled.start", value, "preemption_timer_start() writes the field: " + why)
+    r.expect_eq("scaled.handler", value, "after a timer exit (saved value 0) the handler writes a full "
+                "slice again: " + why)
+    r.expect("exits.VMWRITE", lambda v: as_int(v) >= 1, "VMWRITE exits (Bochs's record)",
+             "the steps run in a guest here, and their VMWRITEs exit to the check")
 
 
 # ---- Bochs's record as a timeline: which VMCS ran, from which tick to which exit ----
@@ -78,17 +102,40 @@ def slices(runs_):
 TIMER_REASON = 52
 
 
+def overrun(runs_, want, hi):
+    """The first stretch of a VMCS's runs in Bochs's record that lasts longer than its slice
+    (want(vmcs) + hi guest ticks) without a timer exit: (VMCS, ticks, entries), or None."""
+    spent, entries = {}, {}
+    for vmcs, entry, exit_tick, reason, _ in runs_:
+        spent[vmcs] = spent.get(vmcs, 0) + exit_tick - entry
+        entries[vmcs] = entries.get(vmcs, 0) + 1
+        if spent[vmcs] > want(vmcs) + hi:
+            return vmcs, spent[vmcs], entries[vmcs]
+        if reason == TIMER_REASON:
+            spent.pop(vmcs), entries.pop(vmcs)
+    return None
+
+
 def expect_slices(r, want, lo, hi, why):
-    """Every timer-ended slice in Bochs's record lasts want(vmcs) + [lo, hi] ticks."""
+    """Every timer-ended slice in Bochs's record lasts want(vmcs) + [lo, hi] ticks, and no VMCS
+    runs longer than that without a timer exit."""
     seen = slices(runs(r))
     bad = [(hex(v), ticks) for v, ticks in seen if not want(v) + lo <= ticks <= want(v) + hi]
     shown = ", ".join(str(ticks) for _, ticks in seen[:10]) + (", ..." if len(seen) > 10 else "")
-    return r.expect_that(f"Bochs's record: guest ticks of each slice a timer exit ended [{shown}]",
-                         bool(seen) and not bad, f"{len(seen)} slices, {len(bad)} wrong {bad[:4]}",
-                         "every one right", why)
+    r.expect_that(f"Bochs's record: guest ticks of each slice a timer exit ended [{shown}]",
+                  bool(seen) and not bad, f"{len(seen)} slices, {len(bad)} wrong {bad[:4]}",
+                  "every one right", why)
+    over = overrun(runs(r), want, hi)
+    r.expect_that("Bochs's record: guest ticks without a timer exit", over is None,
+                  f"VMCS {over[0]:#x}: {over[1]} ticks over {over[2]} VM entries" if over else "none longer "
+                  "than a slice", "at most one slice", "" if not over else
+                  f"its slice is {want(over[0])} ticks, but the timer did not end it: other VM exits "
+                  "split it, and each VM entry started a full slice again. \"Save VMX-preemption timer "
+                  "value\" (VM-exit control bit 22) makes an entry continue the slice; never write the "
+                  "field again before an entry (only after a timer exit)")
 
 
-@check(LAB, "timer-slice", 16, ["05-4", "05-5"],
+@check(LAB, "timer-slice", 12, ["05-4", "05-5"],
        "a slice of S TSC ticks ends in exit 52 after S ticks, again and again (rate 0 on Bochs)")
 def timer_slice(r):
     s = slice_of(r.nonce, C["SLICE_BASE"], C["SLICE_RANGE"])
@@ -127,6 +174,12 @@ def timer_save(r):
     expect_slices(r, lambda v: s, -per_iteration - 2, 2,
                   f"the guest ticks between two timer exits add up to one slice ({s}), "
                   "however many CPUID exits split it")
+    expect_preemptions(r)
+
+
+def expect_preemptions(r):
+    r.expect_eq("timer.preemptions", r.bochs.count(TIMER_REASON),
+                "lab05(v)->preemptions counts every timer exit Bochs recorded")
 
 
 @check(LAB, "timer-hlt", 12, ["05-4", "05-5"],
@@ -145,7 +198,9 @@ def timer_hlt(r):
                     "the exit saves activity state HLT (1): the guest is still halted")
         r.expect_eq(f"hlt.rip_after_hlt{n}", 1,
                     "guest RIP is the instruction after HLT, and the handler leaves it there: "
-                    "exit 52 is not caused by an instruction (no instruction length to skip)")
+                    "exit 52 is not caused by an instruction (the check shows your handler a "
+                    f"VM-exit instruction length of {C['HLT_UNDEFINED_LENGTH']}: undefined, never skip it)")
+    expect_preemptions(r)
     r.expect_eq("guest.done", r.nonce ^ 0x4a17, "the guest ends after the check wakes it")
 
 
@@ -177,56 +232,70 @@ def sched_iterations(nonce):
 TOLERANCE = 0.1     # the share of B's work while A's loop runs, relative (handout: 10 %)
 
 
-def scheduled(r, weight):
+def scheduled(r, weight, guests):
+    """A, B (weight x A's slice) and, with three guests, C (A's slice), added in that order."""
     s = slice_of(r.nonce, C["SCHED_SLICE_BASE"], C["SCHED_SLICE_RANGE"])
     iterations = sched_iterations(r.nonce)
-    a, b = r.int_fact("sched.vmcs_a"), r.int_fact("sched.vmcs_b")
+    names = "ABC"[:guests]
+    vmcs = [r.int_fact(f"sched.vmcs_{n.lower()}") for n in names]
+    slice_of_vmcs = dict(zip(vmcs, [s, weight * s, s]))
     r.expect_eq("guest.done", 0, "guest A (the harness's guest) runs to its end")
     r.expect_eq("sched.a_iterations", iterations, "guest A's loop")
-    r.expect_eq("sched.b_iterations", (weight + 1) * iterations + C["SCHED_ITERATIONS_RANGE"],
-                "guest B's loop, after A's end alone")
+    for n in names[1:]:
+        r.expect_eq(f"sched.{n.lower()}_iterations", (weight + 1) * iterations + C["SCHED_ITERATIONS_RANGE"],
+                    f"guest {n}'s loop, after A's end without A")
     timer_exits = r.bochs.count(TIMER_REASON)
     cause = ("no VMX-preemption timer exit (52) in Bochs's record: the timer never fired" if not timer_exits
              else f"{timer_exits} timer exits in Bochs's record, but not a slice for each guest in turn: "
-             "see the slice lengths and the order of entries below (did a VMWRITE meant for A's VMCS "
-             "go into the current one?)")
-    done = r.int_fact("sched.b_during_a")
-    if done == 0:
-        r.lines.append(("BAD", f"sched.b_during_a = 0: guest B made no progress while A ran: {cause}"))
-    else:
-        r.expect("sched.b_during_a", lambda v: abs(as_int(v) / iterations - weight) <= weight * TOLERANCE,
-                 f"{weight} x {iterations} (+-{TOLERANCE:.0%})",
-                 f"B's slice is {weight} x A's ({weight * s} and {s} ticks): while A's loop runs, B "
-                 f"must do {weight} times A's work, within {TOLERANCE:.0%}")
+             "see the slice lengths and the order of entries below (did a VMWRITE meant for one guest's "
+             "VMCS go into the current one? Was the field written again before an entry? Was a guest "
+             "skipped in the round?)")
+    for n, w in zip(names[1:], [weight, 1]):
+        done = r.int_fact(f"sched.{n.lower()}_during_a")
+        if done == 0:
+            r.lines.append(("BAD", f"sched.{n.lower()}_during_a = 0: guest {n} made no progress while A ran: {cause}"))
+        else:
+            r.expect(f"sched.{n.lower()}_during_a",
+                     lambda v, w=w: abs(as_int(v) / iterations - w) <= w * TOLERANCE,
+                     f"{w} x {iterations} (+-{TOLERANCE:.0%})",
+                     f"{n}'s slice is {w} x A's ({w * s} and {s} ticks): while A's loop runs, {n} "
+                     f"must do {w} times A's work, within {TOLERANCE:.0%}")
     seen = runs(r)
-    mine = [x for x in seen if x[0] in (a, b)]
+    mine = [x for x in seen if x[0] in vmcs]
     launches = [(hex(x[0]), i) for i, x in enumerate(mine) if x[4]]
     first = {}
     for i, x in enumerate(mine):
         first.setdefault(x[0], i)
     r.expect_that("Bochs's record: VMLAUNCHes (VMCS, entry number)", launches == sorted(
-                  (hex(v), i) for v, i in first.items()) and len(launches) == 2, launches,
+                  (hex(v), i) for v, i in first.items()) and len(launches) == guests, launches,
                   "one VMLAUNCH per VMCS, at its first entry",
                   "the launch state belongs to each VMCS: VMLAUNCH once, VMRESUME after (SDM 25.11.3)")
-    last_a = max((i for i, x in enumerate(mine) if x[0] == a), default=-1)
-    wrong = [i for i in range(last_a) if mine[i][3] == TIMER_REASON and mine[i + 1][0] == mine[i][0]]
+    last_a = max((i for i, x in enumerate(mine) if x[0] == vmcs[0]), default=-1)
+
+    def after(v):
+        return vmcs[(vmcs.index(v) + 1) % guests]
+    wrong = [i for i in range(last_a) if mine[i][3] == TIMER_REASON and mine[i + 1][0] != after(mine[i][0])]
     wrong += [i for i in range(last_a) if mine[i][3] != TIMER_REASON and mine[i + 1][0] != mine[i][0]]
-    r.expect_that("Bochs's record: entries after each exit while both guests run", not wrong and last_a > 0,
-                  f"{len(wrong)} out of turn" + (f" (entry {wrong[0] + 1})" if wrong else "") if last_a > 0
-                  else f"{len(mine)} entries of the two VMCSs, none of A's after B's first",
-                  "after a timer exit the other guest, after any other exit the same guest",
-                  "round robin: a slice ends only at a timer exit")
-    expect_slices(r, lambda v: weight * s if v == b else s, -2, 2,
-                  f"A's slices last {s} ticks, B's {weight * s}: each VMCS holds its own guest's value")
+    order = " -> ".join(names + "A")
+    r.expect_that("Bochs's record: entries after each exit while all guests run", not wrong and last_a > 0,
+                  f"{len(wrong)} out of turn" + (f" (entry {min(wrong) + 1})" if wrong else "") if last_a > 0
+                  else f"{len(mine)} entries of the guests' VMCSs, none of A's after another guest's",
+                  f"after a timer exit the next guest in the order they were added ({order}), after any "
+                  "other exit the same guest",
+                  "round robin: a slice ends only at a timer exit, and every guest that has not stopped "
+                  "gets its turn before the preempted one runs again")
+    expect_slices(r, lambda v: slice_of_vmcs.get(v, s), -2, 2,
+                  f"A's slices last {s} ticks, B's {weight * s}" + (f", C's {s}" if guests == 3 else "") +
+                  ": each VMCS holds its own guest's value")
 
 
 @check(LAB, "sched-round-robin", 16, ["05-6", "05-7", "05-8", "05-9"],
-       "two guests that never exit share the processor 1:1, switched at each timer exit")
+       "three guests that exit only for a CPUID now and then share the processor 1:1:1, in turn")
 def sched_round_robin(r):
-    scheduled(r, 1)
+    scheduled(r, 1, 3)
 
 
 @check(LAB, "sched-weighted", 10, ["05-6", "05-7", "05-8", "05-9"],
        "two guests with slices 1:3 share the processor 1:3")
 def sched_weighted(r):
-    scheduled(r, C["SCHED_WEIGHT"])
+    scheduled(r, C["SCHED_WEIGHT"], 2)
