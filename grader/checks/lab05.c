@@ -291,7 +291,7 @@ static enum exit_verdict observe_hlt(struct vcpu *v)
 		snprintf(key, sizeof(key), "hlt.rip_after_hlt%u", timer_exits + 1);
 		report_fact(key, "%d", vmcs_read(GUEST_RIP) == (u64)timer_hlt_after);
 	}
-	vmcs_write(GUEST_RIP, (u64)hlt_after);	/* the rest of the run stays sane */
+	vmcs_write(GUEST_RIP, (u64)timer_hlt_after);	/* the rest of the run stays sane */
 	if (++timer_exits == HLT_EXITS)
 		vmcs_write(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);	/* the check wakes the guest */
 	return verdict;
