@@ -1,0 +1,262 @@
+/* Lab 08 checks: an unrestricted guest in its own guest-physical space (2 MiB of RAM mapped by
+ * the student's lab 07 ept_map()), started in real mode at 0000:7C00 with lab08_guest.S copied
+ * there. What the guest computed in each mode, the mode the VMCS holds at each of its reports,
+ * and the exits and injections Bochs recorded are the evidence. */
+#include "check.h"
+#include "lab.h"
+#include "lab08.h"
+#include "lab07_space.h"
+#include "lab08_shared.h"
+#include "params.h"
+
+extern const char lab08_guest_start[], lab08_guest_end[];
+extern const u64 lab08_pae_entry_offset;
+
+#define GDT_CODE32 0x00cf9a000000ffffUL	/* base 0, limit 4 GiB, execute/read, D = 1 */
+#define GDT_DATA 0x00cf92000000ffffUL		/* base 0, limit 4 GiB, read/write */
+#define GDT_CODE64 0x00af9a000000ffffUL	/* L = 1 */
+#define AR_FLAT_CODE32 (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
+#define AR_FLAT_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
+
+static u8 *ram;
+
+static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
+
+/* ---- the guest's memory: parameters, GDT, PAE and IA-32e page tables, data pages, code ---- */
+
+static void build_page_tables(u32 nonce)
+{
+	const u64 rw = PTE_PRESENT | PTE_WRITABLE;
+	for (unsigned i = 0; i < 4; i++) {
+		u64 *pd = (u64 *)(ram + UG_PD + i * PAGE_SIZE), *pt = (u64 *)(ram + UG_PT + i * PAGE_SIZE);
+		((u64 *)(ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT;	/* SDM 4.4.1 */
+		if (i == 0)
+			pd[0] = 0 | rw | PTE_PAGE_SIZE;	/* the first 2 MiB: linear = physical */
+		pd[UG_DATA_LINEAR / SIZE_2M] = (UG_PT + i * PAGE_SIZE) | rw;
+		pt[0] = (UG_DATA + i * PAGE_SIZE) | rw;
+		*(u32 *)(ram + UG_DATA + i * PAGE_SIZE + DATA_OFFSET) = (nonce ^ i) * DATA_MULTIPLIER;
+	}
+	((u64 *)(ram + UG_PML4))[0] = UG_PDPT64 | rw;
+	((u64 *)(ram + UG_PDPT64))[0] = UG_PD | rw;
+}
+
+static void build_memory(u64 phases)
+{
+	ram = lab07_alloc_2m();
+	u64 *params = (u64 *)(ram + UG_PARAMS), *gdt = (u64 *)(ram + UG_GDT);
+	params[P_NONCE / 8] = boot_params.nonce;
+	params[P_PHASES / 8] = phases;
+	gdt[SEL_CODE32 / 8] = GDT_CODE32;
+	gdt[SEL_DATA / 8] = GDT_DATA;
+	gdt[SEL_CODE64 / 8] = GDT_CODE64;
+	build_page_tables((u32)boot_params.nonce);
+	u64 size = (u64)(lab08_guest_end - lab08_guest_start);
+	if (size > UG_CODE_MAX)
+		panic("lab08: the guest program is larger than UG_CODE_MAX");
+	memcpy(ram + UG_ENTRY, lab08_guest_start, size);
+}
+
+/* ---- the guest's hypercalls ---- */
+
+static const char *const report_names[REPORT_KEYS] = {
+	[REPORT_REAL] = "real", [REPORT_PROTECTED] = "protected", [REPORT_PAE] = "pae",
+	[REPORT_IA32E] = "ia32e", [REPORT_INTERRUPT] = "interrupt", [REPORT_EXCEPTION] = "exception",
+};
+
+/* The guest's mode as the VMCS holds it at this exit (SDM 28.3: saved by the processor). */
+static const char *vmcs_mode(void)
+{
+	u64 cr0 = vmcs_read(GUEST_CR0);
+	if (vmcs_read(VM_ENTRY_CONTROLS) & ENTRY_IA32E_MODE_GUEST)
+		return "ia32e";
+	if ((cr0 & CR0_PG) && (vmcs_read(GUEST_CR4) & CR4_PAE))
+		return "pae";
+	return cr0 & CR0_PE ? "protected" : "real";
+}
+
+static void report(u32 key, u32 value)
+{
+	char name[40];
+	if (key >= REPORT_KEYS)
+		panic("lab08: guest report key %u", key);
+	snprintf(name, sizeof(name), "guest.%s", report_names[key]);
+	report_fact(name, "0x%x", value);
+	snprintf(name, sizeof(name), "mode.%s", report_names[key]);
+	report_fact(name, "%s", vmcs_mode());
+	snprintf(name, sizeof(name), "efer.%s", report_names[key]);
+	report_fact(name, "0x%lx", vmcs_read(GUEST_IA32_EFER));
+	if (verbose())
+		printf("guest: reports from %s mode (CR0 0x%lx, CR4 0x%lx, IA32_EFER 0x%lx, CS 0x%lx)\n",
+		       vmcs_mode(), vmcs_read(GUEST_CR0), vmcs_read(GUEST_CR4), vmcs_read(GUEST_IA32_EFER),
+		       vmcs_read(GUEST_CS_SELECTOR));
+}
+
+static enum exit_verdict ug_hypercall(struct vcpu *v)
+{
+	switch ((u32)v->regs.rax) {
+	case HC_UG_REPORT:
+		report((u32)v->regs.rdi, (u32)v->regs.rsi);
+		break;
+	case HC_UG_INTERRUPT:
+		vmx_advance_rip(v);
+		report_fact("inject.interrupt_vector", "0x%x", (u8)v->regs.rbx);
+		ug_inject_event(v, (u8)v->regs.rbx, INTR_TYPE_EXTERNAL_INTERRUPT, 0);
+		return EXIT_RESUME;
+	case HC_UG_EXCEPTION:
+		vmx_advance_rip(v);
+		ug_inject_event(v, VEC_GP, INTR_TYPE_HARDWARE_EXCEPTION, (u32)boot_params.nonce & 0xfff8);
+		return EXIT_RESUME;
+	case HC_UG_STRAY:
+		report_fact("guest.stray_vector_taken", "1");
+		return EXIT_STOP;
+	default:
+		printf("lab08: unknown hypercall %lu\n", v->regs.rax);
+		return EXIT_STOP;
+	}
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+/* ---- the guest's VMCS state ---- */
+
+/* The grader's own test before the first entry: Bochs panics on this state instead of failing
+ * the entry as the SDM says, which would end the run without a word. */
+static void refuse_ia32e_in_real_mode(void)
+{
+	if ((vmcs_read(VM_ENTRY_CONTROLS) & ENTRY_IA32E_MODE_GUEST) && !(vmcs_read(GUEST_CR0) & CR0_PE))
+		panic("lab08: the VM-entry control \"IA-32e mode guest\" is 1 for a guest with CR0.PE = 0 "
+		      "and CR0.PG = 0: the SDM fails this entry (27.3.1.1), Bochs panics instead, so the "
+		      "check did not enter. Clear the control for a real-mode guest (08-4)");
+}
+
+/* A failed VM entry of this guest, explained by the rule its state breaks (08-7). */
+static const char *explain_guest_state(void)
+{
+	return ug_state_problem_name(ug_check_guest_state());
+}
+
+static void setup_guest(struct vcpu *v, u64 phases)
+{
+	exit_set_entry_failure_explainer(explain_guest_state);
+	build_memory(phases);
+	ept_enable(v, false);
+	for (u64 gpa = 0; gpa < UG_RAM_SIZE; gpa += PAGE_SIZE)
+		ept_map(v, gpa, virt_to_phys(ram + gpa), SIZE_4K, EPT_RWX);
+	ug_enable(v);
+	ug_setup_real_mode(v, 0, UG_ENTRY, UG_STACK_TOP);
+	ug_cr_policy(v);
+	ug_efer_setup(v);
+	hypercall_extend(ug_hypercall);
+	refuse_ia32e_in_real_mode();
+}
+
+static void report_controls(void)
+{
+	report_fact("ug.controls.secondary", "0x%lx", vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	report_fact("ug.controls.entry", "0x%lx", vmcs_read(VM_ENTRY_CONTROLS));
+	report_fact("ug.controls.exit", "0x%lx", vmcs_read(VM_EXIT_CONTROLS));
+	report_fact("ug.controls.cr0_mask", "0x%lx", vmcs_read(CR0_GUEST_HOST_MASK));
+	report_fact("ug.controls.cr4_mask", "0x%lx", vmcs_read(CR4_GUEST_HOST_MASK));
+}
+
+static void setup_real_mode(struct vcpu *v)
+{
+	setup_guest(v, 0);
+	report_fact("start.cs", "0x%lx:0x%lx:0x%lx", vmcs_read(GUEST_CS_SELECTOR), vmcs_read(GUEST_CS_BASE),
+		    vmcs_read(GUEST_RIP));
+	report_fact("start.cr0", "0x%lx", vmcs_read(GUEST_CR0));
+	report_fact("start.rflags", "0x%lx", vmcs_read(GUEST_RFLAGS));
+	report_controls();
+}
+
+static void setup_walk(struct vcpu *v)
+{
+	setup_guest(v, PHASE_WALK);
+	report_controls();
+}
+
+static void setup_events(struct vcpu *v) { setup_guest(v, PHASE_EVENTS); }
+
+/* The guest as if the hypervisor restored it in PAE paging (a saved guest, say): 32-bit
+ * protected mode, CR3 at its PDPT, entered at lab08_pae_entry. */
+static void setup_pae(struct vcpu *v)
+{
+	setup_guest(v, 0);
+	u64 cr0 = vmcs_read(GUEST_CR0) | CR0_PE | CR0_PG, cr4 = vmcs_read(GUEST_CR4) | CR4_PAE;
+	vmcs_write(GUEST_CR0, cr0);
+	vmcs_write(CR0_READ_SHADOW, cr0 & ~vmcs_read(CR0_GUEST_HOST_MASK));
+	vmcs_write(GUEST_CR4, cr4);
+	vmcs_write(CR4_READ_SHADOW, cr4 & ~vmcs_read(CR4_GUEST_HOST_MASK));
+	vmcs_write(GUEST_CR3, UG_PAE_PDPT);
+	vmcs_write_guest_segment(GUEST_CS_SELECTOR, SEL_CODE32, 0, 0xffffffff, AR_FLAT_CODE32);
+	const enum vmcs_field data[] = { GUEST_SS_SELECTOR, GUEST_DS_SELECTOR, GUEST_ES_SELECTOR,
+					 GUEST_FS_SELECTOR, GUEST_GS_SELECTOR };
+	for (unsigned i = 0; i < ARRAY_SIZE(data); i++)
+		vmcs_write_guest_segment(data[i], SEL_DATA, 0, 0xffffffff, AR_FLAT_DATA);
+	vmcs_write(GUEST_GDTR_BASE, UG_GDT);
+	vmcs_write(GUEST_GDTR_LIMIT, UG_GDT_LIMIT);
+	vmcs_write(GUEST_IDTR_LIMIT, 0);
+	vmcs_write(GUEST_RIP, UG_ENTRY + lab08_pae_entry_offset);
+	for (unsigned i = 0; i < 4; i++)
+		vmcs_write(GUEST_PDPTE0 + 2 * i, 0);
+	ug_load_pdptes(v);
+	for (unsigned i = 0; i < 4; i++) {
+		char key[24];
+		snprintf(key, sizeof(key), "pdpte.%u", i);
+		report_fact(key, "0x%lx", vmcs_read(GUEST_PDPTE0 + 2 * i));
+	}
+}
+
+/* ---- ug_check_guest_state() on states that break one rule each (and sound ones) ---- */
+
+struct sample {
+	enum vmcs_field field;
+	u64 set, clear;
+	enum vmcs_field field2;
+	u64 set2;
+};
+
+static const struct sample samples[] = {
+	{ GUEST_CR0, 0, 0, 0, 0 },
+	{ SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU2_ENABLE_EPT, 0, 0 },
+	{ GUEST_CR0, CR0_PG, 0, 0, 0 },
+	{ VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE_GUEST, 0, 0, 0 },
+	{ GUEST_SS_ACCESS_RIGHTS, AR_DPL(3), 0, 0, 0 },
+	{ GUEST_RFLAGS, RFLAGS_VM, 0, 0, 0 },
+	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
+	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, 0, 0 },
+	/* sound: each rule above holds only in real mode, or only with the control */
+	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
+	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, GUEST_CR0, CR0_PE },
+	{ GUEST_RFLAGS, RFLAGS_VM, 0, GUEST_CR0, CR0_PE },
+	{ GUEST_CR0, CR0_PE | CR0_PG, 0, GUEST_CR4, CR4_PAE },
+	{ SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU2_UNRESTRICTED_GUEST, GUEST_CR0, CR0_PG },
+};
+
+static void try_sample(const struct sample *s, char *list, unsigned size)
+{
+	u64 saved = vmcs_read(s->field), saved2 = s->field2 ? vmcs_read(s->field2) : 0;
+	vmcs_write(s->field, (saved | s->set) & ~s->clear);
+	if (s->field2)
+		vmcs_write(s->field2, saved2 | s->set2);
+	unsigned n = strlen(list);
+	snprintf(list + n, size - n, "%s%d", n ? "," : "", ug_check_guest_state());
+	if (s->field2)
+		vmcs_write(s->field2, saved2);
+	vmcs_write(s->field, saved);
+}
+
+static void setup_entry_checks(struct vcpu *v)
+{
+	char list[64] = "";
+	setup_guest(v, 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(samples); i++)
+		try_sample(&samples[i], list, sizeof(list));
+	report_fact("state.classified", "%s", list);
+}
+
+CHECK(08, real_mode, "ug-real-mode", .last_stage = STAGE_RUN, .setup = setup_real_mode);
+CHECK(08, walk, "ug-mode-walk", .last_stage = STAGE_RUN, .setup = setup_walk, .demo = true);
+CHECK(08, pae, "ug-pae-pdptes", .last_stage = STAGE_RUN, .setup = setup_pae);
+CHECK(08, events, "ug-real-mode-events", .last_stage = STAGE_RUN, .setup = setup_events);
+CHECK(08, entry_checks, "ug-entry-checks", .last_stage = STAGE_RUN, .setup = setup_entry_checks);
