@@ -138,11 +138,11 @@ def ug_real_mode_events(r):
 def ug_entry_checks(r):
     want = ",".join(str(C[name]) for name in (
         "UG_STATE_OK", "UG_WITHOUT_EPT", "UG_PG_WITHOUT_PE", "UG_IA32E_WITHOUT_PG", "UG_SS_DPL_NOT_0",
-        "UG_VM_IN_REAL_MODE", "UG_ERROR_CODE_IN_REAL_MODE")) + ",0,0,0,0"
+        "UG_VM_IN_REAL_MODE", "UG_ERROR_CODE_IN_REAL_MODE")) + ",0,0,0,0,0"
     r.expect_eq("state.classified", want,
                 "ug_check_guest_state() on the check's real-mode state, then one broken rule at a "
                 "time: without EPT, PG without PE, IA-32e mode without paging, SS.DPL 3, RFLAGS.VM, "
-                "an error code with PE = 0; then sound ones: an error code or RFLAGS.VM with PE = 1, "
+                "an error code with PE = 0; then sound ones: an error code, RFLAGS.VM or SS.DPL 3 with PE = 1, "
                 "IA-32e mode with PE, PG and PAE, and PG without PE when the control is off "
                 "(SDM 27.2.1, 27.3.1)")
     expect_done(r)

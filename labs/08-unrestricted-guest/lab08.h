@@ -19,7 +19,7 @@ enum ug_state_problem {
 static inline const char *ug_state_problem_name(enum ug_state_problem p)
 {
 	static const char *const names[] = {
-		[UG_STATE_OK] = "no problem found",
+		[UG_STATE_OK] = "none of the rules ug_check_guest_state() knows is broken",
 		[UG_WITHOUT_EPT] = "\"unrestricted guest\" is on without \"enable EPT\" (SDM 27.2.1.1)",
 		[UG_PG_WITHOUT_PE] = "CR0.PG is 1 while CR0.PE is 0 (SDM 27.3.1.1)",
 		[UG_IA32E_WITHOUT_PG] = "\"IA-32e mode guest\" is 1 while CR0.PG or CR4.PAE is 0 "
