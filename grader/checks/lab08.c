@@ -3,6 +3,7 @@
  * there. What the guest computed in each mode, the mode the VMCS holds at each of its reports,
  * and the exits and injections Bochs recorded are the evidence. */
 #include "check.h"
+#include "io_device.h"
 #include "lab.h"
 #include "lab08.h"
 #include "lab07_space.h"
@@ -17,6 +18,10 @@ extern const u64 lab08_pae_entry_offset;
 #define GDT_CODE64 0x00af9a000000ffffUL	/* L = 1 */
 #define AR_FLAT_CODE32 (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
 #define AR_FLAT_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
+
+#define VGA_TEXT 0xb8000		/* the text screen of mode 3: 80 x 25 (character, attribute) */
+#define VGA_COLUMNS 80
+#define VGA_MEMORY_END 0xc0000
 
 static u8 *ram;
 
@@ -56,11 +61,64 @@ static void build_memory(u64 phases)
 	memcpy(ram + UG_ENTRY, lab08_guest_start, size);
 }
 
+/* The guest-physical space of a PC: its own RAM, and the machine's page 0 (IVT, BIOS data
+ * area), EBDA page, VGA memory (read/write) and ROMs (read/execute) at their own addresses. */
+static void map_guest(struct vcpu *v)
+{
+	for (u64 gpa = 0; gpa < UG_RAM_SIZE; gpa += PAGE_SIZE) {
+		if (gpa == UG_IVT || gpa == UG_EBDA_PAGE)
+			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_WRITE);
+		else if (gpa >= UG_LOW_RAM_END && gpa < VGA_MEMORY_END)
+			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_WRITE);
+		else if (gpa >= VGA_MEMORY_END && gpa < UG_HIGH_RAM)
+			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_EXECUTE);
+		else
+			ept_map(v, gpa, virt_to_phys(ram + gpa), SIZE_4K, EPT_RWX);
+	}
+	lab08(v)->ram_end = UG_RAM_SIZE;
+	lab08(v)->machine_end = UG_MACHINE_RAM;
+}
+
+/* ---- the ports a BIOS guest must not reach: what reaches them (ug_firmware_io makes them exit) ---- */
+
+static char port_log[96], shutdown_text[16];	/* writes to the other ports; to 0x8900 */
+
+static void guard_out(u16 port, unsigned size, u32 value)
+{
+	(void)size;
+	if (verbose())
+		printf("machine port 0x%x: the guest's write of 0x%x stopped by the hypervisor\n", port, value);
+	unsigned n = strlen(shutdown_text);
+	if (port == PORT_BOCHS_SHUTDOWN && n + 1 < sizeof(shutdown_text)) {
+		shutdown_text[n] = value >= ' ' && value < 0x7f ? (char)value : '?';
+		return;
+	}
+	n = strlen(port_log);
+	snprintf(port_log + n, sizeof(port_log) - n, "%s0x%x=0x%x", n ? "," : "", port, value);
+}
+
+static u32 guard_in(u16 port, unsigned size)
+{
+	(void)size;
+	return port == PORT_SYSTEM_CONTROL_A ? 0x02 : 0;	/* A20 on, no reset */
+}
+
+static const struct io_device guards[] = {
+	{ .name = "8042 data", .base = PORT_KBC_DATA, .count = 1, .in = guard_in, .out = guard_out },
+	{ .name = "8042 command", .base = PORT_KBC_COMMAND, .count = 1, .in = guard_in, .out = guard_out },
+	{ .name = "system control A", .base = PORT_SYSTEM_CONTROL_A, .count = 1, .in = guard_in, .out = guard_out },
+	{ .name = "rombios debug", .base = PORT_ROMBIOS_DEBUG, .count = PORT_DEBUG_COUNT, .in = guard_in, .out = guard_out },
+	{ .name = "vgabios debug", .base = PORT_VGABIOS_DEBUG, .count = PORT_DEBUG_COUNT, .in = guard_in, .out = guard_out },
+	{ .name = "reset control", .base = PORT_RESET_CONTROL, .count = 1, .in = guard_in, .out = guard_out },
+	{ .name = "bochs shutdown", .base = PORT_BOCHS_SHUTDOWN, .count = 1, .in = guard_in, .out = guard_out },
+};
+
 /* ---- the guest's hypercalls ---- */
 
 static const char *const report_names[REPORT_KEYS] = {
 	[REPORT_REAL] = "real", [REPORT_PROTECTED] = "protected", [REPORT_PAE] = "pae",
 	[REPORT_IA32E] = "ia32e", [REPORT_INTERRUPT] = "interrupt", [REPORT_EXCEPTION] = "exception",
+	[REPORT_DISK] = "disk", [REPORT_E820_COUNT] = "e820_count", [REPORT_E801] = "e801",
 };
 
 /* The guest's mode as the VMCS holds it at this exit (SDM 28.3: saved by the processor). */
@@ -94,6 +152,9 @@ static void report(u32 key, u32 value)
 static enum exit_verdict ug_hypercall(struct vcpu *v)
 {
 	switch ((u32)v->regs.rax) {
+	case 0xe820:	/* the hypervisor's INT 15h stub: its E820h call */
+		ug_e820_answer(v);
+		break;
 	case HC_UG_REPORT:
 		report((u32)v->regs.rdi, (u32)v->regs.rsi);
 		break;
@@ -140,8 +201,7 @@ static void setup_guest(struct vcpu *v, u64 phases)
 	exit_set_entry_failure_explainer(explain_guest_state);
 	build_memory(phases);
 	ept_enable(v, false);
-	for (u64 gpa = 0; gpa < UG_RAM_SIZE; gpa += PAGE_SIZE)
-		ept_map(v, gpa, virt_to_phys(ram + gpa), SIZE_4K, EPT_RWX);
+	map_guest(v);
 	ug_enable(v);
 	ug_setup_real_mode(v, 0, UG_ENTRY, UG_STACK_TOP);
 	ug_cr_policy(v);
@@ -176,6 +236,64 @@ static void setup_walk(struct vcpu *v)
 }
 
 static void setup_events(struct vcpu *v) { setup_guest(v, PHASE_EVENTS); }
+
+/* The machine's BIOS as guest code: its ports, its INT 15h hooked by the hypervisor. */
+static void setup_bios(struct vcpu *v, u64 phases)
+{
+	setup_guest(v, phases);
+	for (unsigned i = 0; i < ARRAY_SIZE(guards); i++)
+		io_device_register(&guards[i]);
+	ug_firmware_io(v);
+	ug_hook_int15(v, UG_INT15_STUB);
+}
+
+static void setup_bios_services(struct vcpu *v) { setup_bios(v, PHASE_BIOS); }
+static void setup_demo(struct vcpu *v) { setup_bios(v, PHASE_BIOS | PHASE_WALK); }
+
+/* What the guest printed with INT 10h: row BIOS_ROW of the VGA text screen (mode 3). */
+static void report_vga_row(void)
+{
+	const u16 *screen = phys_to_virt(VGA_TEXT + BIOS_ROW * VGA_COLUMNS * 2);
+	char row[VGA_COLUMNS + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < VGA_COLUMNS; i++)
+		row[n++] = (char)(screen[i] & 0xff);
+	while (n && (row[n - 1] == ' ' || row[n - 1] == 0))
+		n--;
+	row[n] = 0;
+	report_fact("bios.vga_row", "%s", row);
+	if (verbose())
+		printf("the guest printed, read back from the VGA text screen (row %u): \"%s\"\n", BIOS_ROW, row);
+}
+
+static void report_e820(void)
+{
+	char text[200] = "";
+	for (unsigned i = 0; i < UG_E820_MAX; i++) {
+		const u8 *entry = ram + UG_E820_BUF + 24 * i;
+		u64 base, length;
+		u32 type;
+		memcpy(&base, entry, 8);
+		memcpy(&length, entry + 8, 8);
+		memcpy(&type, entry + 16, 4);
+		if (!length && !type)
+			break;
+		unsigned n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "%s0x%lx+0x%lx:%u", n ? "," : "", base, length, type);
+	}
+	report_fact("bios.e820", "%s", text);
+	if (verbose())
+		printf("the memory map the guest received (base+length:type): %s\n", text);
+}
+
+static void verify_bios(struct vcpu *v)
+{
+	(void)v;
+	report_vga_row();
+	report_e820();
+	report_fact("bios.ports", "%s", port_log);
+	report_fact("bios.shutdown_port", "%s", shutdown_text);
+}
 
 /* The guest as if the hypervisor restored it in PAE paging (a saved guest, say): 32-bit
  * protected mode, CR3 at its PDPT, entered at lab08_pae_entry. */
@@ -257,7 +375,11 @@ static void setup_entry_checks(struct vcpu *v)
 }
 
 CHECK(08, real_mode, "ug-real-mode", .last_stage = STAGE_RUN, .setup = setup_real_mode);
-CHECK(08, walk, "ug-mode-walk", .last_stage = STAGE_RUN, .setup = setup_walk, .demo = true);
+CHECK(08, walk, "ug-mode-walk", .last_stage = STAGE_RUN, .setup = setup_walk);
 CHECK(08, pae, "ug-pae-pdptes", .last_stage = STAGE_RUN, .setup = setup_pae);
 CHECK(08, events, "ug-real-mode-events", .last_stage = STAGE_RUN, .setup = setup_events);
 CHECK(08, entry_checks, "ug-entry-checks", .last_stage = STAGE_RUN, .setup = setup_entry_checks);
+CHECK(08, bios, "ug-bios-services", .last_stage = STAGE_RUN, .setup = setup_bios_services,
+      .verify = verify_bios);
+CHECK(08, demo, "ug-bios-demo", .last_stage = STAGE_RUN, .setup = setup_demo, .verify = verify_bios,
+      .demo = true);

@@ -8,6 +8,7 @@
  * paging itself. Register: EBP = the nonce's low 32 bits.
  */
 #include "lab08_shared.h"
+#include "shared.h"
 
 #define HC_DONE 2
 #define ABS(x) ((x) - lab08_guest_start + UG_ENTRY)	/* the address of a label in the guest */
@@ -16,7 +17,7 @@
 #define CR4_PAE 0x20
 #define MSR_EFER 0xc0000080
 #define EFER_LME 0x100
-#define SEEN 0x580			/* what the IVT handlers saw: IP, FLAGS, count (words) */
+#define SEEN UG_SEEN
 
 .macro report key, reg
 	mov \reg, %esi
@@ -43,7 +44,10 @@ lab08_guest_start:
 	mov %ebp, %eax
 	xor $REAL_XOR, %eax
 	report REPORT_REAL, %eax
-	testb $PHASE_EVENTS, (UG_PARAMS + P_PHASES)
+	testb $PHASE_BIOS, (UG_PARAMS + P_PHASES)
+	jz 1f
+	call bios
+1:	testb $PHASE_EVENTS, (UG_PARAMS + P_PHASES)
 	jz 1f
 	call events
 1:	testb $PHASE_WALK, (UG_PARAMS + P_PHASES)
@@ -117,6 +121,98 @@ stray:
 1:	hlt
 	jmp 1b
 
+/* ---- the machine's BIOS: INT 10h, INT 13h, INT 15h; then the ports it must not reach ---- */
+bios:
+	mov $0x02, %ah			/* INT 10h AH = 02h: the cursor to row BIOS_ROW, column 0 */
+	xor %bh, %bh
+	mov $BIOS_ROW, %dh
+	xor %dl, %dl
+	int $0x10
+	mov $ABS(banner), %si
+1:	lodsb
+	test %al, %al
+	jz 2f
+	call putc
+	jmp 1b
+2:	mov $8, %cx			/* the nonce's low 32 bits in hex */
+	mov (UG_PARAMS + P_NONCE), %edx
+3:	rol $4, %edx
+	mov %dl, %al
+	and $0xf, %al
+	add $'0', %al
+	cmp $'9', %al
+	jbe 4f
+	add $('a' - '9' - 1), %al
+4:	push %cx
+	push %edx
+	call putc
+	pop %edx
+	pop %cx
+	loop 3b
+
+	mov $ABS(disk_packet), %si	/* INT 13h AH = 42h: sector 1 of the boot disk */
+	mov $0x42, %ah
+	mov $0x80, %dl
+	int $0x13
+	mov $(UG_DISK_BUF >> 4), %ax
+	mov %ax, %es
+	mov %es:(PARAMS_NONCE_OFFSET), %eax
+	xor %es:0, %eax
+	xor %bx, %bx
+	mov %bx, %es
+	report REPORT_DISK, %eax
+
+	mov $(UG_E820_BUF >> 4), %ax	/* INT 15h E820h: the memory map, one entry a call */
+	mov %ax, %es
+	xor %di, %di
+	xor %ebx, %ebx
+	xor %bp, %bp
+1:	mov $0xe820, %eax
+	mov $SMAP, %edx
+	mov $24, %ecx
+	stc				/* the answer must clear CF itself */
+	int $0x15
+	jc 3f
+	cmp $SMAP, %eax
+	jne 3f
+	inc %bp
+	add $24, %di
+	test %ebx, %ebx
+	jz 2f
+	cmp $UG_E820_MAX, %bp
+	jb 1b
+3:	or $E820_ENDED_BY_ERROR, %bp	/* not by EBX = 0 after the last entry */
+2:	xor %ax, %ax
+	mov %ax, %es
+	movzwl %bp, %eax
+	report REPORT_E820_COUNT, %eax
+
+	mov $0xe801, %ax		/* INT 15h E801h: not E820h, so the hook chains to the BIOS */
+	int $0x15
+	shl $16, %ebx
+	movzwl %ax, %eax
+	or %ebx, %eax
+	report REPORT_E801, %eax
+
+	mov $0x02, %al			/* port 0x92: A20 on (bit 1), no reset (bit 0) */
+	out %al, $0x92
+	mov $ABS(shutdown), %si		/* what rombios writes at APM power-off */
+	mov $0x8900, %dx
+1:	lodsb
+	test %al, %al
+	jz 2f
+	out %al, %dx
+	jmp 1b
+2:	mov (UG_PARAMS + P_NONCE), %ebp
+	ret
+
+/* INT 10h AH = 0Eh: teletype output of AL on page 0 */
+putc:
+	mov $0x0e, %ah
+	mov $0x0007, %bx
+	int $0x10
+	ret
+
 /* ---- the walk: every mode switch made by the guest itself ---- */
 walk:
 	lgdtl (ABS(gdt_pointer))
@@ -189,7 +285,16 @@ ia32e:
 1:	hlt
 	jmp 1b
 
+banner:
+	.asciz "vmx-labs: a real-mode guest prints through the BIOS, nonce "
+shutdown:
+	.asciz "Shutdown"
 	.balign 8
+disk_packet:				/* INT 13h AH = 42h: size, 0, count, buffer (offset, segment), LBA */
+	.byte 16, 0
+	.word 1
+	.word 0, UG_DISK_BUF >> 4
+	.quad 1
 gdt_pointer:
 	.word UG_GDT_LIMIT
 	.long UG_GDT
