@@ -170,7 +170,7 @@ bios:
 1:	mov $0xe820, %eax
 	mov $SMAP, %edx
 	mov $24, %ecx
-	stc				/* the answer must clear CF itself */
+	stc				/* CF = 1: what a return by IRET would restore */
 	int $0x15
 	jc 3f
 	cmp $SMAP, %eax
