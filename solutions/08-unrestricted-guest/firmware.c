@@ -16,7 +16,8 @@ void ug_firmware_io(struct vcpu *v)
 	 * and the 8042 (0x60, 0x64) mask address line 20 for host and guest alike or reset the
 	 * machine, and so does 0xCF9; "Shutdown" written to 0x8900 powers Bochs off; the BIOS's
 	 * panic ports 0x400-0x403 and 0x500-0x503 end the run.
-	 * Do: clear both bitmaps (lab 02 set some bits), then make the ports above exit.
+	 * Do: clear both bitmaps (whatever an earlier setup made exit), then make the ports above
+	 * exit.
 	 * Hint: lab02(v)->io_bitmap_a/_b (4 KiB each), io_intercept() (lab 02), PORT_* in
 	 * lab08.h. The check registers a device that answers the exits.
 	 */
