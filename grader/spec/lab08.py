@@ -161,6 +161,8 @@ def ug_entry_checks(r):
                 "an error code with PE = 0; then sound ones: an error code, RFLAGS.VM or SS.DPL 3 with PE = 1, "
                 "IA-32e mode with PE, PG and PAE, and PG without PE when the control is off "
                 "(SDM 27.2.1, 27.3.1)")
+    expect_only_vmcalls(r, 2, "the check restores the state after each sample: the guest runs "
+                        "as in ug-real-mode")
     expect_done(r)
 
 

@@ -51,6 +51,7 @@ void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 	 * CS * 16 + IP = stub_gpa, stub_gpa < 1 MiB).
 	 * Hint: ept_gpa_to_host() (lab 07).
 	 */
+	(void)int15_stub;
 	TODO("08-9");
 }
 

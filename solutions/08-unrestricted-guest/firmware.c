@@ -50,7 +50,7 @@ void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 {
 	(void)v;
 	(void)stub_gpa;
-	/* BEGIN 08-9
+	/* BEGIN 08-9 unused: int15_stub
 	 * SDM Vol. 3A, 20.1.4: in real mode, INT n takes its handler from the IVT at linear
 	 * address 4 * n: a 2-byte offset (IP), then a 2-byte segment (CS). SDM 26.1.2: VMCALL
 	 * exits unconditionally, in real mode too. The guest's memory is guest-physical: reach it
