@@ -7,9 +7,6 @@
 void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32 error_code)
 {
 	(void)v;
-	(void)vector;
-	(void)type;
-	(void)error_code;
 	/* TODO 08-6
 	 * SDM 27.6.1: the VM entry delivers the event as the guest's current mode would; in real
 	 * mode that is through the IVT (SDM 20.1.4): FLAGS, CS and IP are pushed, never an error
@@ -22,6 +19,9 @@ void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32
 	 * error code" only when the rule above asks for it.
 	 * Hint: intr_info(), VEC_* in x86.h; the guest's CR0 is GUEST_CR0.
 	 */
+	(void)vector;
+	(void)type;
+	(void)error_code;
 	TODO("08-6");
 }
 

@@ -7,7 +7,6 @@
 /* The BIOS's ports pass through, except those that act on the whole machine. */
 void ug_firmware_io(struct vcpu *v)
 {
-	(void)v;
 	/* TODO 08-8
 	 * SDM 25.6.4: with "use I/O bitmaps", an IN or OUT exits exactly when the bit of one of
 	 * its ports is 1 in bitmap A (ports 0000-7FFF) or B (8000-FFFF). The BIOS drives the
@@ -21,6 +20,7 @@ void ug_firmware_io(struct vcpu *v)
 	 * Hint: lab02(v)->io_bitmap_a/_b (4 KiB each), io_intercept() (lab 02), PORT_* in
 	 * lab08.h. The check registers a device that answers the exits.
 	 */
+	(void)v;
 	TODO("08-8");
 }
 
@@ -39,8 +39,6 @@ static const u8 int15_stub[] = {
  * the hypervisor (VMCALL, answered by ug_e820_answer()) and every other call to the BIOS. */
 void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 {
-	(void)v;
-	(void)stub_gpa;
 	/* TODO 08-9
 	 * SDM Vol. 3A, 20.1.4: in real mode, INT n takes its handler from the IVT at linear
 	 * address 4 * n: a 2-byte offset (IP), then a 2-byte segment (CS). SDM 26.1.2: VMCALL
@@ -51,6 +49,8 @@ void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 	 * CS * 16 + IP = stub_gpa, stub_gpa < 1 MiB).
 	 * Hint: ept_gpa_to_host() (lab 07).
 	 */
+	(void)v;
+	(void)stub_gpa;
 	(void)int15_stub;
 	TODO("08-9");
 }
@@ -63,7 +63,6 @@ struct e820_entry {
 /* Answers one INT 15h E820h call the stub handed over (registers as the guest left them). */
 void ug_e820_answer(struct vcpu *v)
 {
-	(void)v;
 	/* TODO 08-10
 	 * ACPI 6.5, 15.1: the caller passes EAX = E820h, EDX = "SMAP", EBX = the continuation
 	 * value (0 on the first call), ECX = its buffer's size (at least 20), ES:DI = the buffer.
@@ -77,5 +76,6 @@ void ug_e820_answer(struct vcpu *v)
 	 * (the stub returns with RETF 2, which keeps the current flags).
 	 * Hint: GUEST_ES_BASE; ept_gpa_to_host(); RFLAGS_CF; v->regs.
 	 */
+	(void)v;
 	TODO("08-10");
 }

@@ -30,7 +30,6 @@ void ug_efer_setup(struct vcpu *v)
 /* For a guest the hypervisor puts into PAE paging itself: its PDPTEs, from its own CR3. */
 void ug_load_pdptes(struct vcpu *v)
 {
-	(void)v;
 	/* TODO 08-5
 	 * SDM 27.3.2.4: if the guest uses PAE paging (CR0.PG = 1, CR4.PAE = 1, IA32_EFER.LMA = 0)
 	 * and "enable EPT" is 1, a VM entry loads the four PDPTEs from the VMCS fields
@@ -41,5 +40,6 @@ void ug_load_pdptes(struct vcpu *v)
 	 * names into GUEST_PDPTE0-3 (it is a guest-physical address: translate it with the EPT).
 	 * Hint: ept_gpa_to_host() (lab 07); GUEST_IA32_EFER holds LMA (ug_efer_setup()).
 	 */
+	(void)v;
 	TODO("08-5");
 }

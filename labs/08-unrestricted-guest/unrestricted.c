@@ -27,9 +27,6 @@ void ug_enable(struct vcpu *v)
 void ug_setup_real_mode(struct vcpu *v, u16 cs, u16 ip, u16 sp)
 {
 	(void)v;
-	(void)cs;
-	(void)ip;
-	(void)sp;
 	/* TODO 08-2
 	 * SDM 27.3.1.1: with "unrestricted guest", CR0 may have PE = 0 and PG = 0, every other bit
 	 * of IA32_VMX_CR0_FIXED0 (NE) must still be 1, and CR4 must still hold the bits of
@@ -46,6 +43,9 @@ void ug_setup_real_mode(struct vcpu *v, u16 cs, u16 ip, u16 sp)
 	 * Hint: vmcs_write_guest_segment(), AR_* and SEG_TYPE_* in vmx_controls.h;
 	 * MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR4_FIXED0.
 	 */
+	(void)cs;
+	(void)ip;
+	(void)sp;
 	TODO("08-2");
 }
 

@@ -7,10 +7,7 @@
 void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32 error_code)
 {
 	(void)v;
-	(void)vector;
-	(void)type;
-	(void)error_code;
-	/* BEGIN 08-6
+	/* BEGIN 08-6 unused: vector, type, error_code
 	 * SDM 27.6.1: the VM entry delivers the event as the guest's current mode would; in real
 	 * mode that is through the IVT (SDM 20.1.4): FLAGS, CS and IP are pushed, never an error
 	 * code. SDM 27.2.1.3: "deliver error code" (bit 11 of the VM-entry interruption-

@@ -7,8 +7,7 @@
 /* The BIOS's ports pass through, except those that act on the whole machine. */
 void ug_firmware_io(struct vcpu *v)
 {
-	(void)v;
-	/* BEGIN 08-8
+	/* BEGIN 08-8 unused: v
 	 * SDM 25.6.4: with "use I/O bitmaps", an IN or OUT exits exactly when the bit of one of
 	 * its ports is 1 in bitmap A (ports 0000-7FFF) or B (8000-FFFF). The BIOS drives the
 	 * disk, the video card and the timers through ports: those must reach the devices, with
@@ -48,9 +47,7 @@ static const u8 int15_stub[] = {
  * the hypervisor (VMCALL, answered by ug_e820_answer()) and every other call to the BIOS. */
 void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 {
-	(void)v;
-	(void)stub_gpa;
-	/* BEGIN 08-9 unused: int15_stub
+	/* BEGIN 08-9 unused: v, stub_gpa, int15_stub
 	 * SDM Vol. 3A, 20.1.4: in real mode, INT n takes its handler from the IVT at linear
 	 * address 4 * n: a 2-byte offset (IP), then a 2-byte segment (CS). SDM 26.1.2: VMCALL
 	 * exits unconditionally, in real mode too. The guest's memory is guest-physical: reach it
@@ -81,8 +78,7 @@ struct e820_entry {
 /* Answers one INT 15h E820h call the stub handed over (registers as the guest left them). */
 void ug_e820_answer(struct vcpu *v)
 {
-	(void)v;
-	/* BEGIN 08-10
+	/* BEGIN 08-10 unused: v
 	 * ACPI 6.5, 15.1: the caller passes EAX = E820h, EDX = "SMAP", EBX = the continuation
 	 * value (0 on the first call), ECX = its buffer's size (at least 20), ES:DI = the buffer.
 	 * One call returns one entry (base, length, type: 1 = usable RAM, 2 = reserved) with

@@ -37,8 +37,7 @@ void ug_efer_setup(struct vcpu *v)
 /* For a guest the hypervisor puts into PAE paging itself: its PDPTEs, from its own CR3. */
 void ug_load_pdptes(struct vcpu *v)
 {
-	(void)v;
-	/* BEGIN 08-5
+	/* BEGIN 08-5 unused: v
 	 * SDM 27.3.2.4: if the guest uses PAE paging (CR0.PG = 1, CR4.PAE = 1, IA32_EFER.LMA = 0)
 	 * and "enable EPT" is 1, a VM entry loads the four PDPTEs from the VMCS fields
 	 * GUEST_PDPTE0-3, not from memory; only a guest MOV to CR0, CR3 or CR4 reads them from

@@ -30,10 +30,7 @@ void ug_enable(struct vcpu *v)
 void ug_setup_real_mode(struct vcpu *v, u16 cs, u16 ip, u16 sp)
 {
 	(void)v;
-	(void)cs;
-	(void)ip;
-	(void)sp;
-	/* BEGIN 08-2
+	/* BEGIN 08-2 unused: cs, ip, sp
 	 * SDM 27.3.1.1: with "unrestricted guest", CR0 may have PE = 0 and PG = 0, every other bit
 	 * of IA32_VMX_CR0_FIXED0 (NE) must still be 1, and CR4 must still hold the bits of
 	 * IA32_VMX_CR4_FIXED0 (VMXE). SDM 27.3.1.2 for a real-mode guest under this control: a
