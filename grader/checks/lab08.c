@@ -1,83 +1,20 @@
-/* Lab 08 checks: an unrestricted guest in its own guest-physical space (2 MiB of RAM mapped by
- * the student's lab 07 ept_map()), started in real mode at 0000:7C00 with lab08_guest.S copied
- * there. What the guest computed in each mode, the mode the VMCS holds at each of its reports,
- * and the exits and injections Bochs recorded are the evidence. */
+/* Lab 08 checks: an unrestricted guest in its own guest-physical space (built by
+ * lab08_space.c with the student's lab 07 ept_map()), started in real mode at 0000:7C00 with
+ * lab08_guest.S copied there. What the guest computed in each mode, the mode the VMCS holds at
+ * each of its reports, what it printed and the memory map it received, what reached the
+ * machine-wide ports, and the exits and injections Bochs recorded are the evidence. */
 #include "check.h"
 #include "io_device.h"
 #include "lab.h"
 #include "lab08.h"
-#include "lab07_space.h"
 #include "lab08_shared.h"
+#include "lab08_space.h"
 #include "params.h"
-
-extern const char lab08_guest_start[], lab08_guest_end[];
-extern const u64 lab08_pae_entry_offset;
-
-#define GDT_CODE32 0x00cf9a000000ffffUL	/* base 0, limit 4 GiB, execute/read, D = 1 */
-#define GDT_DATA 0x00cf92000000ffffUL		/* base 0, limit 4 GiB, read/write */
-#define GDT_CODE64 0x00af9a000000ffffUL	/* L = 1 */
-#define AR_FLAT_CODE32 (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
-#define AR_FLAT_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
 
 #define VGA_TEXT 0xb8000		/* the text screen of mode 3: 80 x 25 (character, attribute) */
 #define VGA_COLUMNS 80
-#define VGA_MEMORY_END 0xc0000
-
-static u8 *ram;
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
-
-/* ---- the guest's memory: parameters, GDT, PAE and IA-32e page tables, data pages, code ---- */
-
-static void build_page_tables(u32 nonce)
-{
-	const u64 rw = PTE_PRESENT | PTE_WRITABLE;
-	for (unsigned i = 0; i < 4; i++) {
-		u64 *pd = (u64 *)(ram + UG_PD + i * PAGE_SIZE), *pt = (u64 *)(ram + UG_PT + i * PAGE_SIZE);
-		((u64 *)(ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT;	/* SDM 4.4.1 */
-		if (i == 0)
-			pd[0] = 0 | rw | PTE_PAGE_SIZE;	/* the first 2 MiB: linear = physical */
-		pd[UG_DATA_LINEAR / SIZE_2M] = (UG_PT + i * PAGE_SIZE) | rw;
-		pt[0] = (UG_DATA + i * PAGE_SIZE) | rw;
-		*(u32 *)(ram + UG_DATA + i * PAGE_SIZE + DATA_OFFSET) = (nonce ^ i) * DATA_MULTIPLIER;
-	}
-	((u64 *)(ram + UG_PML4))[0] = UG_PDPT64 | rw;
-	((u64 *)(ram + UG_PDPT64))[0] = UG_PD | rw;
-}
-
-static void build_memory(u64 phases)
-{
-	ram = lab07_alloc_2m();
-	u64 *params = (u64 *)(ram + UG_PARAMS), *gdt = (u64 *)(ram + UG_GDT);
-	params[P_NONCE / 8] = boot_params.nonce;
-	params[P_PHASES / 8] = phases;
-	gdt[SEL_CODE32 / 8] = GDT_CODE32;
-	gdt[SEL_DATA / 8] = GDT_DATA;
-	gdt[SEL_CODE64 / 8] = GDT_CODE64;
-	build_page_tables((u32)boot_params.nonce);
-	u64 size = (u64)(lab08_guest_end - lab08_guest_start);
-	if (size > UG_CODE_MAX)
-		panic("lab08: the guest program is larger than UG_CODE_MAX");
-	memcpy(ram + UG_ENTRY, lab08_guest_start, size);
-}
-
-/* The guest-physical space of a PC: its own RAM, and the machine's page 0 (IVT, BIOS data
- * area), EBDA page, VGA memory (read/write) and ROMs (read/execute) at their own addresses. */
-static void map_guest(struct vcpu *v)
-{
-	for (u64 gpa = 0; gpa < UG_RAM_SIZE; gpa += PAGE_SIZE) {
-		if (gpa == UG_IVT || gpa == UG_EBDA_PAGE)
-			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_WRITE);
-		else if (gpa >= UG_LOW_RAM_END && gpa < VGA_MEMORY_END)
-			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_WRITE);
-		else if (gpa >= VGA_MEMORY_END && gpa < UG_HIGH_RAM)
-			ept_map(v, gpa, gpa, SIZE_4K, EPT_READ | EPT_EXECUTE);
-		else
-			ept_map(v, gpa, virt_to_phys(ram + gpa), SIZE_4K, EPT_RWX);
-	}
-	lab08(v)->ram_end = UG_RAM_SIZE;
-	lab08(v)->machine_end = UG_MACHINE_RAM;
-}
 
 /* ---- the ports a BIOS guest must not reach: what reaches them (ug_firmware_io makes them exit) ---- */
 
@@ -199,9 +136,7 @@ static const char *explain_guest_state(void)
 static void setup_guest(struct vcpu *v, u64 phases)
 {
 	exit_set_entry_failure_explainer(explain_guest_state);
-	build_memory(phases);
-	ept_enable(v, false);
-	map_guest(v);
+	lab08_space_build(v, phases);
 	ug_enable(v);
 	ug_setup_real_mode(v, 0, UG_ENTRY, UG_STACK_TOP);
 	ug_cr_policy(v);
@@ -270,7 +205,7 @@ static void report_e820(void)
 {
 	char text[200] = "";
 	for (unsigned i = 0; i < UG_E820_MAX; i++) {
-		const u8 *entry = ram + UG_E820_BUF + 24 * i;
+		const u8 *entry = lab08_ram + UG_E820_BUF + 24 * i;
 		u64 base, length;
 		u32 type;
 		memcpy(&base, entry, 8);
@@ -295,28 +230,12 @@ static void verify_bios(struct vcpu *v)
 	report_fact("bios.shutdown_port", "%s", shutdown_text);
 }
 
-/* The guest as if the hypervisor restored it in PAE paging (a saved guest, say): 32-bit
- * protected mode, CR3 at its PDPT, entered at lab08_pae_entry. */
+/* The guest as if the hypervisor restored it in PAE paging (a saved guest, say), its PDPTE
+ * fields cleared: the student's ug_load_pdptes() fills them. */
 static void setup_pae(struct vcpu *v)
 {
 	setup_guest(v, 0);
-	u64 cr0 = vmcs_read(GUEST_CR0) | CR0_PE | CR0_PG, cr4 = vmcs_read(GUEST_CR4) | CR4_PAE;
-	vmcs_write(GUEST_CR0, cr0);
-	vmcs_write(CR0_READ_SHADOW, cr0 & ~vmcs_read(CR0_GUEST_HOST_MASK));
-	vmcs_write(GUEST_CR4, cr4);
-	vmcs_write(CR4_READ_SHADOW, cr4 & ~vmcs_read(CR4_GUEST_HOST_MASK));
-	vmcs_write(GUEST_CR3, UG_PAE_PDPT);
-	vmcs_write_guest_segment(GUEST_CS_SELECTOR, SEL_CODE32, 0, 0xffffffff, AR_FLAT_CODE32);
-	const enum vmcs_field data[] = { GUEST_SS_SELECTOR, GUEST_DS_SELECTOR, GUEST_ES_SELECTOR,
-					 GUEST_FS_SELECTOR, GUEST_GS_SELECTOR };
-	for (unsigned i = 0; i < ARRAY_SIZE(data); i++)
-		vmcs_write_guest_segment(data[i], SEL_DATA, 0, 0xffffffff, AR_FLAT_DATA);
-	vmcs_write(GUEST_GDTR_BASE, UG_GDT);
-	vmcs_write(GUEST_GDTR_LIMIT, UG_GDT_LIMIT);
-	vmcs_write(GUEST_IDTR_LIMIT, 0);
-	vmcs_write(GUEST_RIP, UG_ENTRY + lab08_pae_entry_offset);
-	for (unsigned i = 0; i < 4; i++)
-		vmcs_write(GUEST_PDPTE0 + 2 * i, 0);
+	lab08_enter_pae();
 	ug_load_pdptes(v);
 	for (unsigned i = 0; i < 4; i++) {
 		char key[24];
