@@ -41,6 +41,13 @@ BOCHS_TIMED = re.compile(r"^(\d{11})d\[CPU0\s*\] (?:(VMLAUNCH|VMRESUME) VMCS ptr
 BOCHS_WITNESS = re.compile(r"^\d{11}e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may CR3 targets (\d+)$")
 BOCHS_MSR = re.compile(r"^(\d{11})d\[CPU0\s*\] (RD|WR)MSR: (?:read|write) ([0-9a-f]{8}):([0-9a-f]{8}) (?:from|to) MSR ([0-9a-f]+)$")
 BOCHS_BOOT = re.compile(r"^(\d{11})i\[BIOS\s*\] Booting from ")
+# A panic of Bochs itself ends the run at once; the one of the shutdown port is every run's end.
+BOCHS_PANIC = re.compile(r"^\d{11}p\[(\w+)\s*\] >>PANIC<< (.*)$")
+BOCHS_PANIC_CAUSES = {
+    "EFER.LMA is set when CR0.PE=0": "a VM entry with \"IA-32e mode guest\" = 1 and CR4.PAE = 1 for a "
+                                     "guest with CR0.PE = 0: the SDM fails that entry (27.3.1.1), Bochs "
+                                     "panics instead",
+}
 BOCHS_TRIPLE = re.compile(r"(triple fault|3rd \(\d+\) exception with no resolution|shutdown status)",
                           re.IGNORECASE)
 
@@ -337,6 +344,12 @@ class Result:
             if BOCHS_TRIPLE.search(line):
                 out.append(f"Bochs says: {line.split(']', 1)[-1].strip()} (a triple fault: the "
                            "CPU could not deliver an exception, often a broken host state after a VM exit)")
+                break
+        for line in log_lines(self.run.bochs_log):
+            m = BOCHS_PANIC.match(line)
+            if m and not m.group(2).startswith("Shutdown port") and not BOCHS_TRIPLE.search(line):
+                cause = next((why for text, why in BOCHS_PANIC_CAUSES.items() if text in m.group(2)), None)
+                out.append(f"Bochs stopped with a panic: {m.group(2).strip()}" + (f" ({cause})" if cause else ""))
                 break
         if self.run.capped:
             out.append(f"output limit reached: {self.run.capped} grew past its cap and the run was "

@@ -55,6 +55,9 @@ exit_handler exit_handler_for(unsigned reason);
 /* Runs `hook` before every VM entry: after each exit handled with EXIT_RESUME, and once
  * before the first entry (the harness calls vcpu_before_entry()). */
 void exit_set_before_entry(void (*hook)(struct vcpu *v));
+/* A failed VM entry (VMfailValid, or an exit with bit 31) also prints what `explain` says about
+ * the guest state (lab 08: the real-mode rules of an unrestricted guest). */
+void exit_set_entry_failure_explainer(const char *(*explain)(void));
 void vcpu_before_entry(struct vcpu *v);
 /* Reads the exit information and calls the handler registered for its basic reason. A failed
  * VM entry (bit 31) or an exit nobody handles is reported in words with a VMCS dump. */

@@ -14,6 +14,17 @@ static void (*before_entry)(struct vcpu *v);
 
 void exit_set_before_entry(void (*hook)(struct vcpu *v)) { before_entry = hook; }
 
+static const char *(*entry_failure_explainer)(void);
+
+void exit_set_entry_failure_explainer(const char *(*explain)(void)) { entry_failure_explainer = explain; }
+
+/* A lab's own reading of the guest state that a VM entry refused (lab 08's real-mode rules). */
+static void explain_entry_failure(void)
+{
+	if (entry_failure_explainer)
+		printf("VMX: the lab's check of the guest state finds: %s\n", entry_failure_explainer());
+}
+
 void vcpu_before_entry(struct vcpu *v)
 {
 	if (before_entry)
@@ -78,6 +89,7 @@ static void __noreturn entry_failed_after_checks(struct vcpu *v)
 	if (basic == EXIT_REASON_VM_ENTRY_FAILURE_INVALID_GUEST_STATE)
 		printf("VMX: the guest-state area breaks a check of SDM 27.3.1; Bochs's log names it "
 		       "(\"VMENTER FAIL: ...\")\n");
+	explain_entry_failure();
 	vmcs_dump();
 	panic("VM entry failed: %s", reason_name(basic));
 }
@@ -210,8 +222,10 @@ static const char *entry_error_explanation(void)
 void vmx_entry_failed(struct vcpu *v, enum vmx_status status)
 {
 	vmx_report_failure(v->launched ? "VMRESUME" : "VMLAUNCH", status);
-	if (status == VMX_FAIL_VALID)
+	if (status == VMX_FAIL_VALID) {
 		printf("VMX: %s\n", entry_error_explanation());
+		explain_entry_failure();
+	}
 	vmcs_dump();
 	panic("VM entry failed: %s", vmx_status_name(status));
 }

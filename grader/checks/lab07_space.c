@@ -19,7 +19,7 @@ u8 *lab07_guest_ram, *lab07_big_page;
 
 /* 2 MiB of zeroed, contiguous, 2-MiB-aligned host memory (page_alloc hands out fresh pages in
  * order; the pages skipped to reach the alignment are not needed again). */
-static u8 *alloc_2m(void)
+u8 *lab07_alloc_2m(void)
 {
 	u8 *first = page_alloc();
 	while (virt_to_phys(first) & (SIZE_2M - 1))
@@ -117,8 +117,8 @@ static void enter_guest(void)
 
 void lab07_space_build(struct vcpu *v, u64 phases)
 {
-	lab07_guest_ram = alloc_2m();
-	lab07_big_page = alloc_2m();
+	lab07_guest_ram = lab07_alloc_2m();
+	lab07_big_page = lab07_alloc_2m();
 	build_guest_memory(lab07_guest_ram, phases);
 	fill_big_page();
 	ept_enable(v, true);
@@ -130,7 +130,7 @@ void lab07_space_build(struct vcpu *v, u64 phases)
 
 u8 *lab07_space_build_ram(struct vcpu *v, u64 phases)
 {
-	u8 *ram = alloc_2m();
+	u8 *ram = lab07_alloc_2m();
 	build_guest_memory(ram, phases);
 	ept_enable(v, true);
 	map_ram(v, ram);

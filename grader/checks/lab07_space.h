@@ -8,6 +8,8 @@
 
 extern u8 *lab07_guest_ram, *lab07_big_page;	/* host blocks behind guest RAM and BIG_GPA */
 
+/* 2 MiB of zeroed, contiguous, 2-MiB-aligned host memory (lab 08's guest RAM too). */
+u8 *lab07_alloc_2m(void);
 /* Builds the guest's memory for `phases`, turns EPT on (ept_enable) and maps the guest's space
  * (ept_map), and points the VMCS's guest state at it. */
 void lab07_space_build(struct vcpu *v, u64 phases);
