@@ -217,6 +217,8 @@ static void report_views(struct vcpu *v, u64 gpa, u64 view0_hpa, u64 view1_hpa)
 	report_view_leaf("views.view1_leaf", v, 1, gpa);
 	report_fact("views.view0_hpa", "0x%lx", view0_hpa);
 	report_fact("views.view1_hpa", "0x%lx", view1_hpa);
+	report_fact("views.lab07_pml4_is_view0", "%d", list && list[0] &&
+		    virt_to_phys(lab07(v)->pml4) == (list[0] & EPT_ADDRESS_MASK));
 	report_fact("views.eptp_index", "%lu", vmcs_read(EPTP_INDEX));
 	report_fact("views.eptp_is_list_entry", "%d",
 		    list && vmcs_read(EPTP_INDEX) < EPTP_LIST_ENTRIES &&

@@ -65,6 +65,8 @@ def vmfunc_switch(r):
     r.expect_eq("guest.view_back", first, "after VMFUNC(0, 0) view 0 again, unchanged by the copy")
     expect_views(r, R | W | X, R | W | X, ("the guest's RAM page", "a host page of its own, in tables of "
                                            "its own: view 0 is unchanged"))
+    r.expect_eq("views.lab07_pml4_is_view0", 1, "lab07(v)->pml4 is view 0's table again after "
+                "ept_view_map(): lab 07's steps (demand paging, write protection) work on view 0")
     r.expect_eq("views.eptp_index", 0, "VMFUNC wrote each index into the EPTP-index field: 0 at the end")
     r.expect_eq("views.eptp_is_list_entry", 1, "EPT_POINTER is the list entry the EPTP index names")
     expect_no_exits(r, "VMFUNC", "a valid EPTP switch never exits")
