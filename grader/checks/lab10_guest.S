@@ -74,6 +74,7 @@ phase_switch:
 	switch_view 0
 	view_read
 	report VF_REPORT_VIEW_BACK, %rcx
+	step 5
 	ret
 
 /* An index beyond the list, an empty entry, a function not enabled: each exits, and the
@@ -92,6 +93,7 @@ phase_invalid:
 	report VF_REPORT_UD_COUNT, VF_UD_COUNT(%rbx)
 	view_read
 	report VF_REPORT_VIEW_AFTER, %rcx
+	step 5
 	ret
 
 /* Three reads of pages nothing maps: a #VE, a #VE that leaves the busy dword set, then an
@@ -129,6 +131,7 @@ phase_ve:
 	mov %r14, (%rdx)
 	report VF_REPORT_VE_COUNT, VF_VE_COUNT(%rbx)
 	report VF_REPORT_INDEXES, VF_INDEXES(%rbx)
+	step 5
 	ret
 
 /* The agent at work: calls of the code at VF_HOOK_GPA run the hook (view 1, execute-only),
