@@ -1,6 +1,7 @@
 """`make bench`: it runs on the reference with every row, a CPUID round trip within twice the
-floor, the hook by #VE cheaper than the hook by exits (lab 10) and a PNG chart; it refuses a skeleton at its marker and a guest TSC that Bochs's log
-contradicts; it is linked into no graded image."""
+floor, the hook by #VE cheaper than the hook by exits (lab 10) and a PNG chart; it refuses a
+skeleton at its marker and a guest TSC that Bochs's log contradicts; it is linked into no graded
+image."""
 import re
 import shutil
 import subprocess
