@@ -187,21 +187,21 @@ static void hook_off(void) { hypercall(HC_BENCH_HOOK, BENCH_HOOK_OFF, 0); }
 #endif
 
 static const struct row rows[] = {
-	{ "tsc", tsc_only, NULL, NULL, NULL },
-	{ "floor", cpuid_once, NULL, floor_on, floor_off },
-	{ "cpuid", cpuid_once, cpuid_signature, NULL, NULL },
-	{ "vmcall", vmcall_once, vmcall_echo, NULL, NULL },
+	{ "tsc", tsc_only, NULL, NULL, NULL, 0 },
+	{ "floor", cpuid_once, NULL, floor_on, floor_off, 0 },
+	{ "cpuid", cpuid_once, cpuid_signature, NULL, NULL, 0 },
+	{ "vmcall", vmcall_once, vmcall_echo, NULL, NULL, 0 },
 #ifdef BENCH_LAB02
-	{ "rdmsr", tsc_aux_once, tsc_aux_value, tsc_aux_write, NULL },
-	{ "rdmsr-no-exit", sysenter_cs_once, NULL, NULL, NULL },
-	{ "io", in_once, in_count, NULL, NULL },
-	{ "hlt", hlt_once, NULL, interrupts_on, interrupts_off },
+	{ "rdmsr", tsc_aux_once, tsc_aux_value, tsc_aux_write, NULL, 0 },
+	{ "rdmsr-no-exit", sysenter_cs_once, NULL, NULL, NULL, 0 },
+	{ "io", in_once, in_count, NULL, NULL, 0 },
+	{ "hlt", hlt_once, NULL, interrupts_on, interrupts_off, 0 },
 #endif
 #ifdef BENCH_LAB03
-	{ "mov-cr0", cr0_once, cr0_ts, NULL, cr0_ts_clear },
+	{ "mov-cr0", cr0_once, cr0_ts, NULL, cr0_ts_clear, 0 },
 #endif
 #ifdef BENCH_LAB07
-	{ "mmio", mmio_once, mmio_count, NULL, NULL },
+	{ "mmio", mmio_once, mmio_count, NULL, NULL, 0 },
 #endif
 #ifdef BENCH_LAB10
 	{ "hook-ve", hook_once, hook_value, hook_by_ve, hook_off, BENCH_HOOK_ITERATIONS },
