@@ -75,8 +75,9 @@ static void hook_mode(u64 mode)
 {
 	exit_register(EXIT_REASON_EPT_VIOLATION, mode == BENCH_HOOK_BY_EXITS ? hook_violation : lab_violation);
 	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) & ~CPU2_EPT_VIOLATION_VE;
-	vmcs_write(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-		   mode == BENCH_HOOK_BY_VE ? secondary | CPU2_EPT_VIOLATION_VE : secondary);
+	if (mode == BENCH_HOOK_BY_VE)
+		secondary |= CPU2_EPT_VIOLATION_VE;
+	vmcs_write(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, secondary);
 }
 
 /* The same hook done by the hypervisor: each violation at the hooked page exits, and the
