@@ -29,11 +29,13 @@ ROOT = manifest.ROOT
 OUT = ROOT / "build" / "bench"
 SOURCES = sorted((ROOT / "grader" / "bench").glob("*.c"))
 # Timed executions per row: one source, grader/bench/bench.h.
-ITERATIONS = int(re.search(r"^#define BENCH_ITERATIONS (\d+)", (ROOT / "grader" / "bench" / "bench.h").read_text(),
-                           re.M).group(1))
+BENCH_H = (ROOT / "grader" / "bench" / "bench.h").read_text()
+ITERATIONS = int(re.search(r"^#define BENCH_ITERATIONS (\d+)", BENCH_H, re.M).group(1))
+HOOK_ITERATIONS = int(re.search(r"^#define BENCH_HOOK_ITERATIONS (\d+)", BENCH_H, re.M).group(1))
 SEEDS = ("bench-1", "bench-2")
 # The rows of grader/bench/bench_guest.c, in its order: key, what is timed, the first lab that
 # handles it, and the exit reason (SDM name) of each timed execution (None: it must not exit).
+# EXITS_PER_EXECUTION: the rows whose timed execution takes more than one exit.
 ROWS = [
     ("floor", "floor: CPUID, handler only moves RIP", "01", "CPUID"),
     ("cpuid", "CPUID (lab 01)", "01", "CPUID"),
@@ -44,7 +46,15 @@ ROWS = [
     ("hlt", "HLT with IF=1 (lab 02)", "02", "HLT"),
     ("mov-cr0", "MOV to CR0, owned bit (lab 03)", "03", "CONTROL_REGISTER_ACCESS"),
     ("mmio", "MMIO load, EPT violation (lab 07)", "07", "EPT_VIOLATION"),
+    ("hook-ve", "hook, #VE + VMFUNC in the guest (lab 10)", "10", None),
+    ("hook-exits", "hook, 2 EPT-violation exits (lab 10)", "10", "EPT_VIOLATION"),
 ]
+EXITS_PER_EXECUTION = {"hook-exits": 2}
+ROW_ITERATIONS = {"hook-ve": HOOK_ITERATIONS, "hook-exits": HOOK_ITERATIONS}   # else ITERATIONS
+
+
+def iterations(key):
+    return ROW_ITERATIONS.get(key, ITERATIONS)
 
 
 def rows_for(lab):
@@ -63,21 +73,23 @@ def expectations(lab):
     def verify(r):
         ok = True
         for key, *_ in [("tsc",), *rows_for(lab)]:
-            ok &= r.expect_eq(f"bench.{key}.n", ITERATIONS, "the guest timed every execution of the row")
+            ok &= r.expect_eq(f"bench.{key}.n", iterations(key), "the guest timed every execution of the row")
             ok &= all(r.int_fact(f"bench.{key}.{what}") is not None for what in ("total", "min", "max"))
             if key != "tsc" and r.fact(f"bench.{key}.n") is not None:
                 ok &= r.expect_eq(f"bench.{key}.wrong", 0, "the instruction gave the guest a wrong result "
                                   "that many times (make grade names the step): timing a broken path means little")
         per_reason = {}
-        for _, _, _, reason in rows_for(lab):
+        for key, _, _, reason in rows_for(lab):
             if reason:
-                per_reason[reason] = per_reason.get(reason, 0) + ITERATIONS + 1
+                per_reason[reason] = per_reason.get(reason, 0) + (iterations(key) + 1) * EXITS_PER_EXECUTION.get(key, 1)
         for reason, least in per_reason.items():
             exact = reason in ("RDMSR", "HLT", "EPT_VIOLATION")
             why = ("one exit per RDMSR of IA32_TSC_AUX, none for IA32_SYSENTER_CS, whose MSR-bitmap "
                    "read bit lab 02 leaves clear" if reason == "RDMSR" else
                    "one exit per load from the device page, none elsewhere: the identity EPT maps "
-                   "everything else the guest touches" if reason == "EPT_VIOLATION" else
+                   "everything else the guest touches" + ("; two per call and read of the hooked page "
+                   "in the row that hooks by exits, none in the row that hooks by #VE and VMFUNC"
+                   if int(lab) >= 10 else "") if reason == "EPT_VIOLATION" else
                    "one exit per execution")
             r.expect_exits(reason, (lambda q, n=least, e=exact: len(q) == n if e else len(q) >= n),
                            f"{'exactly' if exact else 'at least'} {least}", why)
@@ -94,6 +106,9 @@ def agree(r, lab):
         if reason:
             _, fewest, most = numbers[key]
             seen = host.get(key)
+            per = EXITS_PER_EXECUTION.get(key, 1)
+            if seen is not None and per > 1:    # the guest times all the exits of one execution
+                fewest, most = fewest / per, most / per
             r.expect_that(f"bench.{key}: guest's fewest..most ticks vs. Bochs's log",
                           seen is not None and fewest - AGREEMENT <= seen <= most + AGREEMENT,
                           f"{fewest:.0f}..{most:.0f} vs. {seen if seen is not None else 'no run of exits'}",
@@ -129,7 +144,8 @@ def host_ticks(log, lab):
         if not reason:
             continue
         number = gradelib.EXIT_NUMBERS[reason]
-        while at < len(runs) and not (runs[at][0] == number and len(runs[at][1]) > ITERATIONS):
+        while at < len(runs) and not (runs[at][0] == number and
+                                      len(runs[at][1]) > iterations(key) * EXITS_PER_EXECUTION.get(key, 1)):
             at += 1
         if at == len(runs):
             break
@@ -142,7 +158,7 @@ def figures(result, lab):
     """{row key: (mean ticks of the round trip, fewest, most)}, the TSC reads taken off."""
     f = lambda key, what: result.int_fact(f"bench.{key}.{what}")
     tsc = f("tsc", "total") / ITERATIONS
-    return {key: (f(key, "total") / ITERATIONS - tsc, f(key, "min") - tsc, f(key, "max") - tsc)
+    return {key: (f(key, "total") / iterations(key) - tsc, f(key, "min") - tsc, f(key, "max") - tsc)
             for key, *_ in rows_for(lab)}
 
 
@@ -262,7 +278,8 @@ def bench(args):
             print(refusal(r, lab))
             return 1
     numbers = [r.bench[0] for r in results]
-    print(f"VM exit round trip in TSC ticks as the guest measured it: mean of {ITERATIONS} executions, "
+    hooks = f" ({HOOK_ITERATIONS} for the hook rows)" if any(k in ROW_ITERATIONS for k, *_ in rows_for(lab)) else ""
+    print(f"VM exit round trip in TSC ticks as the guest measured it: mean of {ITERATIONS} executions{hooks}, "
           "the cost of reading the TSC taken off; host: VM exit to VM entry in Bochs's log")
     print(table(*results[0].bench, lab))
     seconds = max(r.run.seconds for r in results)

@@ -95,7 +95,10 @@ def bochsrc(disk, serial, log, cylinders, *, gdb_port=None, magic_break=False):
         f"log: {log}",
         "panic: action=fatal",
         "error: action=report",
-        "info: action=report",
+        # nogui=ignore: the build's once-a-second "ips =" line is written from a SIGALRM handler,
+        # which deadlocks (a futex wait, forever) when it interrupts a write to bochs.log; a run
+        # longer than a second (make bench, a loaded machine) could hang.
+        "info: action=report, nogui=ignore",
         "debug: action=ignore, cpu0=report",
         "display_library: nogui",
     ]

@@ -25,6 +25,9 @@ BOCHS_VMX = re.compile(r"^\d{11}[ep]\[CPU0\s*\] (VMFAIL:.*|VMENTER FAIL:.*|VMEXI
 # with its qualification, every VM entry, every injection, every MSR access. The image can add
 # only BIOS-port messages to bochs.log, which appear as [BIOS  ] lines, never as CPU 0 records
 # (log_lines()).
+# Bochs writes this error line for every EPT violation before it decides between a VM exit and a
+# virtualization exception (#VE): it is not an exit. Exits are only the BOCHS_EXIT lines below.
+BOCHS_EPT_VIOLATION_LINE = re.compile(r"^VMEXIT: EPT violation for guest paddr ")
 BOCHS_EXIT = re.compile(r"^\d{11}d\[CPU0\s*\] VMEXIT reason = (\d+) \(.*\) qualification=0x([0-9a-f]+)$")
 BOCHS_ENTRY = re.compile(r"^\d{11}d\[CPU0\s*\] (VMLAUNCH|VMRESUME) VMCS ptr: ")
 # The guest's own record in Bochs's log: the TLB is flushed at every VM entry, so the first
@@ -340,6 +343,11 @@ class Result:
                      if m and not BOCHS_WITNESS.match(m.group(0))]
         for line in vmx_lines[:8]:
             out.append(f"Bochs says: {line}")
+        logged = sum(1 for line in vmx_lines if BOCHS_EPT_VIOLATION_LINE.match(line))
+        if logged > self.bochs.count(EXIT_NUMBERS["EPT_VIOLATION"]):
+            out.append(f"note: Bochs logs \"VMEXIT: EPT violation\" for every EPT violation, also one it "
+                       f"delivered to the guest as a virtualization exception (#VE): {logged} such lines, "
+                       f"{self.bochs.count(EXIT_NUMBERS['EPT_VIOLATION'])} EPT-violation VM exits in its record")
         for line in log_lines(self.run.bochs_log):
             if BOCHS_TRIPLE.search(line):
                 out.append(f"Bochs says: {line.split(']', 1)[-1].strip()} (a triple fault: the "

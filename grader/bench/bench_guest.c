@@ -3,6 +3,7 @@
  * Under Bochs one TSC tick is one retired instruction, so the figures count instructions. */
 #include "bench.h"
 #include "lab.h"
+#include "trap.h"
 #if __has_include("lab02.h")
 #define BENCH_LAB02 1
 #endif
@@ -12,6 +13,9 @@
 #if __has_include("lab07.h")
 #define BENCH_LAB07 1
 #endif
+#if __has_include("lab10.h")
+#define BENCH_LAB10 1
+#endif
 
 static u64 nonce;
 
@@ -20,6 +24,7 @@ struct row {
 	u64 (*once)(u64 i, u64 *result);	/* ticks of execution i; *result what it produced */
 	u64 (*expected)(u64 i);			/* the correct result of execution i, or NULL */
 	void (*before)(void), (*after)(void);
+	u64 iterations;				/* timed executions; 0: BENCH_ITERATIONS */
 };
 
 /* ---- the timed executions: RDTSC, the instruction, RDTSC ---- */
@@ -147,22 +152,60 @@ static u64 mmio_once(u64 i, u64 *result)
 static u64 mmio_count(u64 i) { return nonce ^ i; }
 #endif
 
+#ifdef BENCH_LAB10
+/* A call into the hooked page and a read of its first qword: the hook must run (the patched
+ * code's result) and the read must see the original code (the difference is XORed in). */
+static u64 hook_once(u64 i, u64 *result)
+{
+	u64 value, bytes;
+	u64 t0 = rdtsc();
+	__asm__ volatile("call *%2\n\tmov (%2), %1"
+			 : "=&a"(value), "=&r"(bytes) : "r"((u64)BENCH_HOOK_GPA), "D"(nonce ^ i)
+			 : "rcx", "memory");
+	u64 t = rdtsc() - t0;
+	*result = value ^ bytes ^ *(const u64 *)bench_hook_original;
+	return t;
+}
+
+static u64 hook_value(u64 i) { return (nonce ^ i) * BENCH_HOOK_MUL; }
+extern struct idt_gate guest_idt[IDT_VECTORS];
+
+/* The bench's #VE handler in the guest's IDT (guest_main() filled it with the runtime's stubs),
+ * then #VE on. */
+static void hook_by_ve(void)
+{
+	u64 handler = (u64)bench_ve_handler;
+	struct idt_gate *g = &guest_idt[VEC_VE];
+	g->offset_low = (u16)handler;
+	g->offset_mid = (u16)(handler >> 16);
+	g->offset_high = (u32)(handler >> 32);
+	hypercall(HC_BENCH_HOOK, BENCH_HOOK_BY_VE, 0);
+}
+
+static void hook_by_exits(void) { hypercall(HC_BENCH_HOOK, BENCH_HOOK_BY_EXITS, 0); }
+static void hook_off(void) { hypercall(HC_BENCH_HOOK, BENCH_HOOK_OFF, 0); }
+#endif
+
 static const struct row rows[] = {
-	{ "tsc", tsc_only, NULL, NULL, NULL },
-	{ "floor", cpuid_once, NULL, floor_on, floor_off },
-	{ "cpuid", cpuid_once, cpuid_signature, NULL, NULL },
-	{ "vmcall", vmcall_once, vmcall_echo, NULL, NULL },
+	{ "tsc", tsc_only, NULL, NULL, NULL, 0 },
+	{ "floor", cpuid_once, NULL, floor_on, floor_off, 0 },
+	{ "cpuid", cpuid_once, cpuid_signature, NULL, NULL, 0 },
+	{ "vmcall", vmcall_once, vmcall_echo, NULL, NULL, 0 },
 #ifdef BENCH_LAB02
-	{ "rdmsr", tsc_aux_once, tsc_aux_value, tsc_aux_write, NULL },
-	{ "rdmsr-no-exit", sysenter_cs_once, NULL, NULL, NULL },
-	{ "io", in_once, in_count, NULL, NULL },
-	{ "hlt", hlt_once, NULL, interrupts_on, interrupts_off },
+	{ "rdmsr", tsc_aux_once, tsc_aux_value, tsc_aux_write, NULL, 0 },
+	{ "rdmsr-no-exit", sysenter_cs_once, NULL, NULL, NULL, 0 },
+	{ "io", in_once, in_count, NULL, NULL, 0 },
+	{ "hlt", hlt_once, NULL, interrupts_on, interrupts_off, 0 },
 #endif
 #ifdef BENCH_LAB03
-	{ "mov-cr0", cr0_once, cr0_ts, NULL, cr0_ts_clear },
+	{ "mov-cr0", cr0_once, cr0_ts, NULL, cr0_ts_clear, 0 },
 #endif
 #ifdef BENCH_LAB07
-	{ "mmio", mmio_once, mmio_count, NULL, NULL },
+	{ "mmio", mmio_once, mmio_count, NULL, NULL, 0 },
+#endif
+#ifdef BENCH_LAB10
+	{ "hook-ve", hook_once, hook_value, hook_by_ve, hook_off, BENCH_HOOK_ITERATIONS },
+	{ "hook-exits", hook_once, hook_value, hook_by_exits, hook_off, BENCH_HOOK_ITERATIONS },
 #endif
 };
 
@@ -173,13 +216,15 @@ static void report(const struct row *r, const char *what, u64 value)
 	guest_report(key, value);
 }
 
-/* Execution 0 warms up (first use of a path); executions 1..BENCH_ITERATIONS are timed. */
+/* Execution 0 warms up (first use of a path); executions 1..BENCH_ITERATIONS (or the row's
+ * own count) are timed. */
 static void run_row(const struct row *r)
 {
 	u64 total = 0, fewest = ~0UL, most = 0, wrong = 0, result;
+	u64 iterations = r->iterations ? r->iterations : BENCH_ITERATIONS;
 	if (r->before)
 		r->before();
-	for (u64 i = 0; i <= BENCH_ITERATIONS; i++) {
+	for (u64 i = 0; i <= iterations; i++) {
 		u64 t = r->once(i, &result);
 		if (r->expected && result != r->expected(i))
 			wrong++;
@@ -191,7 +236,7 @@ static void run_row(const struct row *r)
 	}
 	if (r->after)
 		r->after();
-	report(r, "n", BENCH_ITERATIONS);
+	report(r, "n", iterations);
 	report(r, "total", total);
 	report(r, "min", fewest);
 	report(r, "max", most);

@@ -1,6 +1,7 @@
 """`make bench`: it runs on the reference with every row, a CPUID round trip within twice the
-floor and a PNG chart; it refuses a skeleton at its marker and a guest TSC that Bochs's log
-contradicts; it is linked into no graded image."""
+floor, the hook by #VE cheaper than the hook by exits (lab 10) and a PNG chart; it refuses a
+skeleton at its marker and a guest TSC that Bochs's log contradicts; it is linked into no graded
+image."""
 import re
 import shutil
 import subprocess
@@ -40,6 +41,11 @@ def test_bench_on_the_reference(capsys, tmp_path):
     assert ticks(output, "RDMSR, MSR bitmap bit clear") < 10, "an RDMSR whose bitmap bit is clear must not exit"
     if int(LAST.number) >= 7:
         assert ticks(output, "MMIO load, EPT violation (lab 07)") > ticks(output, "floor: CPUID, handler only moves RIP")
+    if int(LAST.number) >= 10:
+        by_ve = ticks(output, "hook, #VE + VMFUNC in the guest (lab 10)")
+        by_exits = ticks(output, "hook, 2 EPT-violation exits (lab 10)")
+        assert by_ve < ticks(output, "floor: CPUID, handler only moves RIP"), "the #VE hook must not exit"
+        assert by_exits > ticks(output, "floor: CPUID, handler only moves RIP") and 10 * by_ve < by_exits, output
     assert "two runs with different nonces gave the same figures" in output
     assert png.read_bytes()[:8] == PNG_MAGIC
     assert str(gradelib.ROOT) not in output
@@ -85,6 +91,21 @@ def test_bench_runs_on_the_labs_ept(capsys, tmp_path):
     output = capsys.readouterr().out
     assert code == 1, output
     assert "TODO 07-2 reached" in output and "implement step 07-2" in output, output
+
+
+def test_bench_runs_on_the_labs_views(capsys, tmp_path):
+    """From lab 10 on, the hook rows use lab 10's own views and #VE: its skeleton stops the
+    benchmark at the first marker the benchmark reaches."""
+    lab10 = manifest.lab("10")
+    tree = tmp_path / "tree"
+    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / lab10.folder),
+                          str(tree / lab10.folder)]) == 0
+    with phase("bench"):
+        code = bench.main(["--lab", "10", "--source", str(tree), "--earlier", "solutions",
+                           "--png", str(tmp_path / "x.png")])
+    output = capsys.readouterr().out
+    assert code == 1, output
+    assert "TODO 10-5 reached" in output and "implement step 10-5" in output, output
 
 
 def test_bench_refuses_a_tsc_that_bochs_contradicts(capsys, tmp_path):
