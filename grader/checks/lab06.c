@@ -286,6 +286,15 @@ static void run_int3(u64 unused)
 	__asm__ volatile("int3\n.globl after_own_int3\nafter_own_int3:" : : : "memory");
 }
 
+/* INT3 at CPL 3 through the guest's #BP gate (DPL 0): a software exception fails the gate's
+ * DPL check, #GP(3 * 8 + 2) at the INT3. */
+extern char user_int3[];
+static void run_user_int3(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile(".globl user_int3\nuser_int3: int3" : : : "memory");
+}
+
 static void guest_chain(u64 nonce)
 {
 	struct guest_fault fault = { 0 };
@@ -295,6 +304,11 @@ static void guest_chain(u64 nonce)
 	guest_catch(run_int3, 0, &fault);
 	guest_report("fault.bp_vector", fault.vector);
 	guest_report("fault.bp_rip_after_int3", fault.rip == (u64)after_own_int3);
+	fault = (struct guest_fault){ 0 };
+	guest_user(run_user_int3, 0, &fault);
+	guest_report("fault.user_int3_vector", fault.vector);
+	guest_report("fault.user_int3_error_code", fault.error_code);
+	guest_report("fault.user_int3_rip_is_int3", fault.rip == (u64)user_int3);
 	bp_program(nonce);
 }
 

@@ -10,7 +10,7 @@ MASK = 2**64 - 1
 MTF, VMCALL = EXIT_NUMBERS["MONITOR_TRAP_FLAG"], EXIT_NUMBERS["VMCALL"]
 EXCEPTION_OR_NMI, EXTERNAL_INTERRUPT = EXIT_NUMBERS["EXCEPTION_OR_NMI"], EXIT_NUMBERS["EXTERNAL_INTERRUPT"]
 TIMER = EXIT_NUMBERS["VMX_PREEMPTION_TIMER_EXPIRED"]
-VEC_UD, VEC_BP, VEC_MTF_INJECT = C["VEC_UD"], C["VEC_BP"], C["VEC_MTF_INJECT"]
+VEC_UD, VEC_BP, VEC_GP, VEC_MTF_INJECT = C["VEC_UD"], C["VEC_BP"], C["VEC_GP"], C["VEC_MTF_INJECT"]
 INT3 = C["INT3_OPCODE"]
 STEP = "the hypervisor's trace (guest RIPs at its MTF exits)"
 
@@ -239,11 +239,16 @@ def breakpoint_chain(r):
     count = C["BP_LOOP_BASE"] + r.nonce % C["BP_LOOP_SPREAD"]
     r.expect_eq("fault.ud_vector", VEC_UD, "a #UD that exits (exception bitmap) goes to lab 04's handler, "
                 "which reflects it")
-    r.expect_exits("EXCEPTION_OR_NMI", lambda quals: len(quals) == 3,
-                   "3: the guest's #UD, its own INT3, the breakpoint's one hit",
+    r.expect_exits("EXCEPTION_OR_NMI", lambda quals: len(quals) == 4,
+                   "4: the guest's #UD, its own INT3 at CPL 0 and at CPL 3, the breakpoint's one hit",
                    "the check sets bit 6 (#UD) of the exception bitmap before the breakpoint: planting it "
                    "sets bit 3 (#BP) and keeps every other bit (SDM 25.6.3), or the #UD no longer exits")
     r.expect_eq("fault.bp_vector", VEC_BP, "the guest's own INT3 (no breakpoint there) is the guest's #BP")
     r.expect_eq("fault.bp_rip_after_int3", 1, "delivered as a software exception: return address after the INT3")
+    r.expect_eq("fault.user_int3_vector", VEC_GP, "the guest's own INT3 at CPL 3, its #BP gate with DPL 0: "
+                "a software exception is checked against the gate's DPL, as INT3 is (SDM 27.6.1.1), so the "
+                "guest gets #GP, as it would without a hypervisor; a hardware exception skips the check")
+    r.expect_eq("fault.user_int3_error_code", VEC_BP * 8 + 2, "the #GP's error code names the IDT gate of #BP")
+    r.expect_eq("fault.user_int3_rip_is_int3", 1, "the #GP is at the INT3 itself: leave RIP on it")
     expect_breakpoints(r, ["bp_hit3"], [1])
     r.expect_eq("bp.result", bp_result(r.nonce, count), "the program's result is unchanged")
