@@ -10,6 +10,7 @@
 #include "params.h"
 
 extern char trace_l1[], trace_l2[], trace_l3[], trace_l4[], trace_l5[], trace_l6[], trace_stop[];
+extern char trace_long[], trace_long_jnz[], trace_long_end[], trace_long_zero[], trace_long_call[];
 extern char rep_l1[], rep_l2[], rep_insn[], rep_after[], rep_stop[];
 extern char fault_ud2[], inject_after[], hlt_insn[], hlt_after[], hlt_next[];
 extern char event_send[], event_after[];
@@ -28,14 +29,33 @@ static void timer_arm(u32 value)
 	vmcs_write(VMX_PREEMPTION_TIMER_VALUE, value);
 }
 
+/* mtf-trace: its first trace is reported when it stops; a second one follows. */
+static bool report_at_stop;
+
+static void report_trace(struct vcpu *v)
+{
+	struct lab06_vcpu *s = lab06(v);
+	char key[32];
+	report_fact("trace.length", "%u", s->trace_length);
+	for (unsigned i = 0; i < s->trace_length && i < MTF_TRACE_MAX; i++) {
+		snprintf(key, sizeof(key), "trace.%u", i);
+		report_fact(key, "0x%lx", s->trace[i]);
+	}
+}
+
 static enum exit_verdict lab06_hypercall(struct vcpu *v)
 {
 	switch (v->regs.rax) {
 	case HC_TRACE_START:
+		if (!v->regs.rdi)	/* mtf-trace: the start that ends its long trace */
+			report_fact("long_trace.length", "%u", lab06(v)->trace_length);
 		mtf_trace_start(v, (unsigned)v->regs.rdi);
 		break;
 	case HC_TRACE_STOP:
 		mtf_trace_stop(v);
+		if (report_at_stop)
+			report_trace(v);
+		report_at_stop = false;
 		break;
 	case HC_TRACE_INJECT_TIMER:
 		timer_arm(0);
@@ -70,22 +90,22 @@ static enum exit_verdict handle_timer(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-static void setup_tracer(struct vcpu *v)
+/* The tracer's on_step hook, when make run TRACE=1 has not taken it: every step it reports. */
+static u64 on_step_count, on_step_last;
+
+static void count_step(struct vcpu *v, u64 rip)
 {
 	(void)v;
-	hypercall_extend(lab06_hypercall);
-	exit_register(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED, handle_timer);
+	on_step_count++;
+	on_step_last = rip;
 }
 
-static void report_trace(struct vcpu *v)
+static void setup_tracer(struct vcpu *v)
 {
-	struct lab06_vcpu *s = lab06(v);
-	char key[32];
-	report_fact("trace.length", "%u", s->trace_length);
-	for (unsigned i = 0; i < s->trace_length && i < MTF_TRACE_MAX; i++) {
-		snprintf(key, sizeof(key), "trace.%u", i);
-		report_fact(key, "0x%lx", s->trace[i]);
-	}
+	if (!lab06(v)->on_step)
+		lab06(v)->on_step = count_step;
+	hypercall_extend(lab06_hypercall);
+	exit_register(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED, handle_timer);
 }
 
 #define REPORT_LABEL(label) report_fact("label." #label, "0x%lx", (u64)(label))
@@ -109,9 +129,22 @@ static void count_event(struct trap_frame *f)
 
 /* ---- mtf-trace: straight code and a loop ---- */
 
+static void setup_trace(struct vcpu *v)
+{
+	setup_tracer(v);
+	report_at_stop = true;
+}
+
 static void verify_trace(struct vcpu *v)
 {
-	report_trace(v);
+	(void)v;
+	report_fact("on_step.count", "%lu", on_step_count);
+	report_fact("on_step.last", "0x%lx", on_step_last);
+	REPORT_LABEL(trace_long);
+	REPORT_LABEL(trace_long_jnz);
+	REPORT_LABEL(trace_long_end);
+	REPORT_LABEL(trace_long_zero);
+	REPORT_LABEL(trace_long_call);
 	REPORT_LABEL(trace_l1);
 	REPORT_LABEL(trace_l2);
 	REPORT_LABEL(trace_l3);
@@ -253,6 +286,15 @@ static void run_int3(u64 unused)
 	__asm__ volatile("int3\n.globl after_own_int3\nafter_own_int3:" : : : "memory");
 }
 
+/* INT3 at CPL 3 through the guest's #BP gate (DPL 0): a software exception fails the gate's
+ * DPL check, #GP(3 * 8 + 2) at the INT3. */
+extern char user_int3[];
+static void run_user_int3(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile(".globl user_int3\nuser_int3: int3" : : : "memory");
+}
+
 static void guest_chain(u64 nonce)
 {
 	struct guest_fault fault = { 0 };
@@ -262,6 +304,11 @@ static void guest_chain(u64 nonce)
 	guest_catch(run_int3, 0, &fault);
 	guest_report("fault.bp_vector", fault.vector);
 	guest_report("fault.bp_rip_after_int3", fault.rip == (u64)after_own_int3);
+	fault = (struct guest_fault){ 0 };
+	guest_user(run_user_int3, 0, &fault);
+	guest_report("fault.user_int3_vector", fault.vector);
+	guest_report("fault.user_int3_error_code", fault.error_code);
+	guest_report("fault.user_int3_rip_is_int3", fault.rip == (u64)user_int3);
 	bp_program(nonce);
 }
 
@@ -308,7 +355,7 @@ static void trace_mode_setup(struct vcpu *v)
 LAB_SETUP(06, trace_mode_setup);
 
 CHECK(06, trace, "mtf-trace", .last_stage = STAGE_RUN, .guest = trace_program,
-      .setup = setup_tracer, .verify = verify_trace, .demo = true);
+      .setup = setup_trace, .verify = verify_trace, .demo = true);
 CHECK(06, rep, "mtf-rep", .last_stage = STAGE_RUN, .guest = rep_program,
       .setup = setup_tracer, .verify = verify_rep);
 CHECK(06, fault, "mtf-fault", .last_stage = STAGE_RUN, .guest = guest_fault,

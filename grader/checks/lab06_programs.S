@@ -11,8 +11,10 @@
 	.text
 	.code64
 
-/* mtf-trace: a loop of TRACE_LOOP_BASE + nonce % TRACE_LOOP_SPREAD iterations, traced. */
+/* mtf-trace: a loop of TRACE_LOOP_BASE + nonce % TRACE_LOOP_SPREAD iterations, traced; then a
+ * second trace, longer than the trace buffer, ended by a start with a limit of 0. */
 	.globl trace_program, trace_l1, trace_l2, trace_l3, trace_l4, trace_l5, trace_l6, trace_stop
+	.globl trace_long, trace_long_jnz, trace_long_end, trace_long_zero, trace_long_call
 trace_program:
 	push %rbx
 	mov %rdi, %rbx
@@ -39,6 +41,20 @@ trace_stop:
 	mov $HC_REPORT, %eax
 	lea trace_key(%rip), %rdi
 	mov %rbx, %rsi
+	vmcall
+	mov $TRACE_LONG_LOOP, %ecx
+	mov $HC_TRACE_START, %eax
+	mov $TRACE_LONG_LIMIT, %edi
+	vmcall
+trace_long:
+	dec %ecx
+trace_long_jnz:
+	jnz trace_long
+trace_long_end:
+	mov $HC_TRACE_START, %eax
+trace_long_zero:
+	xor %edi, %edi
+trace_long_call:
 	vmcall
 	pop %rbx
 	ret

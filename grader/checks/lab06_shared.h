@@ -15,6 +15,10 @@
 #define TRACE_LOOP_SPREAD 8
 #define TRACE_LIMIT 200
 #define TRACE_MULTIPLIER 0x2545f491	/* x = rol(x * M + i, 5) per iteration */
+/* mtf-trace, after the loop: a second trace of 2 * TRACE_LONG_LOOP + 2 steps, more than the
+ * buffer keeps (MTF_TRACE_MAX), under a limit it does not reach; then a start with a limit of 0. */
+#define TRACE_LONG_LOOP 130
+#define TRACE_LONG_LIMIT 1000
 
 /* mtf-rep: REP STOSB of REP_COUNT_BASE + nonce % REP_COUNT_SPREAD bytes. */
 #define REP_COUNT_BASE 3

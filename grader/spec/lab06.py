@@ -10,7 +10,7 @@ MASK = 2**64 - 1
 MTF, VMCALL = EXIT_NUMBERS["MONITOR_TRAP_FLAG"], EXIT_NUMBERS["VMCALL"]
 EXCEPTION_OR_NMI, EXTERNAL_INTERRUPT = EXIT_NUMBERS["EXCEPTION_OR_NMI"], EXIT_NUMBERS["EXTERNAL_INTERRUPT"]
 TIMER = EXIT_NUMBERS["VMX_PREEMPTION_TIMER_EXPIRED"]
-VEC_UD, VEC_BP, VEC_MTF_INJECT = C["VEC_UD"], C["VEC_BP"], C["VEC_MTF_INJECT"]
+VEC_UD, VEC_BP, VEC_GP, VEC_MTF_INJECT = C["VEC_UD"], C["VEC_BP"], C["VEC_GP"], C["VEC_MTF_INJECT"]
 INT3 = C["INT3_OPCODE"]
 STEP = "the hypervisor's trace (guest RIPs at its MTF exits)"
 
@@ -35,7 +35,8 @@ def label(r, name):
 
 def expect_trace(r, want, why):
     seen = trace(r)
-    return r.expect_that(STEP, seen == want, hexes(seen), hexes(want), why)
+    shown = (hexes(seen), hexes(want)) if max(len(seen), len(want)) <= 64 else first_difference(seen, want)
+    return r.expect_that(STEP, seen == want, *shown, why)
 
 
 def expect_bochs_agrees(r):
@@ -54,6 +55,20 @@ def trace_result(nonce, count):
     return x
 
 
+def first_difference(seen, want):
+    """A long list compared in one line: its length, and the first step where it differs."""
+    i = next((i for i, (a, b) in enumerate(zip(seen, want)) if a != b), min(len(seen), len(want)))
+    at = lambda xs: hex(xs[i]) if i < len(xs) and xs[i] is not None else "none"
+    return f"{len(seen)} steps, step {i}: {at(seen)}", f"{len(want)} steps, step {i}: {at(want)}"
+
+
+def long_trace(r):
+    """The second trace of mtf-trace: a loop of two instructions, then the two that start a
+    trace with a limit of 0, each step the RIP of the next instruction."""
+    loop = [label(r, "trace_long_jnz"), label(r, "trace_long")] * C["TRACE_LONG_LOOP"]
+    return loop[:-1] + [label(r, n) for n in ("trace_long_end", "trace_long_zero", "trace_long_call")]
+
+
 @check(LAB, "mtf-trace", 16, ["06-1", "06-2", "06-3"],
        "a single-step trace of straight code and a loop, instruction by instruction")
 def mtf_trace(r):
@@ -62,8 +77,23 @@ def mtf_trace(r):
     want = (body * count)[:-1] + [label(r, "trace_l6"), label(r, "trace_stop")]
     expect_trace(r, want, f"the loop runs {count} times (nonce): one MTF exit after every instruction, "
                           "at the RIP of the next one (SDM 26.5.2)")
-    expect_bochs_agrees(r)
-    r.expect_eq("exits.MONITOR_TRAP_FLAG", len(want), "an MTF exit for each traced instruction, no more")
+    longer = long_trace(r)
+    resumes = r.bochs.resumes(MTF)
+    seen, wanted = first_difference(resumes, trace(r) + longer)
+    r.expect_that("Bochs's record: where the guest went on after each MTF exit", resumes == trace(r) + longer,
+                  seen, f"the hypervisor's trace, then the second trace: {wanted}",
+                  "one step per MTF exit, the exit's guest RIP, never moved; the second trace runs "
+                  f"{len(longer)} steps under a limit of {C['TRACE_LONG_LIMIT']} (only the limit stops a "
+                  "trace, not the end of the buffer), and a start with a limit of 0 records nothing and "
+                  "turns MTF off")
+    r.expect_eq("long_trace.length", str(len(longer)), "the second trace's count of steps when a start with "
+                f"a limit of 0 ends it: it starts from 0, and goes on past the {C['MTF_TRACE_MAX']} RIPs the "
+                "buffer keeps")
+    r.expect_eq("on_step.count", str(len(want) + len(longer)), "on_step is called for every recorded step of "
+                "both traces, past the buffer's end too")
+    r.expect_eq("on_step.last", label(r, "trace_long_call"), "with the step's RIP")
+    r.expect_eq("exits.MONITOR_TRAP_FLAG", str(len(want) + len(longer)),
+                "an MTF exit for each traced instruction of both traces, no more")
     r.expect_eq("trace.result", trace_result(r.nonce, count),
                 "the traced program computes what it computes untraced")
 
@@ -209,7 +239,16 @@ def breakpoint_chain(r):
     count = C["BP_LOOP_BASE"] + r.nonce % C["BP_LOOP_SPREAD"]
     r.expect_eq("fault.ud_vector", VEC_UD, "a #UD that exits (exception bitmap) goes to lab 04's handler, "
                 "which reflects it")
+    r.expect_exits("EXCEPTION_OR_NMI", lambda quals: len(quals) == 4,
+                   "4: the guest's #UD, its own INT3 at CPL 0 and at CPL 3, the breakpoint's one hit",
+                   "the check sets bit 6 (#UD) of the exception bitmap before the breakpoint: planting it "
+                   "sets bit 3 (#BP) and keeps every other bit (SDM 25.6.3), or the #UD no longer exits")
     r.expect_eq("fault.bp_vector", VEC_BP, "the guest's own INT3 (no breakpoint there) is the guest's #BP")
     r.expect_eq("fault.bp_rip_after_int3", 1, "delivered as a software exception: return address after the INT3")
+    r.expect_eq("fault.user_int3_vector", VEC_GP, "the guest's own INT3 at CPL 3, its #BP gate with DPL 0: "
+                "a software exception is checked against the gate's DPL, as INT3 is (SDM 27.6.1.1), so the "
+                "guest gets #GP, as it would without a hypervisor; a hardware exception skips the check")
+    r.expect_eq("fault.user_int3_error_code", VEC_BP * 8 + 2, "the #GP's error code names the IDT gate of #BP")
+    r.expect_eq("fault.user_int3_rip_is_int3", 1, "the #GP is at the INT3 itself: leave RIP on it")
     expect_breakpoints(r, ["bp_hit3"], [1])
     r.expect_eq("bp.result", bp_result(r.nonce, count), "the program's result is unchanged")
