@@ -166,7 +166,7 @@ MUTANTS = [
     ("int15-chain-vector-swapped", "08", "firmware.c",
      "memcpy(stub + sizeof(int15_stub), vector, 4);",
      "memcpy(stub + sizeof(int15_stub), vector + 1, 2);\n\tmemcpy(stub + sizeof(int15_stub) + 2, vector, 2);",
-     "ug-bios-services", "BAD      guest.e801"),
+     "ug-bios-services", "MISSING  guest.e801"),
     # 08-10: the E820h answer (ACPI 15.1)
     ("e820-continuation-not-advanced", "08", "firmware.c",
      "v->regs.rbx = index + 1 < ARRAY_SIZE(map) ? index + 1 : 0;",
