@@ -13,6 +13,8 @@
 
 #define VGA_TEXT 0xb8000		/* the text screen of mode 3: 80 x 25 (character, attribute) */
 #define VGA_COLUMNS 80
+#define VGA_CRTC_PORTS 0x3d4		/* the BIOS's own devices: INT 10h moves the cursor here, */
+#define ATA_PRIMARY_PORTS 0x1f0		/* INT 13h reads the disk here */
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
 
@@ -99,6 +101,7 @@ static enum exit_verdict ug_hypercall(struct vcpu *v)
 		vmx_advance_rip(v);
 		report_fact("inject.interrupt_vector", "0x%x", (u8)v->regs.rbx);
 		ug_inject_event(v, (u8)v->regs.rbx, INTR_TYPE_EXTERNAL_INTERRUPT, 0);
+		report_fact("inject.interrupt_info", "0x%lx", vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION));
 		return EXIT_RESUME;
 	case HC_UG_EXCEPTION:
 		vmx_advance_rip(v);
@@ -154,9 +157,41 @@ static void report_controls(void)
 	report_fact("ug.controls.cr4_mask", "0x%lx", vmcs_read(CR4_GUEST_HOST_MASK));
 }
 
+/* ug_setup_real_mode() with another CS:IP and SS:SP, from the nonce: CS base = selector * 16
+ * (SDM 20.1.1), RIP the offset; then the check's own start again. */
+static void probe_other_start(struct vcpu *v)
+{
+	u32 n = (u32)boot_params.nonce;
+	ug_setup_real_mode(v, 0x1000 | (n & 0xfff), (n >> 12) & 0xfffe, 0x1000 | ((n >> 20) & 0xffe));
+	report_fact("start.other", "0x%lx:0x%lx:0x%lx:0x%lx", vmcs_read(GUEST_CS_SELECTOR),
+		    vmcs_read(GUEST_CS_BASE), vmcs_read(GUEST_RIP), vmcs_read(GUEST_RSP));
+	ug_setup_real_mode(v, 0, UG_ENTRY, UG_STACK_TOP);
+}
+
+/* SS, DS, ES, FS, GS as ug_setup_real_mode() left them: selector, base, limit. */
+static void report_data_segments(void)
+{
+	static const enum vmcs_field fields[][3] = {
+		{ GUEST_SS_SELECTOR, GUEST_SS_BASE, GUEST_SS_LIMIT },
+		{ GUEST_DS_SELECTOR, GUEST_DS_BASE, GUEST_DS_LIMIT },
+		{ GUEST_ES_SELECTOR, GUEST_ES_BASE, GUEST_ES_LIMIT },
+		{ GUEST_FS_SELECTOR, GUEST_FS_BASE, GUEST_FS_LIMIT },
+		{ GUEST_GS_SELECTOR, GUEST_GS_BASE, GUEST_GS_LIMIT },
+	};
+	char text[160] = "";
+	for (unsigned i = 0; i < ARRAY_SIZE(fields); i++) {
+		unsigned n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "%s0x%lx:0x%lx:0x%lx", n ? "," : "", vmcs_read(fields[i][0]),
+			 vmcs_read(fields[i][1]), vmcs_read(fields[i][2]));
+	}
+	report_fact("start.segments", "%s", text);
+}
+
 static void setup_real_mode(struct vcpu *v)
 {
 	setup_guest(v, 0);
+	probe_other_start(v);
+	report_data_segments();
 	report_fact("start.cs", "0x%lx:0x%lx:0x%lx", vmcs_read(GUEST_CS_SELECTOR), vmcs_read(GUEST_CS_BASE),
 		    vmcs_read(GUEST_RIP));
 	report_fact("start.cr0", "0x%lx", vmcs_read(GUEST_CR0));
@@ -170,7 +205,36 @@ static void setup_walk(struct vcpu *v)
 	report_controls();
 }
 
-static void setup_events(struct vcpu *v) { setup_guest(v, PHASE_EVENTS); }
+/* ug_inject_event() for the same guest with CR0.PE = 1, read back from the VMCS: there the
+ * error code goes with exactly the hardware exceptions that have one (SDM 27.2.1.3, 6.3.1). */
+static void probe_protected_injections(struct vcpu *v)
+{
+	static const struct { u8 vector; enum interruption_type type; } events[] = {
+		{ VEC_GP, INTR_TYPE_HARDWARE_EXCEPTION }, { VEC_PF, INTR_TYPE_HARDWARE_EXCEPTION },
+		{ VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION }, { VEC_GP, INTR_TYPE_SOFTWARE_INTERRUPT },
+		{ VEC_GP, INTR_TYPE_EXTERNAL_INTERRUPT },
+	};
+	u64 cr0 = vmcs_read(GUEST_CR0);
+	char text[120] = "";
+	vmcs_write(GUEST_CR0, cr0 | CR0_PE);
+	for (unsigned i = 0; i < ARRAY_SIZE(events); i++) {
+		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, 0);
+		ug_inject_event(v, events[i].vector, events[i].type, (u32)boot_params.nonce & 0xfff8);
+		u64 info = vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION);
+		unsigned n = strlen(text);
+		snprintf(text + n, sizeof(text) - n, "%s0x%lx/0x%lx", n ? "," : "", info,
+			 info & INTR_INFO_DELIVER_ERROR_CODE ? vmcs_read(VM_ENTRY_EXCEPTION_ERROR_CODE) : 0);
+	}
+	vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, 0);
+	vmcs_write(GUEST_CR0, cr0);
+	report_fact("inject.protected", "%s", text);
+}
+
+static void setup_events(struct vcpu *v)
+{
+	setup_guest(v, PHASE_EVENTS);
+	probe_protected_injections(v);
+}
 
 /* The machine's BIOS as guest code: its ports, its INT 15h hooked by the hypervisor. */
 static void setup_bios(struct vcpu *v, u64 phases)
@@ -178,6 +242,8 @@ static void setup_bios(struct vcpu *v, u64 phases)
 	setup_guest(v, phases);
 	for (unsigned i = 0; i < ARRAY_SIZE(guards); i++)
 		io_device_register(&guards[i]);
+	io_intercept(v, VGA_CRTC_PORTS, 2);	/* as an earlier setup may have: 08-8 clears them */
+	io_intercept(v, ATA_PRIMARY_PORTS, 8);
 	ug_firmware_io(v);
 	ug_hook_int15(v, UG_INT15_STUB);
 }
@@ -269,6 +335,11 @@ static const struct sample samples[] = {
 	{ GUEST_SS_ACCESS_RIGHTS, AR_DPL(3), 0, GUEST_CR0, CR0_PE },
 	{ GUEST_CR0, CR0_PE | CR0_PG, 0, GUEST_CR4, CR4_PAE },
 	{ SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU2_UNRESTRICTED_GUEST, GUEST_CR0, CR0_PG },
+	{ PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU_ACTIVATE_SECONDARY_CONTROLS, GUEST_CR0, CR0_PG },
+	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_DELIVER_ERROR_CODE |
+	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, 0, 0 },
+	/* broken again: IA-32e mode with PE and PG but without PAE */
+	{ VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE_GUEST, 0, GUEST_CR0, CR0_PE | CR0_PG },
 };
 
 static void try_sample(const struct sample *s, char *list, unsigned size)

@@ -13,6 +13,8 @@
 #define HC_DONE 2
 #define ABS(x) ((x) - lab08_guest_start + UG_ENTRY)	/* the address of a label in the guest */
 #define CR0_PE 0x1
+#define CR0_NE 0x20
+#define CR4_VMXE 0x2000
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x20
 #define MSR_EFER 0xc0000080
@@ -41,7 +43,12 @@ lab08_guest_start:
 	mov %ax, %ds
 	mov %ax, %es
 	mov (UG_PARAMS + P_NONCE), %ebp
-	mov %ebp, %eax
+	mov %cr0, %eax			/* NE and VMXE as the read shadows show them: 0 */
+	and $CR0_NE, %eax
+	mov %cr4, %ecx
+	and $CR4_VMXE, %ecx
+	or %ecx, %eax
+	xor %ebp, %eax
 	xor $REAL_XOR, %eax
 	report REPORT_REAL, %eax
 	testb $PHASE_BIOS, (UG_PARAMS + P_PHASES)
@@ -164,9 +171,19 @@ bios:
 
 	mov $(UG_E820_BUF >> 4), %ax	/* INT 15h E820h: the memory map, one entry a call */
 	mov %ax, %es
-	xor %di, %di
-	xor %ebx, %ebx
+	mov $E820_EDI_HIGH, %edi	/* DI is the offset in real mode: EDI's high half is not */
 	xor %bp, %bp
+	xor %edx, %edx			/* two calls that must fail with CF = 1: no "SMAP" ... */
+	mov $24, %ecx
+	call e820_must_fail
+	jc 1f
+	or $E820_BAD_SIGNATURE_ANSWERED, %bp
+1:	mov $SMAP, %edx			/* ... and a buffer smaller than an entry */
+	mov $(E820_ENTRY_BYTES - 1), %ecx
+	call e820_must_fail
+	jc 1f
+	or $E820_SHORT_BUFFER_ANSWERED, %bp
+1:	xor %ebx, %ebx
 1:	mov $0xe820, %eax
 	mov $SMAP, %edx
 	mov $24, %ecx
@@ -174,6 +191,8 @@ bios:
 	int $0x15
 	jc 3f
 	cmp $SMAP, %eax
+	jne 3f
+	cmp $E820_ENTRY_BYTES, %ecx	/* ECX = the bytes written */
 	jne 3f
 	inc %bp
 	add $24, %di
@@ -194,6 +213,14 @@ bios:
 	or %ebx, %eax
 	report REPORT_E801, %eax
 
+	mov $ABS(machine_ports), %si	/* a read of each machine-wide port: each must exit */
+1:	lodsw
+	test %ax, %ax
+	jz 2f
+	mov %ax, %dx
+	in %dx, %al
+	jmp 1b
+2:
 	mov $0x02, %al			/* port 0x92: A20 on (bit 1), no reset (bit 0) */
 	out %al, $0x92
 	mov $ABS(shutdown), %si		/* what rombios writes at APM power-off */
@@ -204,6 +231,14 @@ bios:
 	out %al, %dx
 	jmp 1b
 2:	mov (UG_PARAMS + P_NONCE), %ebp
+	ret
+
+/* INT 15h E820h with EDX, ECX as given, EBX = 0, CF = 0 before: returns the call's CF. */
+e820_must_fail:
+	mov $0xe820, %eax
+	xor %ebx, %ebx
+	clc
+	int $0x15
 	ret
 
 /* INT 10h AH = 0Eh: teletype output of AL on page 0 */
@@ -232,6 +267,7 @@ protected:
 	mov %ebp, %eax
 	xor $PROTECTED_XOR, %eax
 	report REPORT_PROTECTED, %eax
+	mov %cr3, %eax			/* a read of CR3: no exit without "CR3-store exiting" */
 	mov $UG_PAE_PDPT, %eax
 	mov %eax, %cr3
 	mov %cr4, %eax
@@ -289,6 +325,9 @@ banner:
 	.asciz "vmx-labs: a real-mode guest prints through the BIOS, nonce "
 shutdown:
 	.asciz "Shutdown"
+	.balign 2
+machine_ports:				/* lab08.h's PORT_*: the 8042, the BIOS's message ports, 0xCF9 */
+	.word 0x60, 0x64, 0x400, 0x401, 0x402, 0x403, 0x500, 0x501, 0x502, 0x503, 0xcf9, 0
 	.balign 8
 disk_packet:				/* INT 13h AH = 42h: size, 0, count, buffer (offset, segment), LBA */
 	.byte 16, 0

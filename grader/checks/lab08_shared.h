@@ -19,6 +19,9 @@
 #define SEL_DATA 0x10
 #define SEL_CODE64 0x18
 #define UG_PAE_PDPT 0x1000		/* PAE paging: 4 PDPTEs, each onto a page directory */
+#define PAE_PDPT_SIZE 32			/* ug-pae-pdptes: a copy at UG_PAE_PDPT + 32 * (1 + nonce % 127) */
+#define PAE_PDPT_SLOTS 127
+#define PAE_PDPTE_CACHE_BITS(nonce, i) ((((nonce) >> (4 + 2 * (i))) & 3) << 3)	/* PWT, PCD */
 #define UG_PD 0x2000			/* UG_PD + i * 0x1000: the directory of PDPTE i */
 #define UG_PT 0x14000			/* UG_PT + i * 0x1000: a table with one page, UG_DATA + i */
 #define UG_PML4 0xa000			/* IA-32e paging: PML4 -> PDPT -> UG_PD (directory 0) */
@@ -53,7 +56,11 @@
 #define REPORT_EXCEPTION 5		/* what the #GP handler saw */
 #define REPORT_DISK 6			/* nonce and magic of sector 1, read with INT 13h AH = 42h */
 #define REPORT_E820_COUNT 7		/* the entries INT 15h E820h gave, | E820_ENDED_BY_ERROR */
-#define E820_ENDED_BY_ERROR 0x100	/* the last call failed (CF, no "SMAP") or UG_E820_MAX */
+#define E820_ENDED_BY_ERROR 0x100	/* the last call failed (CF, no "SMAP", ECX) or UG_E820_MAX */
+#define E820_BAD_SIGNATURE_ANSWERED 0x200	/* a call with EDX != "SMAP" returned CF = 0 */
+#define E820_SHORT_BUFFER_ANSWERED 0x400	/* a call with ECX < 20 returned CF = 0 */
+#define E820_EDI_HIGH 0x5a5a0000		/* EDI's high half in the guest's E820h calls */
+#define E820_ENTRY_BYTES 20
 #define REPORT_E801 8			/* INT 15h AX = E801h: AX | BX << 16 (chained to the BIOS) */
 #define REPORT_KEYS 9
 

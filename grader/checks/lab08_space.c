@@ -21,6 +21,7 @@ extern const u64 lab08_pae_entry_offset;
 #define AR_FLAT_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
 
 #define VGA_MEMORY_END 0xc0000		/* VGA memory ends, the option ROMs begin */
+#define CR3_PAE_IGNORED 0x18		/* PWT, PCD: with PAE paging CR3 bits 4:0 are ignored */
 
 u8 *lab08_ram;
 
@@ -83,6 +84,16 @@ void lab08_space_build(struct vcpu *v, u64 phases)
 	map_guest(v);
 }
 
+/* A copy of the PDPT at a 32-byte boundary that is not a page's, its entries with PWT and PCD
+ * from the nonce (SDM 4.4.1: CR3 bits 31:5 locate it; Table 4-8: PDPTE bits 3 and 4). */
+static u64 lab08_pae_pdpt(u32 nonce)
+{
+	u64 pdpt = UG_PAE_PDPT + PAE_PDPT_SIZE * (1 + nonce % PAE_PDPT_SLOTS);
+	for (unsigned i = 0; i < 4; i++)
+		((u64 *)(lab08_ram + pdpt))[i] = ((u64 *)(lab08_ram + UG_PAE_PDPT))[i] | PAE_PDPTE_CACHE_BITS(nonce, i);
+	return pdpt;
+}
+
 /* 32-bit protected mode with PAE paging on the guest's own tables, at lab08_pae_entry. */
 void lab08_enter_pae(void)
 {
@@ -91,7 +102,7 @@ void lab08_enter_pae(void)
 	vmcs_write(CR0_READ_SHADOW, cr0 & ~vmcs_read(CR0_GUEST_HOST_MASK));
 	vmcs_write(GUEST_CR4, cr4);
 	vmcs_write(CR4_READ_SHADOW, cr4 & ~vmcs_read(CR4_GUEST_HOST_MASK));
-	vmcs_write(GUEST_CR3, UG_PAE_PDPT);
+	vmcs_write(GUEST_CR3, lab08_pae_pdpt((u32)boot_params.nonce) | CR3_PAE_IGNORED);
 	vmcs_write_guest_segment(GUEST_CS_SELECTOR, SEL_CODE32, 0, 0xffffffff, AR_FLAT_CODE32);
 	const enum vmcs_field data[] = { GUEST_SS_SELECTOR, GUEST_DS_SELECTOR, GUEST_ES_SELECTOR,
 					 GUEST_FS_SELECTOR, GUEST_GS_SELECTOR };

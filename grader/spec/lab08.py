@@ -61,6 +61,36 @@ def e820_map():
     return ",".join(f"{b:#x}+{n:#x}:{t}" for b, n, t in entries)
 
 
+def other_start(nonce):
+    """lab08.c probe_other_start: CS, CS base, RIP, RSP of ug_setup_real_mode(v, cs, ip, sp)."""
+    cs, ip, sp = 0x1000 | nonce & 0xFFF, nonce >> 12 & 0xFFFE, 0x1000 | nonce >> 20 & 0xFFE
+    return f"{cs:#x}:{cs << 4:#x}:{ip:#x}:{sp:#x}"
+
+
+def real_why(r):
+    """What a wrong guest.real means: the guest folds in CR0.NE and CR4.VMXE as it reads them."""
+    seen = r.int_fact("guest.real")
+    extra = None if seen is None else (seen ^ nonce32(r) ^ C["REAL_XOR"])
+    if extra and not extra & ~(CR0_NE | CR4_VMXE):
+        shown = " and ".join(n for b, n in ((CR0_NE, "CR0.NE"), (CR4_VMXE, "CR4.VMXE")) if extra & b)
+        return (f"the guest's MOV from CR0/CR4 read {shown} = 1: the hypervisor owns these bits, and "
+                "the read shadow shows the guest the value it would have after reset, 0 (08-3, SDM 25.6.6)")
+    return "the guest ran its 16-bit code at 0x7C00 and read the nonce through DS = 0"
+
+
+def e820_why(r):
+    """What a wrong guest.e820_count means."""
+    seen = r.int_fact("guest.e820_count") or 0
+    if seen & C["E820_BAD_SIGNATURE_ANSWERED"]:
+        return ("a call with EDX != \"SMAP\" was answered with CF = 0: a call without the signature "
+                "is an error, CF = 1 (ACPI, E820h; 08-10)")
+    if seen & C["E820_SHORT_BUFFER_ANSWERED"]:
+        return ("a call with ECX = 19, smaller than an entry, was answered with CF = 0: it is an "
+                "error, CF = 1 (08-10)")
+    return ("five E820h calls, each answered (CF = 0, EAX = \"SMAP\", ECX = 20, the entry at ES:DI with "
+            "DI 16 bits), the last with EBX = 0; the guest's EDI has a nonzero high half")
+
+
 def expect_only_vmcalls(r, count, why):
     reasons = r.bochs.reasons()
     r.expect_that("Bochs's record of VM exits", reasons == [VMCALL] * count,
@@ -77,8 +107,13 @@ def ug_real_mode(r):
     r.expect_bits("start.cr0", CR0_NE, CR0_PE | CR0_PG,
                   "CR0 with PE = 0 and PG = 0 (real mode), NE = 1 (still fixed, SDM 27.3.1.1)")
     r.expect_eq("start.rflags", 2, "RFLAGS = 2: bit 1 is always 1, IF = 0, VM = 0")
-    r.expect_eq("guest.real", nonce32(r) ^ C["REAL_XOR"],
-                "the guest ran its 16-bit code at 0x7C00 and read the nonce through DS = 0")
+    r.expect_eq("start.other", other_start(nonce32(r)),
+                "ug_setup_real_mode(v, cs, ip, sp) with another cs, ip and sp: CS = cs with base "
+                "cs * 16 (a real-mode address is base + offset, SDM 20.1.1), RIP = ip, RSP = sp")
+    r.expect_eq("start.segments", ",".join(["0x0:0x0:0xffff"] * 5),
+                "SS, DS, ES, FS, GS (selector:base:limit): selector 0, base 0, limit 0xFFFF, each of them "
+                "overwritten (lab 01 left a 64-bit guest's segments there)")
+    r.expect_eq("guest.real", nonce32(r) ^ C["REAL_XOR"], real_why(r))
     r.expect_eq("mode.real", "real", "the guest was in real mode (CR0.PE = 0) when it reported")
     expect_only_vmcalls(r, 2, "a report and the end: nothing else exits")
     expect_done(r)
@@ -89,14 +124,14 @@ def ug_real_mode(r):
 def ug_mode_walk(r):
     n = nonce32(r)
     expect_only_vmcalls(r, 5, "only the guest's four reports and its end exit: its MOVs to CR0, CR3 "
-                        "and CR4 and its WRMSR to IA32_EFER are the processor's to do under "
+                        "and CR4, its MOV from CR3 and its WRMSR to IA32_EFER are the processor's to do under "
                         "\"unrestricted guest\" (SDM 26.6); a hypervisor that owns CR0.PE/PG or "
-                        "CR4.PAE, or keeps CR3-load exiting, makes them exit")
+                        "CR4.PAE, or keeps CR3-load or CR3-store exiting, makes them exit")
     for key, mode, value in (("real", "real", n ^ C["REAL_XOR"]),
                              ("protected", "protected", n ^ C["PROTECTED_XOR"]),
                              ("pae", "pae", pae_digest(n)),
                              ("ia32e", "ia32e", n ^ C["IA32E_XOR"] ^ data_word(n, 0))):
-        r.expect_eq(f"guest.{key}", value, f"the guest computed this in {mode} mode")
+        r.expect_eq(f"guest.{key}", value, real_why(r) if key == "real" else f"the guest computed this in {mode} mode")
         r.expect_eq(f"mode.{key}", mode, f"the VMCS saved the guest in {mode} mode at that report")
     for key in ("real", "protected", "pae"):
         r.expect_eq(f"efer.{key}", 0, "the guest's IA32_EFER stays 0 until it sets LME: \"load "
@@ -117,10 +152,13 @@ def ug_mode_walk(r):
 @check(LAB, "ug-pae-pdptes", 10, ["08-5"],
        "a guest the hypervisor puts into PAE paging: its four PDPTEs from the VMCS")
 def ug_pae_pdptes(r):
+    n = nonce32(r)
+    pdpt = C["UG_PAE_PDPT"] + C["PAE_PDPT_SIZE"] * (1 + n % C["PAE_PDPT_SLOTS"])
     for i in range(4):
-        r.expect_eq(f"pdpte.{i}", C["UG_PD"] + i * 0x1000 | 1,
-                    f"GUEST_PDPTE{i} = the guest's PDPTE {i}, read at guest-physical CR3 + {8 * i} "
-                    "through the EPT (SDM 27.3.2.4: with EPT the entry loads them from the VMCS)")
+        r.expect_eq(f"pdpte.{i}", C["UG_PD"] + i * 0x1000 | (n >> 4 + 2 * i & 3) << 3 | 1,
+                    f"GUEST_PDPTE{i} = the guest's PDPTE {i}, read at guest-physical {pdpt + 8 * i:#x}: "
+                    f"CR3 = {pdpt | 0x18:#x}, whose bits 31:5 locate the PDPT (bits 4:0 are ignored, "
+                    "SDM 4.4.1), through the EPT (SDM 27.3.2.4: with EPT the entry loads them from the VMCS)")
     r.expect_eq("guest.pae", pae_digest(nonce32(r)),
                 "the guest read its four data pages, one through each PDPTE")
     r.expect_eq("mode.pae", "pae", "the guest was in PAE paging")
@@ -143,6 +181,16 @@ def ug_real_mode_events(r):
     r.expect_eq("guest.exception", n ^ 1 << 16,
                 "the #GP handler ran once and saw the IP after the VMCALL: no error code was pushed")
     r.expect_absent("guest.stray_vector_taken", "no other IVT entry was taken")
+    r.expect_eq("inject.interrupt_info", 1 << 31 | vector,
+                "the interruption-information field for the interrupt: valid, type 0 (external "
+                "interrupt), no error code (SDM 25.8.3)")
+    code = n & 0xFFF8
+    hw, sw, ext = 3 << 8, 4 << 8, 0
+    want = [(hw | GP | 1 << 11, code), (hw | 14 | 1 << 11, code), (hw | 6, 0), (sw | GP, 0), (ext | GP, 0)]
+    r.expect_eq("inject.protected", ",".join(f"{1 << 31 | info:#x}/{ec:#x}" for info, ec in want),
+                "ug_inject_event() for the same guest with CR0.PE = 1 (info/error code): #GP and #PF "
+                "with their error code, #UD, INT 0Dh and external interrupt 0Dh without one: "
+                "\"deliver error code\" exactly for a hardware exception that has one (SDM 27.2.1.3, 6.3.1)")
     r.expect_eq("mode.exception", "real", "the guest stayed in real mode")
     expect_only_vmcalls(r, 6, "three reports, two hypercalls that ask for events, the end: the "
                         "events themselves cause no exit")
@@ -154,26 +202,32 @@ def ug_real_mode_events(r):
 def ug_entry_checks(r):
     want = ",".join(str(C[name]) for name in (
         "UG_STATE_OK", "UG_WITHOUT_EPT", "UG_PG_WITHOUT_PE", "UG_IA32E_WITHOUT_PG", "UG_SS_DPL_NOT_0",
-        "UG_VM_IN_REAL_MODE", "UG_ERROR_CODE_IN_REAL_MODE")) + ",0,0,0,0,0"
+        "UG_VM_IN_REAL_MODE", "UG_ERROR_CODE_IN_REAL_MODE")) + ",0,0,0,0,0,0,0," + str(C["UG_IA32E_WITHOUT_PG"])
     r.expect_eq("state.classified", want,
                 "ug_check_guest_state() on the check's real-mode state, then one broken rule at a "
                 "time: without EPT, PG without PE, IA-32e mode without paging, SS.DPL 3, RFLAGS.VM, "
                 "an error code with PE = 0; then sound ones: an error code, RFLAGS.VM or SS.DPL 3 with PE = 1, "
-                "IA-32e mode with PE, PG and PAE, and PG without PE when the control is off "
+                "IA-32e mode with PE, PG and PAE, PG without PE when the control is off or \"activate "
+                "secondary controls\" is 0, an error code in an event that is not valid; last, IA-32e "
+                "mode with PE and PG but without PAE "
                 "(SDM 27.2.1, 27.3.1)")
     expect_only_vmcalls(r, 2, "the check restores the state after each sample: the guest runs "
                         "as in ug-real-mode")
     expect_done(r)
 
 
-def expect_bios(r):
+def expect_bios(r, reports):
+    """`reports`: the guest's VMCALLs besides its seven E820h calls (two that fail, five entries)."""
     n = nonce32(r)
+    r.expect_that("Bochs's record: VMCALL exits", r.bochs.count(VMCALL) == reports + 7, r.bochs.count(VMCALL),
+                  reports + 7, f"the guest's {reports} reports and its end, and its seven E820h calls "
+                  "through the hook: the BIOS answers every other service as guest code, without the "
+                  "hypervisor")
     expect_vga_row(r)
     r.expect_eq("guest.disk", n ^ C["PARAMS_MAGIC_LOW"],
                 "INT 13h AH = 42h read sector 1 of the boot disk (the grader's parameter sector: magic "
                 "and this run's nonce) into the guest's memory: the disk's ports pass through")
-    r.expect_eq("guest.e820_count", 5, "five E820h calls, each answered (CF = 0, EAX = \"SMAP\"), the last "
-                "with EBX = 0; the guest sets CF before each call, so an answer must clear it")
+    r.expect_eq("guest.e820_count", 5, e820_why(r))
     r.expect_eq("bios.e820", e820_map(),
                 "the map the guest received: its own RAM usable, the machine's RAM beyond it (the "
                 "hypervisor's) reserved; the BIOS's own map would call all 128 MiB usable")
@@ -185,10 +239,11 @@ def expect_bios(r):
                 "check's stand-in, not the machine's A20 and reset logic")
     r.expect_eq("bios.shutdown_port", "Shutdown", "the APM power-off string rombios writes to port "
                 "0x8900 exited byte by byte: Bochs was not powered off")
-    ports = [0x92] + [0x8900] * 8
+    ports = [0x60, 0x64, *range(0x400, 0x404), *range(0x500, 0x504), 0xCF9, 0x92] + [0x8900] * 8
     r.expect_exits("IO_INSTRUCTION", lambda qs: [q >> 16 for q in qs] == ports,
-                   "ports [0x92, 0x8900 x 8]", "only the machine-wide ports exit: the BIOS's own I/O "
-                   "(disk, VGA, timers) passes through (SDM 25.6.4)")
+                   "ports [0x60, 0x64, 0x400-0x403, 0x500-0x503, 0xcf9 (the guest reads each), 0x92, "
+                   "0x8900 x 8]", "each machine-wide port exits, and only those: the BIOS's own I/O "
+                   "(disk, VGA, timers) passes through, whatever the bitmaps held before (SDM 25.6.4)")
     others = sorted({x for x in r.bochs.reasons() if x not in (VMCALL, 30)})
     r.expect_that("Bochs's record: other exit reasons", not others, others, "none",
                   "a BIOS guest needs no other exit")
@@ -197,7 +252,7 @@ def expect_bios(r):
 @check(LAB, "ug-bios-services", 20, ["08-8", "08-9", "08-10"],
        "the machine's BIOS as guest code: INT 10h, 13h and 15h, the E820h hook, the ports kept back")
 def ug_bios_services(r):
-    expect_bios(r)
+    expect_bios(r, 5)
     r.expect_eq("mode.e801", "real", "the guest called the BIOS in real mode")
     expect_done(r)
 
@@ -206,7 +261,7 @@ def ug_bios_services(r):
        "make run's demo: the guest prints through the BIOS, then walks up to IA-32e mode")
 def ug_bios_demo(r):
     n = nonce32(r)
-    expect_bios(r)
+    expect_bios(r, 8)
     r.expect_eq("guest.ia32e", n ^ C["IA32E_XOR"] ^ data_word(n, 0), "the guest reached IA-32e mode")
     r.expect_eq("mode.ia32e", "ia32e", "the VMCS saved it in IA-32e mode")
     r.expect_eq("efer.ia32e", EFER_LME | EFER_LMA, "with IA32_EFER.LME and LMA")
