@@ -380,6 +380,17 @@ static void setup_pml(struct vcpu *v)
 		exit_register(EXIT_REASON_PAGE_MODIFICATION_LOG_FULL, consuming_pml_full);
 }
 
+/* After the audit: an execute-only leaf, where nothing else is mapped. SDM 29.3.2: an entry is
+ * present when any of bits 2:0 is set, so ept_lookup() finds it. */
+static void verify_protect(struct vcpu *v)
+{
+	lab07_audit_isolation(v);
+	ept_map(v, EXECUTE_ONLY_GPA, virt_to_phys(lab07_guest_ram), SIZE_4K, EPT_EXECUTE);
+	unsigned level = 0;
+	u64 *leaf = ept_lookup(v, EXECUTE_ONLY_GPA, &level);
+	report_fact("lookup.execute_only", "%d", leaf && level == 1 && (*leaf & EPT_RWX) == EPT_EXECUTE);
+}
+
 static void setup_ram(struct vcpu *v) { setup_guest(v, PHASE_RAM); }
 static void setup_isolation(struct vcpu *v) { setup_guest(v, PHASE_RAM | PHASE_DEMAND | PHASE_MMIO); }
 static void setup_demand(struct vcpu *v) { setup_guest(v, PHASE_DEMAND); }
@@ -395,7 +406,7 @@ CHECK(07, isolation, "ept-isolation", .last_stage = STAGE_RUN, .setup = setup_is
 CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand, .verify = lab07_audit_isolation);
 CHECK(07, mmio, "ept-mmio", .last_stage = STAGE_RUN, .setup = setup_mmio, .verify = verify_mmio);
 CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect,
-      .verify = lab07_audit_isolation);
+      .verify = verify_protect);
 CHECK(07, dirty, "ept-dirty-log", .last_stage = STAGE_RUN, .setup = setup_dirty,
       .verify = lab07_audit_isolation);
 CHECK(07, invept, "ept-invept", .last_stage = STAGE_RUN, .setup = setup_invept,

@@ -154,4 +154,8 @@ MUTANTS = [
     ("mmio-store-not-truncated", "07", "guest_walk.c",
      "d->write(offset, insn.size, insn.size == 4 ? (u32)value : value);", "d->write(offset, insn.size, value);",
      "ept-mmio", "BAD      device.latch"),
+    ("lookup-present-means-readable", "07", "ept.c",
+     "\t\tif (!(*entry & EPT_RWX))\n\t\t\treturn NULL;\n\t\tif (l == 1 || (*entry & EPT_LARGE_PAGE)) {",
+     "\t\tif (!(*entry & EPT_READ))\n\t\t\treturn NULL;\n\t\tif (l == 1 || (*entry & EPT_LARGE_PAGE)) {",
+     "ept-write-protect", "BAD      lookup.execute_only"),
 ]

@@ -184,6 +184,9 @@ def ept_write_protect(r):
                 "of an earlier round in it)")
     r.expect_eq("protect.recorded_elsewhere", 0, "as 4-KiB-aligned guest-physical addresses")
     r.expect_eq("protect.written", mask, "every write happened once permission was given back")
+    r.expect_eq("lookup.execute_only", 1,
+                "ept_lookup() finds an execute-only 4-KiB leaf: an entry is present when any of bits 2:0 "
+                "is set (SDM 29.3.2), not only read")
     expect_isolated(r)
     expect_done(r)
 
