@@ -75,7 +75,13 @@ static void counting_invept(const char *phase, void (*step)(struct vcpu *v), str
 	report_fact(key, "%d", invept_seen.last_eptp == vmcs_read(EPT_POINTER));
 }
 
-static void protect(struct vcpu *v) { ept_write_protect(v, PROTECT_GPA, TRACKED_PAGES * PAGE_SIZE); }
+/* A page left in the written list by an earlier round: ept_write_protect() starts a new one. */
+static void protect(struct vcpu *v)
+{
+	lab07(v)->written[0] = DIRTY_GPA;
+	lab07(v)->written_count = 1;
+	ept_write_protect(v, PROTECT_GPA, TRACKED_PAGES * PAGE_SIZE);
+}
 
 /* The pages the phase wrote, as the host sees them: the nonce at 0x10, the index at 0x18. */
 static u64 written_in_host(u64 gpa)
@@ -220,12 +226,24 @@ static enum exit_verdict ept_hypercall(struct vcpu *v)
 
 /* ---- make run: what each EPT violation was, in words ---- */
 
+/* SDM 28.2.5: the VM-exit instruction length is not defined for an EPT violation (Bochs fills
+ * it). The handler sees one no instruction has, in v->exit and in the VMCS (VMWRITE to an exit
+ * field, IA32_VMX_MISC[29]); moving the guest's RIP by it stops the guest. */
+#define UNDEFINED_LENGTH 0x5a
+
 static enum exit_verdict narrated_violation(struct vcpu *v)
 {
 	u64 q = v->exit.qualification, gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	u64 demand = lab07(v)->demand_pages;
 	unsigned written = lab07(v)->written_count;
+	v->exit.instruction_length = UNDEFINED_LENGTH;
+	if (rdmsr(MSR_IA32_VMX_MISC) & BIT(29))
+		vmcs_write(VM_EXIT_INSTRUCTION_LENGTH, UNDEFINED_LENGTH);
 	enum exit_verdict verdict = student_violation(v);
+	if (vmcs_read(GUEST_RIP) == v->exit.guest_rip + UNDEFINED_LENGTH) {
+		report_fact("mmio.used_exit_length", "guest RIP 0x%lx", v->exit.guest_rip);
+		return EXIT_STOP;
+	}
 	if (!verbose())
 		return verdict;
 	unsigned allowed = ept_qual_allowed(q);
@@ -271,12 +289,29 @@ static void report_leaf(const char *name, u64 gpa, u64 hpa)
 	report_fact(key, "0x%lx", hpa);
 }
 
+/* Bits 2:0 that every non-leaf entry on the walk to `gpa` allows (SDM 29.3.2: all apply). */
+static void report_path(const char *name, u64 gpa)
+{
+	char key[48];
+	u64 *table = phys_to_virt(vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK), allowed = EPT_RWX;
+	for (unsigned level = EPT_LEVELS; level > 1; level--) {
+		u64 entry = table[ept_index(gpa, level)];
+		if (!(entry & EPT_RWX) || (level <= 3 && (entry & EPT_LARGE_PAGE)))
+			break;
+		allowed &= entry;
+		table = phys_to_virt(entry & EPT_ADDRESS_MASK);
+	}
+	snprintf(key, sizeof(key), "leaf.%s.path", name);
+	report_fact(key, "%lu", allowed & EPT_RWX);
+}
+
 static void verify_leaves(struct vcpu *v)
 {
-	(void)v;
 	report_leaf("ram", G_CODE, virt_to_phys(lab07_guest_ram) + G_CODE);
+	report_path("ram", G_CODE);
 	report_leaf("big", BIG_GPA, virt_to_phys(lab07_big_page));
 	report_leaf("huge", HUGE_GPA, HUGE_HPA);
+	lab07_audit_isolation(v);
 }
 
 static void verify_eptp(struct vcpu *v)
@@ -288,20 +323,20 @@ static void verify_eptp(struct vcpu *v)
 	report_fact("eptp.made_with_ad", "0x%lx", ept_make_eptp(0xabc000, true));
 	report_fact("eptp.primary_controls", "0x%lx", vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
 	report_fact("eptp.secondary_controls", "0x%lx", vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	lab07_audit_isolation(v);
 }
 
 static void verify_mmio(struct vcpu *v)
 {
-	(void)v;
 	report_fact("device.accesses", "%s", accesses);
 	report_fact("device.latch", "0x%lx", latch);
 	report_fact("device.wide", "0x%lx", wide);
+	lab07_audit_isolation(v);
 }
 
 /* SDM 29.3.3.1, one entry per rule (and sound ones): what ept_entry_misconfig() says. */
 static void verify_misconfig(struct vcpu *v)
 {
-	(void)v;
 	const u64 wb = (u64)MEMORY_TYPE_WB << EPT_MEMORY_TYPE_SHIFT, table = 0x5000;
 	const struct { u64 entry; unsigned level; } samples[] = {
 		{ table | EPT_WRITE | wb, 1 }, { table | EPT_RWX | wb, 1 },
@@ -313,6 +348,8 @@ static void verify_misconfig(struct vcpu *v)
 		{ BIT(45) | table | EPT_READ | wb, 1 }, { table | EPT_EXECUTE | wb, 1 },
 		{ 0, 1 }, { table | EPT_RWX, 3 }, { SIZE_1G | EPT_READ | wb | EPT_LARGE_PAGE, 3 },
 		{ table | EPT_RWX | 2UL << EPT_MEMORY_TYPE_SHIFT, 3 }, { table | EPT_WRITE, 4 },
+		{ table | EPT_READ | 3UL << EPT_MEMORY_TYPE_SHIFT, 1 },
+		{ SIZE_2M | BIT(12) | EPT_READ | wb | EPT_LARGE_PAGE, 2 },
 	};
 	char list[64] = "";
 	for (unsigned i = 0; i < ARRAY_SIZE(samples); i++) {
@@ -321,6 +358,7 @@ static void verify_misconfig(struct vcpu *v)
 			 ept_entry_misconfig(samples[i].entry, samples[i].level));
 	}
 	report_fact("misconfig.classified", "%s", list);
+	lab07_audit_isolation(v);
 }
 
 /* The leaf of MISCONFIG_GPA made write-only: a misconfiguration the guest's read runs into. */
@@ -342,6 +380,17 @@ static void setup_pml(struct vcpu *v)
 		exit_register(EXIT_REASON_PAGE_MODIFICATION_LOG_FULL, consuming_pml_full);
 }
 
+/* After the audit: an execute-only leaf, where nothing else is mapped. SDM 29.3.2: an entry is
+ * present when any of bits 2:0 is set, so ept_lookup() finds it. */
+static void verify_protect(struct vcpu *v)
+{
+	lab07_audit_isolation(v);
+	ept_map(v, EXECUTE_ONLY_GPA, virt_to_phys(lab07_guest_ram), SIZE_4K, EPT_EXECUTE);
+	unsigned level = 0;
+	u64 *leaf = ept_lookup(v, EXECUTE_ONLY_GPA, &level);
+	report_fact("lookup.execute_only", "%d", leaf && level == 1 && (*leaf & EPT_RWX) == EPT_EXECUTE);
+}
+
 static void setup_ram(struct vcpu *v) { setup_guest(v, PHASE_RAM); }
 static void setup_isolation(struct vcpu *v) { setup_guest(v, PHASE_RAM | PHASE_DEMAND | PHASE_MMIO); }
 static void setup_demand(struct vcpu *v) { setup_guest(v, PHASE_DEMAND); }
@@ -356,9 +405,12 @@ CHECK(07, isolation, "ept-isolation", .last_stage = STAGE_RUN, .setup = setup_is
       .verify = lab07_audit_isolation, .demo = true);
 CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand, .verify = lab07_audit_isolation);
 CHECK(07, mmio, "ept-mmio", .last_stage = STAGE_RUN, .setup = setup_mmio, .verify = verify_mmio);
-CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect);
-CHECK(07, dirty, "ept-dirty-log", .last_stage = STAGE_RUN, .setup = setup_dirty);
-CHECK(07, invept, "ept-invept", .last_stage = STAGE_RUN, .setup = setup_invept);
-CHECK(07, pml, "ept-pml", .last_stage = STAGE_RUN, .setup = setup_pml);
+CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect,
+      .verify = verify_protect);
+CHECK(07, dirty, "ept-dirty-log", .last_stage = STAGE_RUN, .setup = setup_dirty,
+      .verify = lab07_audit_isolation);
+CHECK(07, invept, "ept-invept", .last_stage = STAGE_RUN, .setup = setup_invept,
+      .verify = lab07_audit_isolation);
+CHECK(07, pml, "ept-pml", .last_stage = STAGE_RUN, .setup = setup_pml, .verify = lab07_audit_isolation);
 CHECK(07, misconfig, "ept-misconfig", .last_stage = STAGE_RUN, .setup = setup_misconfig,
       .verify = verify_misconfig);

@@ -125,6 +125,7 @@ phase_mmio:
 	mov $(WINDOW_LINEAR + MMIO_GPA), %ebx
 	mov %r14d, %eax
 	xor $MMIO_LATCH_XOR, %eax
+	bts $63, %rax			/* a 4-byte store leaves the high half behind */
 	mov %eax, MMIO_LATCH(%rbx)
 	mov MMIO_MIX(%rbx), %rcx
 	report REPORT_MMIO_MIX, %rcx

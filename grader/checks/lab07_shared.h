@@ -36,6 +36,7 @@
 #define DEMAND_TOUCHES 6		/* pages the guest touches there: DEMAND_STRIDE * k + (nonce & 31) */
 #define DEMAND_STRIDE 37
 #define MMIO_GPA 0x600000		/* the device page: no memory behind it */
+#define EXECUTE_ONLY_GPA 0x800000	/* mapped execute-only after ept-write-protect's run */
 #define HUGE_GPA 0x40000000		/* one 1-GiB EPT leaf, read-only, onto host-physical ... */
 #define HUGE_HPA 0x40000000		/* ... 1 GiB: beyond Bochs's 128 MiB of RAM, reads all-ones */
 #define HUGE_PROBE 0x12345678		/* offset the guest reads in the 1-GiB page */

@@ -66,8 +66,9 @@ static void build_guest_memory(u8 *ram, u64 phases)
 	pdpt[0] = G_PD_LOW | rw;
 	pdpt[1] = SIZE_1G | rw | PTE_PAGE_SIZE;
 	pdpt[ALIAS_LINEAR / SIZE_1G] = G_PD_ALIAS | rw;
+	/* Bit 12 of a 2-MiB PDE is PAT, not address (Table 4-17): PAT index 4, write-back. */
 	for (unsigned i = 0; i < 512; i++)
-		pd_low[i] = (i * SIZE_2M) % WINDOW_LINEAR | rw | PTE_PAGE_SIZE;
+		pd_low[i] = (i * SIZE_2M) % WINDOW_LINEAR | rw | PTE_PAGE_SIZE | PDE_2M_PAT;
 	pd_alias[0] = G_PT_ALIAS | rw;
 	for (unsigned i = 0; i < G_CODE_MAX / PAGE_SIZE; i++)
 		pt_alias[i] = (G_CODE + i * PAGE_SIZE) | rw;
@@ -122,9 +123,10 @@ void lab07_space_build(struct vcpu *v, u64 phases)
 	build_guest_memory(lab07_guest_ram, phases);
 	fill_big_page();
 	ept_enable(v, true);
-	map_ram(v, lab07_guest_ram);
+	/* The read-only leaves first: the tables above the RAM are made for them. */
 	ept_map(v, BIG_GPA, virt_to_phys(lab07_big_page), SIZE_2M, EPT_READ);
 	ept_map(v, HUGE_GPA, HUGE_HPA, SIZE_1G, EPT_READ);
+	map_ram(v, lab07_guest_ram);
 	enter_guest();
 }
 
@@ -143,6 +145,21 @@ u8 *lab07_space_build_ram(struct vcpu *v, u64 phases)
 #define TABLES_MAX 64
 static u64 tables[TABLES_MAX], demand_hpas[DEMAND_SIZE / PAGE_SIZE];
 static unsigned table_count, demand_count;
+static u64 allocator_top;
+
+/* Where page_alloc()'s fresh pages begin: two pages in a row are adjacent there (a freed page
+ * it hands out first is not). Nothing above it has been handed out yet. */
+static u64 find_allocator_top(void)
+{
+	u64 previous = virt_to_phys(page_alloc());
+	for (unsigned i = 0; i < 16; i++) {
+		u64 page = virt_to_phys(page_alloc());
+		if (page == previous + PAGE_SIZE)
+			return previous;
+		previous = page;
+	}
+	return HOST_RAM_END;
+}
 
 static void collect_tables(u64 table_pa, unsigned level)
 {
@@ -156,14 +173,15 @@ static void collect_tables(u64 table_pa, unsigned level)
 
 static bool overlaps(u64 a, u64 a_size, u64 b, u64 b_size) { return a < b + b_size && b < a + a_size; }
 
-/* A host page a demand-mapped guest page may have: fresh memory, nobody else's. */
+/* A host page a demand-mapped guest page may have: fresh memory from page_alloc(), nobody
+ * else's (a page it has not handed out may go to anyone later). */
 static bool fresh_host_page(struct vcpu *v, u64 hpa)
 {
 	const void *owned[] = { v->vmcs, v->vmxon_region };
 	for (unsigned i = 0; i < ARRAY_SIZE(v->lab_state); i++)
 		if (v->lab_state[i] && hpa == virt_to_phys(v->lab_state[i]))
 			return false;
-	if (hpa < HOST_IMAGE_END || hpa >= HOST_RAM_END ||
+	if (hpa < HOST_IMAGE_END || hpa >= allocator_top ||
 	    overlaps(hpa, PAGE_SIZE, virt_to_phys(lab07_guest_ram), SIZE_2M) ||
 	    overlaps(hpa, PAGE_SIZE, virt_to_phys(lab07_big_page), SIZE_2M))
 		return false;
@@ -222,6 +240,7 @@ static void audit_leaves(struct vcpu *v, u64 table_pa, unsigned level, u64 gpa_b
 void lab07_audit_isolation(struct vcpu *v)
 {
 	u64 root = vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK;
+	allocator_top = find_allocator_top();
 	collect_tables(root, EPT_LEVELS);
 	audit_leaves(v, root, EPT_LEVELS, 0);
 	report_fact("isolation.leaves", "%lu", leaves);

@@ -51,6 +51,14 @@ def expect_done(r):
                 "the guest ran to its end in its own memory and said so with a value from the nonce")
 
 
+def expect_isolated(r):
+    """lab07_space.c's audit of every leaf of the EPT the VMCS names, after the run."""
+    r.expect_eq("isolation.bad_leaves", 0,
+                "after the run, every EPT leaf maps what the check asked for, or a demand page on a "
+                "fresh page from page_alloc(): no leaf added anywhere else, nothing of the hypervisor")
+    r.expect_absent("isolation.first_bad_leaf", "no leaf outside the guest's memory")
+
+
 def expect_violations(r, quals, why):
     """Bochs's record of EPT violations, bits QUAL_COMPARED of each qualification, in order."""
     r.expect_exits("EPT_VIOLATION", lambda qs: [q & QUAL_COMPARED for q in qs] == quals,
@@ -74,6 +82,7 @@ def ept_eptp(r):
     r.expect_that("Bochs's record of RDMSR IA32_VMX_EPT_VPID_CAP (0x48c)", bool(reads), len(reads),
                   "at least 1", "the EPTP is built from what the processor offers (SDM A.10)")
     r.expect_eq("guest.big_digest", big_digest(r.nonce), "with that EPTP the guest reads its memory")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -90,6 +99,10 @@ def expect_leaf(r, name, level, permissions, why):
        "EPT leaves of 4 KiB, 2 MiB and 1 GiB: where the walk ends and what the leaf holds")
 def ept_leaves(r):
     expect_leaf(r, "ram", 1, 7, "guest RAM is mapped with 4-KiB leaves: the walk ends at a PTE")
+    r.expect_eq("leaf.ram.path", 7,
+                "the non-leaf entries on the walk to RAM allow read, write and execute: the permissions "
+                "of every entry on the way apply (SDM 29.3.2), so a table made for a read-only leaf "
+                "must not pass its permissions on (the check maps the read-only leaves first)")
     expect_leaf(r, "big", 2, 1, "a 2-MiB mapping is one PDE with bit 7 (Table 29-4)")
     expect_leaf(r, "huge", 3, 1, "a 1-GiB mapping is one PDPTE with bit 7 (Table 29-2)")
     r.expect_eq("guest.big_digest", big_digest(r.nonce),
@@ -99,6 +112,7 @@ def ept_leaves(r):
                 "no memory (all ones); a wrong leaf is a misconfiguration or a violation instead")
     r.expect_absent("exits.EPT_VIOLATION", "every page the guest reads is mapped")
     r.expect_absent("exits.EPT_MISCONFIGURATION", "no entry may be misconfigured")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -106,8 +120,8 @@ def ept_leaves(r):
        "the guest reaches only its own memory: no leaf onto the hypervisor's")
 def ept_isolation(r):
     r.expect_eq("isolation.bad_leaves", 0,
-                "every EPT leaf maps what the check asked for, or a fresh page of the demand region; "
-                "nothing maps the hypervisor's memory or the EPT tables themselves")
+                "every EPT leaf maps what the check asked for, or a fresh page from page_alloc() for the demand "
+                "region; nothing maps the hypervisor's memory or the EPT tables themselves")
     r.expect_absent("isolation.first_bad_leaf", "no leaf outside the guest's memory")
     r.expect_eq("isolation.demand_pages", C["DEMAND_TOUCHES"], "one fresh page per page touched")
     expect_violations(r, [READ | LINEAR_VALID | FINAL] * C["DEMAND_TOUCHES"] +
@@ -146,9 +160,14 @@ def ept_mmio(r):
                 "C7 with REX.W stores its 32-bit immediate sign-extended to 64 bits")
     r.expect_eq("guest.mmio_mix", (latch * C["MMIO_MIX_MULTIPLIER"]) & MASK64,
                 "the 8-byte load puts the device's value into the destination register")
+    r.expect_absent("mmio.used_exit_length",
+                    "the guest's RIP moves by the decoded instruction's length: the VM-exit instruction "
+                    "length is not defined for EPT violations (SDM 28.2.5); the check hands the handler "
+                    "one no instruction has")
     r.expect_eq("guest.mmio_id", latch ^ C["MMIO_ID_XOR"],
                 "a 4-byte load writes the low half and zeroes bits 63:32 of the register; the "
                 "instruction ran from a 4-KiB guest page, so the walk must handle both page sizes")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -160,9 +179,15 @@ def ept_write_protect(r):
                       "one exit per page written (the second write to it no longer exits); reads "
                       "never exit; the leaf still allows read and execute")
     r.expect_eq("protect.recorded", mask, "the pages the guest wrote, each recorded (bit i = page i)")
-    r.expect_eq("protect.recorded_count", bin(mask).count("1"), "each page recorded once")
+    r.expect_eq("protect.recorded_count", bin(mask).count("1"),
+                "each page recorded once, in a list ept_write_protect() emptied (the check left a page "
+                "of an earlier round in it)")
     r.expect_eq("protect.recorded_elsewhere", 0, "as 4-KiB-aligned guest-physical addresses")
     r.expect_eq("protect.written", mask, "every write happened once permission was given back")
+    r.expect_eq("lookup.execute_only", 1,
+                "ept_lookup() finds an execute-only 4-KiB leaf: an entry is present when any of bits 2:0 "
+                "is set (SDM 29.3.2), not only read")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -176,6 +201,7 @@ def ept_dirty_log(r):
     r.expect_eq("dirty.collected", mask, "ept_dirty_log_collect() reports those pages")
     r.expect_eq("dirty.written", mask, "the guest's writes went through")
     r.expect_absent("exits.EPT_VIOLATION", "dirty logging costs no exit")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -193,6 +219,7 @@ def ept_invept(r):
     expect_violations(r, [WRITE | ALLOWED_R | ALLOWED_X | LINEAR_VALID | FINAL] *
                       bin(protect_mask(r.nonce)).count("1"),
                       "one exit per write-protected page written; dirty logging exits never")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -212,6 +239,7 @@ def ept_pml(r):
              "more pages than one log holds (512): the log fills, exits, is drained and reset to 511")
     expect_violations(r, [READ | LINEAR_VALID | FINAL] * touches, "the demand phase's first touches")
     r.expect_eq("guest.demand_digest", demand_digest(r.nonce), "the guest's writes all happened")
+    expect_isolated(r)
     expect_done(r)
 
 
@@ -222,12 +250,15 @@ def ept_misconfig(r):
                 "the guest read a page whose leaf is write-only: one EPT misconfiguration")
     r.expect_absent("guest.misconfig_survived", "the hypervisor stops the guest there")
     r.expect_absent("guest.done", "the guest never gets past the misconfigured page")
-    r.expect_eq("misconfig.classified", "1,0,3,3,4,4,4,4,4,0,0,0,0,4,1",
+    r.expect_eq("misconfig.classified", "1,0,3,3,4,4,4,4,4,0,0,0,0,4,1,3,4",
                 "ept_entry_misconfig() for: write-only, sound PTE, memory type 2, memory type 7, PS "
                 "in a PML4E, bit 3 in a non-leaf PDE, a 2-MiB leaf with bit 13, a 1-GiB leaf with bit "
                 "21, bit 45 (MAXPHYADDR is 40), execute-only (supported), not present, sound "
                 "non-leaf PDPTE, sound 1-GiB leaf, bits 6:3 set in a non-leaf PDPTE, "
-                "write-only PML4E (1 write without read, 3 memory type, 4 reserved bit)")
+                "write-only PML4E, memory type 3, a 2-MiB leaf with bit 12 (bits 20:12 are reserved "
+                "there; PAT is a bit of guest paging, not of EPT) (1 write without read, 3 memory type, "
+                "4 reserved bit)")
+    expect_isolated(r)
 
 
 @check(LAB, "ept-two-guests", 10, ["07-2", "07-3", "07-9", "07-10"],
