@@ -1,0 +1,172 @@
+/* Lab 09 checks: a guest that uses CR8 as its task priority, a held-back interrupt, and a guest
+ * that programs "its" local APIC at the xAPIC address (the APIC-access page) and sends itself
+ * an IPI. What the guest reads, where its handler runs and Bochs's record of the exits are the
+ * evidence; the same guest program runs with and without APIC-register virtualization. */
+#include "apic.h"
+#include "check.h"
+#include "lab.h"
+#include "lab09.h"
+#include "lab09_shared.h"
+#include "params.h"
+
+#define SPIN 200000UL			/* long enough for a wrongly early interrupt to arrive */
+
+static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
+
+/* ---- the guest's side ---- */
+
+static volatile u64 stage, after, seen_count, seen_vector, seen_stage, seen_after;
+
+static void record_interrupt(struct trap_frame *f)
+{
+	seen_count++;
+	seen_vector = f->vector;
+	seen_stage = stage;
+	seen_after = after;
+}
+
+static void spin(void)
+{
+	for (u64 i = 0; i < SPIN && !seen_count; i++)
+		__asm__ volatile("" : : : "memory");
+}
+
+/* The guest's APIC accesses: one 4-byte MOV each, the address in a register (the forms an
+ * emulator decodes; a compiler would use a MOV with a 64-bit absolute address for a constant). */
+static u32 apic_get(unsigned offset)
+{
+	u32 value;
+	__asm__ volatile("movl (%1), %0" : "=r"(value) : "r"(APIC_DEFAULT_BASE + offset) : "memory");
+	return value;
+}
+
+static void apic_put(unsigned offset, u32 value)
+{
+	__asm__ volatile("movl %0, (%1)" : : "r"(value), "r"(APIC_DEFAULT_BASE + offset) : "memory");
+}
+
+static void report_interrupt(void)
+{
+	guest_report("irq.count", seen_count);
+	guest_report("irq.vector", seen_vector);
+	guest_report("irq.stage", seen_stage);
+}
+
+static void guest_tpr_shadow(u64 nonce)
+{
+	u64 roundtrips = 0;
+	for (u64 i = 0; i < 16; i++) {
+		write_cr8(i);
+		roundtrips += read_cr8() == i;
+	}
+	write_cr8(1 + nonce % 14);
+	guest_report("cr8.roundtrips", roundtrips);
+	guest_report("cr8.read", read_cr8());
+}
+
+/* The interrupt waits (class 5, VTPR 0x50) until the MOV to CR8 that lowers the priority to
+ * class 4, and arrives right after it: before the INC that follows. */
+static void guest_tpr_threshold(u64 nonce)
+{
+	(void)nonce;
+	stage = STAGE_START;
+	__asm__ volatile("sti");
+	spin();
+	stage = STAGE_SAME_CLASS;
+	write_cr8(TPR_START >> 4);
+	spin();
+	stage = STAGE_LOWERED;
+	__asm__ volatile("mov %1, %%cr8\n\tincq %0" : "+m"(after) : "r"((u64)(TPR_START >> 4) - 1) : "memory");
+	spin();
+	stage = STAGE_ZERO;
+	write_cr8(0);
+	spin();
+	__asm__ volatile("cli");
+	report_interrupt();
+	guest_report("irq.before_next_instruction", seen_after == 0);
+	guest_report("guest.next_instruction_ran", after);
+}
+
+/* The guest's local APIC, at the xAPIC address: read ID, write and read the LVT timer (the INC
+ * after the write shows the write completed once), read the current count, TPR through CR8 and
+ * MMIO, then a self-IPI of class 3 that waits until CR8 drops to class 2. */
+static void guest_apic_page(u64 nonce)
+{
+	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
+	guest_report("apic.id", apic_get(APIC_ID));
+	__asm__ volatile("movl %1, (%2)\n\tincq %0" : "+m"(after)
+			 : "r"(lvt), "r"(APIC_DEFAULT_BASE + APIC_LVT_TIMER) : "memory");
+	guest_report("apic.lvt_write_then_next", after);
+	guest_report("apic.lvt", apic_get(APIC_LVT_TIMER));
+	guest_report("apic.current_count", apic_get(APIC_TIMER_CURRENT_COUNT));
+	write_cr8(5);
+	guest_report("apic.tpr_after_cr8", apic_get(APIC_TPR));
+	apic_put(APIC_TPR, TPR_MMIO);
+	guest_report("apic.cr8_after_tpr", read_cr8());
+	stage = STAGE_START;
+	__asm__ volatile("sti");
+	apic_put(APIC_ICR_LOW, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
+	spin();
+	stage = STAGE_LOWERED;
+	write_cr8(CR8_DROP);
+	spin();
+	__asm__ volatile("cli");
+	report_interrupt();
+}
+
+/* ---- host side ---- */
+
+static u32 nonce_id(void) { return (u32)(boot_params.nonce >> 16 & 0xff) << 24; }
+static u32 nonce_count(void) { return (u32)(boot_params.nonce >> 24) | 1; }
+
+static void setup_tpr_shadow(struct vcpu *v) { vapic_tpr_shadow_enable(v); }
+
+static void verify_tpr_shadow(struct vcpu *v)
+{
+	u8 *page = lab09(v)->virtual_apic;
+	report_fact("vapic.vtpr", "0x%x", page ? page[VAPIC_TPR] : 0xdead);
+	report_fact("vapic.address_is_the_page", "%d",
+		    page && vmcs_read(VIRTUAL_APIC_ADDRESS) == virt_to_phys(page));
+	report_fact("host.tpr", "0x%x", apic_read(APIC_TPR));
+}
+
+static void setup_tpr_threshold(struct vcpu *v)
+{
+	guest_interrupt_hook = record_interrupt;
+	vapic_tpr_shadow_enable(v);
+	lab09(v)->virtual_apic[VAPIC_TPR] = TPR_START;
+	vapic_deliver(v, VEC_HELD_CLASS | (u8)(boot_params.nonce & 0xf));
+}
+
+static void setup_apic_page(struct vcpu *v, bool register_virtualization)
+{
+	guest_interrupt_hook = record_interrupt;
+	vapic_apic_access_enable(v, APIC_DEFAULT_BASE, register_virtualization);
+	*vapic_reg(v, APIC_ID) = nonce_id();
+	*vapic_reg(v, APIC_TIMER_CURRENT_COUNT) = nonce_count();
+}
+
+static void setup_apic_access(struct vcpu *v) { setup_apic_page(v, false); }
+static void setup_apic_register_virtualization(struct vcpu *v) { setup_apic_page(v, true); }
+
+static void verify_apic_page(struct vcpu *v)
+{
+	report_fact("host.lvt_timer_masked", "%d", !!(apic_read(APIC_LVT_TIMER) & LVT_MASKED));
+	report_fact("vapic.access_address", "0x%lx", vmcs_read(APIC_ACCESS_ADDRESS));
+	if (!verbose())
+		return;
+	printf("lab 09: the guest's program of its local APIC made %lu APIC-access exits, %lu "
+	       "APIC-write exits and %lu TPR-below-threshold exits; CR8 made %lu exits\n",
+	       v->exit_count[EXIT_REASON_APIC_ACCESS], v->exit_count[EXIT_REASON_APIC_WRITE],
+	       v->exit_count[EXIT_REASON_TPR_BELOW_THRESHOLD], v->exit_count[EXIT_REASON_CONTROL_REGISTER_ACCESS]);
+}
+
+CHECK(09, tpr_shadow, "tpr-shadow", .last_stage = STAGE_RUN, .guest = guest_tpr_shadow,
+      .setup = setup_tpr_shadow, .verify = verify_tpr_shadow);
+CHECK(09, tpr_threshold, "tpr-threshold", .last_stage = STAGE_RUN, .guest = guest_tpr_threshold,
+      .setup = setup_tpr_threshold);
+CHECK(09, apic_access, "apic-access", .last_stage = STAGE_RUN, .guest = guest_apic_page,
+      .setup = setup_apic_access, .verify = verify_apic_page);
+CHECK(09, apic_register_virtualization, "apic-register-virtualization", .last_stage = STAGE_RUN,
+      .guest = guest_apic_page, .setup = setup_apic_register_virtualization,
+      .verify = verify_apic_page, .demo = true);
