@@ -114,6 +114,88 @@ static void guest_apic_page(u64 nonce)
 	report_interrupt();
 }
 
+
+/* The guest's local APIC through the x2APIC MSRs: the same steps as guest_apic_page(). */
+static void guest_x2apic(u64 nonce)
+{
+	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
+	guest_report("x2apic.id", rdmsr(X2APIC_ID));
+	wrmsr(X2APIC_LVT_TIMER, lvt);
+	guest_report("x2apic.lvt", rdmsr(X2APIC_LVT_TIMER));
+	write_cr8(5);
+	guest_report("x2apic.tpr_after_cr8", rdmsr(X2APIC_TPR));
+	wrmsr(X2APIC_TPR, TPR_MMIO);
+	guest_report("x2apic.cr8_after_tpr", read_cr8());
+	stage = STAGE_START;
+	__asm__ volatile("sti");
+	wrmsr(X2APIC_ICR, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
+	spin();
+	stage = STAGE_LOWERED;
+	write_cr8(CR8_DROP);
+	spin();
+	__asm__ volatile("cli");
+	report_interrupt();
+}
+
+/* Virtual-interrupt delivery: the handler reads its VISR bit, then ends the interrupt with a
+ * write to EOI; the INC after that write shows it completed once. */
+static volatile u64 seen_order, in_service_seen, spurious_seen;
+
+static void record_virtual_interrupt(struct trap_frame *f)
+{
+	if (f->vector == VEC_SPURIOUS_POST) {
+		spurious_seen++;
+		return;
+	}
+	seen_count++;
+	seen_order = seen_order << 8 | f->vector;
+	seen_stage = stage;
+	seen_after = after;
+	in_service_seen += apic_get(VAPIC_ISR + 0x10 * (f->vector / 32)) >> (f->vector % 32) & 1;
+	__asm__ volatile("movl %1, (%2)\n\tincq %0" : "+m"(after)
+			 : "r"(0), "r"(APIC_DEFAULT_BASE + APIC_EOI) : "memory");
+}
+
+static void spin_until(u64 count)
+{
+	for (u64 i = 0; i < SPIN * 4 && seen_count < count; i++)
+		__asm__ volatile("" : : : "memory");
+}
+
+static void guest_vid(u64 nonce)
+{
+	(void)nonce;
+	stage = STAGE_START;
+	spin();
+	stage = STAGE_IF1;
+	__asm__ volatile("sti");
+	spin_until(3);
+	__asm__ volatile("cli");
+	guest_report("irq.count", seen_count);
+	guest_report("irq.order", seen_order);
+	guest_report("irq.stage", seen_stage);
+	guest_report("irq.in_service", in_service_seen);
+	guest_report("guest.eoi_then_next", after);
+}
+
+/* Posted interrupts: the guest asks the hypervisor (VMCALL) to post a vector; it must arrive
+ * during the INCs that follow the VMCALL (their count says when), with no VM exit of its own. */
+static void guest_posted(u64 nonce)
+{
+	stage = STAGE_START;
+	__asm__ volatile("sti");
+	__asm__ volatile("vmcall\n\tincq %0\n\tincq %0\n\tincq %0" : "+m"(after)
+			 : "a"((u64)HC_LAB09_POST), "D"((u64)(VEC_POSTED_CLASS | (nonce >> 12 & 0xf)))
+			 : "memory");
+	spin();
+	__asm__ volatile("cli");
+	guest_report("irq.count", seen_count);
+	guest_report("irq.vector", seen_order);
+	guest_report("irq.instructions_after_post", seen_count ? seen_after : 0xff);
+	guest_report("irq.in_service", in_service_seen);
+	guest_report("irq.spurious_0xff", spurious_seen);
+}
+
 /* ---- host side ---- */
 
 static u32 nonce_id(void) { return (u32)(boot_params.nonce >> 16 & 0xff) << 24; }
@@ -161,6 +243,97 @@ static void verify_apic_page(struct vcpu *v)
 	       v->exit_count[EXIT_REASON_TPR_BELOW_THRESHOLD], v->exit_count[EXIT_REASON_CONTROL_REGISTER_ACCESS]);
 }
 
+
+static void setup_x2apic(struct vcpu *v)
+{
+	guest_interrupt_hook = record_interrupt;
+	vapic_x2apic_enable(v);
+	*vapic_reg(v, APIC_ID) = nonce_id();
+}
+
+static void verify_x2apic(struct vcpu *v)
+{
+	(void)v;
+	report_fact("host.lvt_timer_masked", "%d", !!(apic_read(APIC_LVT_TIMER) & LVT_MASKED));
+	report_fact("host.tpr", "0x%x", apic_read(APIC_TPR));
+}
+
+static unsigned level_reraised;
+
+/* A level-triggered line: still asserted at the first EOI of its vector, so requested again. */
+static void level_line(struct vcpu *v, u8 vector)
+{
+	if (level_reraised++ == 0)
+		vapic_vid_request(v, vector);
+}
+
+static void setup_vid(struct vcpu *v)
+{
+	guest_interrupt_hook = record_virtual_interrupt;
+	vapic_apic_access_enable(v, APIC_DEFAULT_BASE, true);
+	vapic_vid_enable(v);
+	u8 level = VEC_VID_LEVEL_CLASS | (u8)(boot_params.nonce >> 4 & 0xf);
+	vapic_vid_request(v, VEC_VID_HIGH_CLASS | (u8)(boot_params.nonce & 0xf));
+	vapic_vid_request(v, level);
+	vapic_eoi_exit(v, level);
+	lab09(v)->eoi_notify = level_line;
+}
+
+/* The virtual APIC's VIRR and VISR, all 256 bits, are clear. */
+static bool virr_visr_clear(struct vcpu *v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		if (*vapic_reg(v, VAPIC_IRR + 0x10 * i) || *vapic_reg(v, VAPIC_ISR + 0x10 * i))
+			return false;
+	return true;
+}
+
+static void verify_vid(struct vcpu *v)
+{
+	report_fact("vid.guest_interrupt_status", "0x%lx", vmcs_read(GUEST_INTERRUPT_STATUS));
+	report_fact("vid.virr_visr_clear", "%d", virr_visr_clear(v));
+	if (verbose())
+		printf("lab 09: three virtual interrupts delivered with %lu EOI-induced exits, %lu "
+		       "interrupt-window exits and %lu APIC-access exits\n",
+		       v->exit_count[EXIT_REASON_VIRTUALIZED_EOI], v->exit_count[EXIT_REASON_INTERRUPT_WINDOW],
+		       v->exit_count[EXIT_REASON_APIC_ACCESS]);
+}
+
+static enum exit_verdict posted_hypercall(struct vcpu *v)
+{
+	if (v->regs.rax != HC_LAB09_POST) {
+		printf("lab09: unknown hypercall %lu\n", v->regs.rax);
+		return EXIT_STOP;
+	}
+	vapic_post(v, (u8)v->regs.rdi);
+	vmx_advance_rip(v);
+	return EXIT_RESUME;
+}
+
+static void setup_posted(struct vcpu *v)
+{
+	guest_interrupt_hook = record_virtual_interrupt;
+	hypercall_extend(posted_hypercall);
+	vapic_apic_access_enable(v, APIC_DEFAULT_BASE, true);
+	vapic_posted_enable(v, VEC_NOTIFICATION);
+}
+
+static void verify_posted(struct vcpu *v)
+{
+	struct posted_interrupt_descriptor *pid = lab09(v)->pid;
+	bool clear = pid && !(pid->pir[0] | pid->pir[1] | pid->pir[2] | pid->pir[3] | pid->control);
+	report_fact("pid.clear", "%d", clear);
+	report_fact("pid.page_aligned", "%d", pid && !((u64)pid & (PAGE_SIZE - 1)));
+	report_fact("host.notification_in_service", "%d", apic_in_service(VEC_NOTIFICATION));
+	report_fact("host.notification_requested", "%d",
+		    !!(apic_read(APIC_IRR + 0x10 * (VEC_NOTIFICATION / 32)) & BIT(VEC_NOTIFICATION % 32)));
+	report_fact("vid.virr_visr_clear", "%d", virr_visr_clear(v));
+	if (verbose())
+		printf("lab 09: the posted interrupt reached the guest with %lu external-interrupt exits "
+		       "(the notification was processed in VMX non-root operation)\n",
+		       v->exit_count[EXIT_REASON_EXTERNAL_INTERRUPT]);
+}
+
 CHECK(09, tpr_shadow, "tpr-shadow", .last_stage = STAGE_RUN, .guest = guest_tpr_shadow,
       .setup = setup_tpr_shadow, .verify = verify_tpr_shadow);
 CHECK(09, tpr_threshold, "tpr-threshold", .last_stage = STAGE_RUN, .guest = guest_tpr_threshold,
@@ -170,3 +343,9 @@ CHECK(09, apic_access, "apic-access", .last_stage = STAGE_RUN, .guest = guest_ap
 CHECK(09, apic_register_virtualization, "apic-register-virtualization", .last_stage = STAGE_RUN,
       .guest = guest_apic_page, .setup = setup_apic_register_virtualization,
       .verify = verify_apic_page, .demo = true);
+CHECK(09, x2apic, "x2apic", .last_stage = STAGE_RUN, .guest = guest_x2apic, .setup = setup_x2apic,
+      .verify = verify_x2apic);
+CHECK(09, vid, "virtual-interrupt-delivery", .last_stage = STAGE_RUN, .guest = guest_vid,
+      .setup = setup_vid, .verify = verify_vid);
+CHECK(09, posted, "posted-interrupt", .last_stage = STAGE_RUN, .guest = guest_posted,
+      .setup = setup_posted, .verify = verify_posted);

@@ -14,3 +14,18 @@
 #define STAGE_SAME_CLASS 2		/* the guest wrote its priority again, unchanged class */
 #define STAGE_LOWERED 3			/* the guest lowered its priority below the vector's class */
 #define STAGE_ZERO 4			/* the guest lowered it to 0 */
+#define STAGE_IF1 5			/* virtual-interrupt-delivery: after STI */
+
+/* ---- x2APIC (x2apic) ---- */
+#define X2APIC_ID 0x802
+#define X2APIC_TPR 0x808
+#define X2APIC_ICR 0x830
+#define X2APIC_LVT_TIMER 0x832
+
+/* ---- virtual-interrupt delivery and posted interrupts ---- */
+#define VEC_VID_HIGH_CLASS 0x60		/* requested first, delivered first (low nibble from the nonce) */
+#define VEC_VID_LEVEL_CLASS 0x40	/* in the EOI-exit bitmap: its EOI exits, and it is requested once more */
+#define VEC_POSTED_CLASS 0x70		/* posted-interrupt: the vector posted (low nibble from the nonce) */
+#define VEC_NOTIFICATION 0xf2		/* the notification vector: no PIC or legacy source uses it */
+#define VEC_SPURIOUS_POST 0xff		/* Bochs delivers 0xff for a notification with nothing posted */
+#define HC_LAB09_POST 0x90		/* RDI = vector: the check posts it (vapic_post) */

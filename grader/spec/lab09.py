@@ -5,7 +5,9 @@ from gradelib import C, check
 LAB = "09"
 TPR_START, TPR_MMIO, CR8_DROP = C["TPR_START"], C["TPR_MMIO"], C["CR8_DROP"]
 VEC_HELD_CLASS, VEC_IPI_CLASS, LVT_MASKED = C["VEC_HELD_CLASS"], C["VEC_IPI_CLASS"], C["LVT_MASKED"]
-STAGE_START, STAGE_LOWERED = C["STAGE_START"], C["STAGE_LOWERED"]
+STAGE_START, STAGE_LOWERED, STAGE_IF1 = C["STAGE_START"], C["STAGE_LOWERED"], C["STAGE_IF1"]
+VEC_VID_HIGH_CLASS, VEC_VID_LEVEL_CLASS = C["VEC_VID_HIGH_CLASS"], C["VEC_VID_LEVEL_CLASS"]
+VEC_POSTED_CLASS = C["VEC_POSTED_CLASS"]
 APIC_ID, APIC_LVT_TIMER, APIC_CURRENT_COUNT = C["APIC_ID"], C["APIC_LVT_TIMER"], C["APIC_TIMER_CURRENT_COUNT"]
 APIC_ICR_LOW, APIC_DEFAULT_BASE = C["APIC_ICR_LOW"], C["APIC_DEFAULT_BASE"]
 READ, WRITE = C["APIC_ACCESS_LINEAR_READ"] << 12, C["APIC_ACCESS_LINEAR_WRITE"] << 12
@@ -83,3 +85,67 @@ def apic_access(r):
        "with APIC-register virtualization the same program reads without exits and writes with APIC-write exits")
 def apic_register_virtualization(r):
     apic_page(r, [READ | APIC_CURRENT_COUNT], [APIC_LVT_TIMER, APIC_ICR_LOW])
+
+
+@check(LAB, "x2apic", 10, ["09-8", "09-9", "09-6"],
+       "through the x2APIC MSRs: reads and TPR without exits, other writes exit (MSR bitmap) and are emulated")
+def x2apic(r):
+    r.expect_eq("x2apic.id", (r.nonce >> 16 & 0xFF) << 24,
+                "RDMSR 802H reads the virtual-APIC page at 20H (SDM 29.5, with APIC-register virtualization)")
+    r.expect_eq("x2apic.lvt", LVT_MASKED | (0x20 + r.nonce % 0xC0),
+                "WRMSR 832H exits and is emulated at offset 320H ((ECX & FFH) << 4); RDMSR reads it back")
+    r.expect_eq("x2apic.tpr_after_cr8", 0x50, "RDMSR 808H reads VTPR: CR8 = 5 shows as 0x50")
+    r.expect_eq("x2apic.cr8_after_tpr", TPR_MMIO >> 4, "WRMSR 808H writes VTPR without an exit")
+    r.expect_eq("irq.count", 1, "the self-IPI written to ICR (830H) reaches the guest once")
+    r.expect_eq("irq.vector", VEC_IPI_CLASS | (r.nonce >> 8 & 0xF), "with its vector")
+    r.expect_eq("irq.stage", STAGE_LOWERED, "after CR8 drops below its class")
+    r.expect_eq("host.tpr", 0, "the guest's TPR writes never reach the real local APIC")
+    r.expect_eq("host.lvt_timer_masked", 1, "nor its LVT writes")
+    r.expect_absent("exits.RDMSR", "RDMSR of 800H-8FFH is virtualized: its read-bitmap bits stay 0")
+    r.expect_exits("WRMSR", lambda q: len(q) == 2, "exactly two (832H and 830H)",
+                   "WRMSR of x2APIC registers other than TPR (808H) must exit, TPR must not")
+    r.expect_exits("TPR_BELOW_THRESHOLD", lambda q: len(q) == 1, "exactly one",
+                   "the self-IPI waits for the TPR-below-threshold exit")
+    r.expect_absent("exits.APIC_ACCESS", "x2APIC virtualization without the APIC-access page")
+
+
+@check(LAB, "virtual-interrupt-delivery", 12, ["09-10", "09-11", "09-12", "09-13"],
+       "requested virtual interrupts are delivered by the processor; virtual EOI exits only for the EOI-exit bitmap")
+def virtual_interrupt_delivery(r):
+    high, level = VEC_VID_HIGH_CLASS | (r.nonce & 0xF), VEC_VID_LEVEL_CLASS | (r.nonce >> 4 & 0xF)
+    r.expect_eq("irq.count", 3, "three deliveries: both vectors, and the level-triggered one again after its EOI exit")
+    r.expect_eq("irq.order", high << 16 | level << 8 | level,
+                "highest first (RVI), then the next (SVI/VPPR), then the re-requested one (SDM 29.2)")
+    r.expect_eq("irq.stage", STAGE_IF1, "never while the guest's RFLAGS.IF = 0 (SDM 29.2.2)")
+    r.expect_eq("irq.in_service", 3, "each handler finds its vector in VISR")
+    r.expect_eq("guest.eoi_then_next", 3,
+                "each EOI write completes once; the EOI-induced exit is trap-like: RIP already past the write")
+    r.expect_eq("vid.guest_interrupt_status", 0, "RVI and SVI are 0 at the end")
+    r.expect_eq("vid.virr_visr_clear", 1, "VIRR and VISR are clear at the end")
+    r.expect_exits("VIRTUALIZED_EOI", lambda q: q == [level, level], [hex(level), hex(level)],
+                   "an EOI-induced exit (qualification = vector) for each EOI of the vector in the EOI-exit "
+                   "bitmap, none for the other (SDM 29.1.3)")
+    r.expect_absent("exits.INTERRUPT_WINDOW", "virtual-interrupt delivery needs no interrupt window")
+    r.expect_absent("exits.APIC_ACCESS", "EOI writes are virtualized")
+    r.expect_injections(lambda e: e == [], "none", "the processor delivers virtual interrupts: nothing is injected")
+
+
+@check(LAB, "posted-interrupt", 12, ["09-14", "09-15"],
+       "a posted interrupt reaches the guest through the notification vector without a VM exit")
+def posted_interrupt(r):
+    r.expect_eq("irq.count", 1, "the posted vector reaches the guest once")
+    r.expect_eq("irq.vector", VEC_POSTED_CLASS | (r.nonce >> 12 & 0xF), "the vector posted in PIR")
+    r.expect("irq.instructions_after_post", lambda v: int(v, 0) <= 1, "at most 0x1",
+             "right after the VM entry that follows the post: the notification (a self-IPI) is recognized "
+             "in VMX non-root operation and processed at once (SDM 29.6; Bochs takes it after the guest's "
+             "first instruction)")
+    r.expect_eq("irq.in_service", 1, "its handler finds it in VISR")
+    r.expect_eq("irq.spurious_0xff", 0, "no notification without a posted vector (Bochs then delivers 0xff)")
+    r.expect_eq("pid.clear", 1, "the processor cleared ON and PIR")
+    r.expect_eq("pid.page_aligned", 1, "the descriptor in a page of its own (Bochs requires 4-KiB alignment)")
+    r.expect_eq("host.notification_in_service", 0, "the processor wrote EOI for the notification")
+    r.expect_eq("host.notification_requested", 0, "and no notification is left pending")
+    r.expect_eq("vid.virr_visr_clear", 1, "the guest's EOI ended it")
+    r.expect_absent("exits.EXTERNAL_INTERRUPT",
+                    "the notification vector must not exit: process posted interrupts, with that vector")
+    r.expect_injections(lambda e: e == [], "none", "nothing is injected")
