@@ -16,6 +16,13 @@ static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
 /* ---- the guest's side ---- */
 
 static volatile u64 stage, after, seen_count, seen_vector, seen_stage, seen_after;
+static bool quiet;		/* the tour (make run): the same programs, without their facts */
+
+static void say(const char *key, u64 value)
+{
+	if (!quiet)
+		guest_report(key, value);
+}
 
 static void record_interrupt(struct trap_frame *f)
 {
@@ -47,9 +54,9 @@ static void apic_put(unsigned offset, u32 value)
 
 static void report_interrupt(void)
 {
-	guest_report("irq.count", seen_count);
-	guest_report("irq.vector", seen_vector);
-	guest_report("irq.stage", seen_stage);
+	say("irq.count", seen_count);
+	say("irq.vector", seen_vector);
+	say("irq.stage", seen_stage);
 }
 
 static void guest_tpr_shadow(u64 nonce)
@@ -60,8 +67,8 @@ static void guest_tpr_shadow(u64 nonce)
 		roundtrips += read_cr8() == i;
 	}
 	write_cr8(1 + nonce % 14);
-	guest_report("cr8.roundtrips", roundtrips);
-	guest_report("cr8.read", read_cr8());
+	say("cr8.roundtrips", roundtrips);
+	say("cr8.read", read_cr8());
 }
 
 /* The interrupt waits (class 5, VTPR 0x50) until the MOV to CR8 that lowers the priority to
@@ -83,8 +90,8 @@ static void guest_tpr_threshold(u64 nonce)
 	spin();
 	__asm__ volatile("cli");
 	report_interrupt();
-	guest_report("irq.before_next_instruction", seen_after == 0);
-	guest_report("guest.next_instruction_ran", after);
+	say("irq.before_next_instruction", seen_after == 0);
+	say("guest.next_instruction_ran", after);
 }
 
 /* The guest's local APIC, at the xAPIC address: read ID, write and read the LVT timer (the INC
@@ -93,16 +100,15 @@ static void guest_tpr_threshold(u64 nonce)
 static void guest_apic_page(u64 nonce)
 {
 	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
-	guest_report("apic.id", apic_get(APIC_ID));
+	u32 id = apic_get(APIC_ID);
 	__asm__ volatile("movl %1, (%2)\n\tincq %0" : "+m"(after)
 			 : "r"(lvt), "r"(APIC_DEFAULT_BASE + APIC_LVT_TIMER) : "memory");
-	guest_report("apic.lvt_write_then_next", after);
-	guest_report("apic.lvt", apic_get(APIC_LVT_TIMER));
-	guest_report("apic.current_count", apic_get(APIC_TIMER_CURRENT_COUNT));
+	u32 lvt_read = apic_get(APIC_LVT_TIMER);
+	u32 count = apic_get(APIC_TIMER_CURRENT_COUNT);
 	write_cr8(5);
-	guest_report("apic.tpr_after_cr8", apic_get(APIC_TPR));
+	u32 tpr = apic_get(APIC_TPR);
 	apic_put(APIC_TPR, TPR_MMIO);
-	guest_report("apic.cr8_after_tpr", read_cr8());
+	u64 cr8 = read_cr8();
 	stage = STAGE_START;
 	__asm__ volatile("sti");
 	apic_put(APIC_ICR_LOW, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
@@ -111,21 +117,26 @@ static void guest_apic_page(u64 nonce)
 	write_cr8(CR8_DROP);
 	spin();
 	__asm__ volatile("cli");
+	say("apic.id", id);
+	say("apic.lvt_write_then_next", after);
+	say("apic.lvt", lvt_read);
+	say("apic.current_count", count);
+	say("apic.tpr_after_cr8", tpr);
+	say("apic.cr8_after_tpr", cr8);
 	report_interrupt();
 }
-
 
 /* The guest's local APIC through the x2APIC MSRs: the same steps as guest_apic_page(). */
 static void guest_x2apic(u64 nonce)
 {
 	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
-	guest_report("x2apic.id", rdmsr(X2APIC_ID));
+	say("x2apic.id", rdmsr(X2APIC_ID));
 	wrmsr(X2APIC_LVT_TIMER, lvt);
-	guest_report("x2apic.lvt", rdmsr(X2APIC_LVT_TIMER));
+	say("x2apic.lvt", rdmsr(X2APIC_LVT_TIMER));
 	write_cr8(5);
-	guest_report("x2apic.tpr_after_cr8", rdmsr(X2APIC_TPR));
+	say("x2apic.tpr_after_cr8", rdmsr(X2APIC_TPR));
 	wrmsr(X2APIC_TPR, TPR_MMIO);
-	guest_report("x2apic.cr8_after_tpr", read_cr8());
+	say("x2apic.cr8_after_tpr", read_cr8());
 	stage = STAGE_START;
 	__asm__ volatile("sti");
 	wrmsr(X2APIC_ICR, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
@@ -171,11 +182,11 @@ static void guest_vid(u64 nonce)
 	__asm__ volatile("sti");
 	spin_until(3);
 	__asm__ volatile("cli");
-	guest_report("irq.count", seen_count);
-	guest_report("irq.order", seen_order);
-	guest_report("irq.stage", seen_stage);
-	guest_report("irq.in_service", in_service_seen);
-	guest_report("guest.eoi_then_next", after);
+	say("irq.count", seen_count);
+	say("irq.order", seen_order);
+	say("irq.stage", seen_stage);
+	say("irq.in_service", in_service_seen);
+	say("guest.eoi_then_next", after);
 }
 
 /* Posted interrupts: the guest asks the hypervisor (VMCALL) to post a vector; it must arrive
@@ -189,11 +200,11 @@ static void guest_posted(u64 nonce)
 			 : "memory");
 	spin();
 	__asm__ volatile("cli");
-	guest_report("irq.count", seen_count);
-	guest_report("irq.vector", seen_order);
-	guest_report("irq.instructions_after_post", seen_count ? seen_after : 0xff);
-	guest_report("irq.in_service", in_service_seen);
-	guest_report("irq.spurious_0xff", spurious_seen);
+	say("irq.count", seen_count);
+	say("irq.vector", seen_order);
+	say("irq.instructions_after_post", seen_count ? seen_after : 0xff);
+	say("irq.in_service", in_service_seen);
+	say("irq.spurious_0xff", spurious_seen);
 }
 
 /* ---- host side ---- */
@@ -299,8 +310,10 @@ static void verify_vid(struct vcpu *v)
 		       v->exit_count[EXIT_REASON_APIC_ACCESS]);
 }
 
-static enum exit_verdict posted_hypercall(struct vcpu *v)
+static enum exit_verdict lab09_hypercall(struct vcpu *v)
 {
+	if (v->regs.rax == HC_LAB09_PHASE_DONE)
+		return EXIT_STOP;
 	if (v->regs.rax != HC_LAB09_POST) {
 		printf("lab09: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
@@ -313,7 +326,7 @@ static enum exit_verdict posted_hypercall(struct vcpu *v)
 static void setup_posted(struct vcpu *v)
 {
 	guest_interrupt_hook = record_virtual_interrupt;
-	hypercall_extend(posted_hypercall);
+	hypercall_extend(lab09_hypercall);
 	vapic_apic_access_enable(v, APIC_DEFAULT_BASE, true);
 	vapic_posted_enable(v, VEC_NOTIFICATION);
 }
@@ -334,6 +347,94 @@ static void verify_posted(struct vcpu *v)
 		       v->exit_count[EXIT_REASON_EXTERNAL_INTERRUPT]);
 }
 
+/* ---- make run: the tour, every step's program on a vCPU of its own, with its exits ---- */
+
+struct tour_phase {
+	const char *key, *what;
+	guest_program guest;
+	void (*setup)(struct vcpu *v);
+	const char *exits;		/* what still exits, and why */
+};
+
+static const struct tour_phase tour[] = {
+	{ "tpr", "TPR shadow (09-1): 32 MOVs to and from CR8", guest_tpr_shadow, setup_tpr_shadow,
+	  "nothing (with lab 03's CR8 exiting alone, each of the 32 exits)" },
+	{ "access", "APIC-access page (09-4, 09-5, 09-6): ID, LVT, count, TPR, ICR, CR8",
+	  guest_apic_page, setup_apic_access,
+	  "every APIC-page access but TPR (APIC access, emulated), and CR8 dropping below the held IPI's class" },
+	{ "regvirt", "APIC-register virtualization (09-7): the same program", guest_apic_page,
+	  setup_apic_register_virtualization,
+	  "the current-count read (not virtualized), the LVT and ICR writes (APIC write), the TPR drop" },
+	{ "x2apic", "x2APIC virtualization (09-8, 09-9): the same through MSRs 800H-8FFH", guest_x2apic,
+	  setup_x2apic, "the WRMSRs of LVT and ICR (the MSR bitmap), the TPR drop" },
+	{ "vid", "virtual-interrupt delivery (09-10 to 09-13): three virtual interrupts, three EOIs",
+	  guest_vid, setup_vid, "the two EOIs of the vector in the EOI-exit bitmap" },
+	{ "posted", "posted interrupts (09-14, 09-15): one interrupt posted, notified by a self-IPI",
+	  guest_posted, setup_posted, "nothing but the guest's VMCALL that asks for the post" },
+};
+
+static const struct tour_phase *tour_current;
+
+static void tour_guest(u64 nonce)
+{
+	tour_current->guest(nonce);
+	if (tour_current != &tour[ARRAY_SIZE(tour) - 1])
+		hypercall(HC_LAB09_PHASE_DONE, 0, 0);
+}
+
+static void tour_reset(void)
+{
+	stage = after = seen_count = seen_vector = seen_stage = seen_after = 0;
+	seen_order = in_service_seen = spurious_seen = 0;
+	level_reraised = 0;
+}
+
+static void tour_report(const struct tour_phase *p, struct vcpu *w)
+{
+	char key[48], list[160] = "";
+	u64 total = 0;
+	unsigned n = 0;
+	for (unsigned r = 0; r < EXIT_REASON_TABLE_SIZE; r++) {
+		if (!w->exit_count[r] || r == EXIT_REASON_VMCALL)
+			continue;
+		total += w->exit_count[r];
+		n += snprintf(list + n, sizeof(list) - n, "%s%lu %s", n ? ", " : "", w->exit_count[r],
+			      exit_reason_name(r));
+		if (n >= sizeof(list))
+			n = sizeof(list) - 1;
+	}
+	snprintf(key, sizeof(key), "tour.%s.exits", p->key);
+	report_fact(key, "%lu", total);
+	snprintf(key, sizeof(key), "tour.%s.interrupts", p->key);
+	report_fact(key, "%lu", seen_count);
+	if (!verbose())
+		return;
+	printf("lab 09 tour: %s\n  %lu VM exits besides the hypercalls%s%s%s; %lu interrupts reached the guest\n"
+	       "  what still exits: %s\n", p->what, total, n ? " (" : "", list, n ? ")" : "", seen_count,
+	       p->exits);
+}
+
+static void run_tour(struct vcpu *v)
+{
+	static struct vcpu others[ARRAY_SIZE(tour) - 1];
+	quiet = true;
+	guest_program_to_run = tour_guest;
+	for (unsigned i = 0; i < ARRAY_SIZE(tour); i++) {
+		struct vcpu *w = i ? &others[i - 1] : v;
+		tour_current = &tour[i];
+		tour_reset();
+		if (i) {
+			vmcs_load(w);
+			harness_prepare_vcpu(w, (u64)guest_start, (u64)guest_stack_top);
+		}
+		hypercall_extend(lab09_hypercall);
+		tour[i].setup(w);
+		vcpu_run(w);
+		tour_report(&tour[i], w);
+	}
+	quiet = false;
+}
+
 CHECK(09, tpr_shadow, "tpr-shadow", .last_stage = STAGE_RUN, .guest = guest_tpr_shadow,
       .setup = setup_tpr_shadow, .verify = verify_tpr_shadow);
 CHECK(09, tpr_threshold, "tpr-threshold", .last_stage = STAGE_RUN, .guest = guest_tpr_threshold,
@@ -342,10 +443,11 @@ CHECK(09, apic_access, "apic-access", .last_stage = STAGE_RUN, .guest = guest_ap
       .setup = setup_apic_access, .verify = verify_apic_page);
 CHECK(09, apic_register_virtualization, "apic-register-virtualization", .last_stage = STAGE_RUN,
       .guest = guest_apic_page, .setup = setup_apic_register_virtualization,
-      .verify = verify_apic_page, .demo = true);
+      .verify = verify_apic_page);
 CHECK(09, x2apic, "x2apic", .last_stage = STAGE_RUN, .guest = guest_x2apic, .setup = setup_x2apic,
       .verify = verify_x2apic);
 CHECK(09, vid, "virtual-interrupt-delivery", .last_stage = STAGE_RUN, .guest = guest_vid,
       .setup = setup_vid, .verify = verify_vid);
 CHECK(09, posted, "posted-interrupt", .last_stage = STAGE_RUN, .guest = guest_posted,
       .setup = setup_posted, .verify = verify_posted);
+CHECK(09, tour, "apic-tour", .last_stage = STAGE_RUN, .run = run_tour, .demo = true);

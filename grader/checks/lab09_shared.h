@@ -29,3 +29,4 @@
 #define VEC_NOTIFICATION 0xf2		/* the notification vector: no PIC or legacy source uses it */
 #define VEC_SPURIOUS_POST 0xff		/* Bochs delivers 0xff for a notification with nothing posted */
 #define HC_LAB09_POST 0x90		/* RDI = vector: the check posts it (vapic_post) */
+#define HC_LAB09_PHASE_DONE 0x91	/* apic-tour: a phase's guest is done (the last one ends with HC_DONE) */

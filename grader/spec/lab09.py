@@ -149,3 +149,15 @@ def posted_interrupt(r):
     r.expect_absent("exits.EXTERNAL_INTERRUPT",
                     "the notification vector must not exit: process posted interrupts, with that vector")
     r.expect_injections(lambda e: e == [], "none", "nothing is injected")
+
+
+# apic-tour: (exits besides the hypercalls, interrupts the guest took) of each phase
+TOUR = {"tpr": (0, 0), "access": (6, 1), "regvirt": (4, 1), "x2apic": (3, 1), "vid": (2, 3), "posted": (0, 1)}
+
+
+@check(LAB, "apic-tour", 4, ["09-1", "09-4", "09-7", "09-8", "09-10", "09-14"],
+       "make run's tour: each step's program on a vCPU of its own, and the exits that remain")
+def apic_tour(r):
+    for key, (exits, interrupts) in TOUR.items():
+        r.expect_eq(f"tour.{key}.exits", exits, f"the exits of the {key} phase (see the handout's table)")
+        r.expect_eq(f"tour.{key}.interrupts", interrupts, f"the interrupts the {key} phase's guest takes")
