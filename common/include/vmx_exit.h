@@ -177,7 +177,7 @@ static inline bool ept_qual_final_translation(u64 q) { return q & BIT(8); } /* 8
 static inline bool ept_qual_nmi_unblocking(u64 q) { return q & BIT(12); }    /* 12: NMI unblocking due to IRET */
 
 /* Table 28-6: exit qualification of an APIC-access exit (for a linear access or one during
- * event delivery); an APIC-write exit's qualification is the offset alone (SDM 29.4.3.3). */
+ * event delivery); an APIC-write exit's qualification is the offset alone (SDM 30.4.3.3). */
 enum apic_access_type {
 	APIC_ACCESS_LINEAR_READ = 0, APIC_ACCESS_LINEAR_WRITE = 1, APIC_ACCESS_LINEAR_FETCH = 2,
 	APIC_ACCESS_EVENT_DELIVERY = 3, APIC_ACCESS_PHYSICAL_EVENT = 10, APIC_ACCESS_PHYSICAL = 15,

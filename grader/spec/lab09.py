@@ -20,10 +20,10 @@ def quals(want):
 @check(LAB, "tpr-shadow", 8, ["09-1"], "MOV to and from CR8 use VTPR in the virtual-APIC page, without exits")
 def tpr_shadow(r):
     value = 1 + r.nonce % 14
-    r.expect_eq("cr8.roundtrips", 16, "each of the 16 values written to CR8 reads back (SDM 29.3)")
+    r.expect_eq("cr8.roundtrips", 16, "each of the 16 values written to CR8 reads back (SDM 30.3)")
     r.expect_eq("cr8.read", value, "the guest's last CR8 value reads back")
     r.expect_eq("vapic.vtpr", value << 4,
-                "MOV to CR8 writes VTPR[7:4], the byte at 80H of the virtual-APIC page (SDM 29.3); "
+                "MOV to CR8 writes VTPR[7:4], the byte at 80H of the virtual-APIC page (SDM 30.3); "
                 "the page must be the one VIRTUAL_APIC_ADDRESS names and \"use TPR shadow\" on")
     r.expect_eq("vapic.address_is_the_page", 1, "VIRTUAL_APIC_ADDRESS holds the page's physical address")
     r.expect_eq("host.tpr", 0, "the guest's CR8 must never reach the real local APIC's TPR")
@@ -41,7 +41,7 @@ def tpr_threshold(r):
                 "only after the MOV to CR8 that drops VTPR[7:4] below the vector's class 5 (SDM 11.8.3.1: "
                 "class equal to the priority's waits; TPR_THRESHOLD = the vector's class)")
     r.expect_eq("irq.before_next_instruction", 1,
-                "and at once: the TPR-below-threshold exit follows that MOV (SDM 29.1.2)")
+                "and at once: the TPR-below-threshold exit follows that MOV (SDM 30.1.2)")
     r.expect_eq("guest.next_instruction_ran", 1,
                 "the exit is trap-like: RIP is already past the MOV; moving it skips the guest's next instruction")
     r.expect_exits("TPR_BELOW_THRESHOLD", lambda q: len(q) == 1, "exactly one",
@@ -57,7 +57,7 @@ def apic_page(r, access_exits, write_exits):
     r.expect_eq("apic.lvt_write_then_next", 1, "the LVT write completes once and the guest goes on")
     r.expect_eq("apic.lvt", LVT_MASKED | (0x20 + r.nonce % 0xC0), "the LVT timer reads back what the guest wrote")
     r.expect_eq("apic.current_count", (r.nonce >> 24 & 0xFFFFFFFF) | 1, "the current count comes from the virtual-APIC page")
-    r.expect_eq("apic.tpr_after_cr8", 0x50, "TPR (80H) reads VTPR: CR8 = 5 shows as 0x50 (SDM 29.4.2)")
+    r.expect_eq("apic.tpr_after_cr8", 0x50, "TPR (80H) reads VTPR: CR8 = 5 shows as 0x50 (SDM 30.4.2)")
     r.expect_eq("apic.cr8_after_tpr", TPR_MMIO >> 4, "a write to TPR (80H) is VTPR: CR8 reads its class")
     r.expect_eq("irq.count", 1, "the guest's self-IPI (ICR low, shorthand self, fixed) reaches the guest once")
     r.expect_eq("irq.vector", ipi, "with the vector the guest wrote to ICR")
@@ -91,7 +91,7 @@ def apic_register_virtualization(r):
        "through the x2APIC MSRs: reads and TPR without exits, other writes exit (MSR bitmap) and are emulated")
 def x2apic(r):
     r.expect_eq("x2apic.id", (r.nonce >> 16 & 0xFF) << 24,
-                "RDMSR 802H reads the virtual-APIC page at 20H (SDM 29.5, with APIC-register virtualization)")
+                "RDMSR 802H reads the virtual-APIC page at 20H (SDM 30.5, with APIC-register virtualization)")
     r.expect_eq("x2apic.lvt", LVT_MASKED | (0x20 + r.nonce % 0xC0),
                 "WRMSR 832H exits and is emulated at offset 320H ((ECX & FFH) << 4); RDMSR reads it back")
     r.expect_eq("x2apic.tpr_after_cr8", 0x50, "RDMSR 808H reads VTPR: CR8 = 5 shows as 0x50")
@@ -115,8 +115,8 @@ def virtual_interrupt_delivery(r):
     high, level = VEC_VID_HIGH_CLASS | (r.nonce & 0xF), VEC_VID_LEVEL_CLASS | (r.nonce >> 4 & 0xF)
     r.expect_eq("irq.count", 3, "three deliveries: both vectors, and the level-triggered one again after its EOI exit")
     r.expect_eq("irq.order", high << 16 | level << 8 | level,
-                "highest first (RVI), then the next (SVI/VPPR), then the re-requested one (SDM 29.2)")
-    r.expect_eq("irq.stage", STAGE_IF1, "never while the guest's RFLAGS.IF = 0 (SDM 29.2.2)")
+                "highest first (RVI), then the next (SVI/VPPR), then the re-requested one (SDM 30.2)")
+    r.expect_eq("irq.stage", STAGE_IF1, "never while the guest's RFLAGS.IF = 0 (SDM 30.2.2)")
     r.expect_eq("irq.in_service", 3, "each handler finds its vector in VISR")
     r.expect_eq("guest.eoi_then_next", 3,
                 "each EOI write completes once; the EOI-induced exit is trap-like: RIP already past the write")
@@ -124,7 +124,7 @@ def virtual_interrupt_delivery(r):
     r.expect_eq("vid.virr_visr_clear", 1, "VIRR and VISR are clear at the end")
     r.expect_exits("VIRTUALIZED_EOI", lambda q: q == [level, level], [hex(level), hex(level)],
                    "an EOI-induced exit (qualification = vector) for each EOI of the vector in the EOI-exit "
-                   "bitmap, none for the other (SDM 29.1.3)")
+                   "bitmap, none for the other (SDM 30.1.3)")
     r.expect_absent("exits.INTERRUPT_WINDOW", "virtual-interrupt delivery needs no interrupt window")
     r.expect_absent("exits.APIC_ACCESS", "EOI writes are virtualized")
     r.expect_injections(lambda e: e == [], "none", "the processor delivers virtual interrupts: nothing is injected")
@@ -137,7 +137,7 @@ def posted_interrupt(r):
     r.expect_eq("irq.vector", VEC_POSTED_CLASS | (r.nonce >> 12 & 0xF), "the vector posted in PIR")
     r.expect("irq.instructions_after_post", lambda v: int(v, 0) <= 1, "at most 0x1",
              "right after the VM entry that follows the post: the notification (a self-IPI) is recognized "
-             "in VMX non-root operation and processed at once (SDM 29.6; Bochs takes it after the guest's "
+             "in VMX non-root operation and processed at once (SDM 30.6; Bochs takes it after the guest's "
              "first instruction)")
     r.expect_eq("irq.in_service", 1, "its handler finds it in VISR")
     r.expect_eq("irq.spurious_0xff", 0, "no notification without a posted vector (Bochs then delivers 0xff)")

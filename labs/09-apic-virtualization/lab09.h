@@ -5,7 +5,7 @@
 #include "vcpu.h"
 #include "lab04.h"
 
-/* SDM 29.1: the virtual-APIC page holds the virtual APIC's registers at the offsets the xAPIC
+/* SDM 30.1: the virtual-APIC page holds the virtual APIC's registers at the offsets the xAPIC
  * page has them (SDM Table 11-1); VTPR is the byte at 80H. */
 #define VAPIC_TPR 0x80
 #define VAPIC_ISR 0x100		/* VISR: 256 bits in eight 32-bit registers, 16 bytes apart */
@@ -15,7 +15,7 @@
 #define GUEST_INTERRUPT_STATUS_RVI(s) ((u8)(s))
 #define GUEST_INTERRUPT_STATUS_SVI(s) ((u8)((s) >> 8))
 
-/* SDM 29.6 (Table 29-1): the posted-interrupt descriptor, 64 bytes. */
+/* SDM 30.6 (Table 29-1): the posted-interrupt descriptor, 64 bytes. */
 struct posted_interrupt_descriptor {
 	u64 pir[4];		/* bits 255:0, the posted-interrupt requests: one bit per vector */
 	u64 control;		/* bit 256 (bit 0 here): ON, outstanding notification */
@@ -41,7 +41,7 @@ static inline struct lab09_vcpu *lab09(struct vcpu *v)
 	return v->lab_state[9];
 }
 
-/* A 32-bit register of the virtual APIC (SDM 29.1: registers are 32 bits at 16-byte offsets). */
+/* A 32-bit register of the virtual APIC (SDM 30.1: registers are 32 bits at 16-byte offsets). */
 static inline u32 *vapic_reg(struct vcpu *v, unsigned offset)
 {
 	return (u32 *)(lab09(v)->virtual_apic + (offset & 0xff0));

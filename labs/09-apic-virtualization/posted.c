@@ -1,7 +1,7 @@
 /* Lab 09, part 5: posted interrupts. The hypervisor records an interrupt in the guest's
  * posted-interrupt descriptor and sends the notification vector; when that interrupt arrives
  * in VMX non-root operation the processor moves the requests into VIRR and delivers them,
- * without a VM exit (SDM Vol. 3C, 29.6). */
+ * without a VM exit (SDM Vol. 3C, 30.6). */
 #include "apic.h"
 #include "lab.h"
 #include "lab09.h"
@@ -26,7 +26,7 @@ void vapic_posted_enable(struct vcpu *v, u8 notification_vector)
 void vapic_post(struct vcpu *v, u8 vector)
 {
 	/* TODO 09-15
-	 * SDM 29.6: the sender sets the vector's PIR bit and then ON, each with a locked
+	 * SDM 30.6: the sender sets the vector's PIR bit and then ON, each with a locked
 	 * read-modify-write (the processor clears them concurrently, from another logical
 	 * processor); if ON was clear it sends an IPI with the notification vector to the
 	 * guest's processor. When that interrupt is recognized in VMX non-root operation, the

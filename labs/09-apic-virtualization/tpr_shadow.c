@@ -1,6 +1,6 @@
 /* Lab 09, part 1: the TPR shadow. The guest's task priority lives in the virtual-APIC page and
  * CR8 no longer exits; the TPR threshold tells the hypervisor when the guest lowers it enough
- * to take a held-back interrupt (SDM Vol. 3C, 25.6.8, 29.1.1, 29.1.2, 29.3). */
+ * to take a held-back interrupt (SDM Vol. 3C, 25.6.8, 30.1.1, 30.1.2, 30.3). */
 #include "lab.h"
 #include "lab09.h"
 
@@ -9,7 +9,7 @@ void vapic_tpr_shadow_enable(struct vcpu *v)
 	/* TODO 09-1
 	 * SDM 25.6.2 (Table 25-6): "use TPR shadow" is bit 21 of the primary processor-based
 	 * controls. SDM 25.6.8: the virtual-APIC address is the physical address of a 4-KByte
-	 * page, "the virtual-APIC page"; VTPR is its byte at 80H. SDM 29.3: with "use TPR shadow"
+	 * page, "the virtual-APIC page"; VTPR is its byte at 80H. SDM 30.3: with "use TPR shadow"
 	 * 1 and "CR8-load exiting" / "CR8-store exiting" 0, MOV to CR8 writes the source's bits
 	 * 3:0 to VTPR[7:4] (clearing VTPR[3:0] and bytes 3:1) and MOV from CR8 reads VTPR[7:4]:
 	 * no VM exit. Lab 03 turned both CR8 exiting controls on.
@@ -29,7 +29,7 @@ void vapic_deliver(struct vcpu *v, u8 vector)
 	/* TODO 09-2
 	 * SDM 11.8.3.1: bits 7:4 of a vector are its priority class; the processor delivers an
 	 * interrupt only if its class is above the class of the processor priority, which here is
-	 * the task priority, VTPR[7:4]. SDM 25.6.8 and 29.1.2: with "use TPR shadow" (and no
+	 * the task priority, VTPR[7:4]. SDM 25.6.8 and 30.1.2: with "use TPR shadow" (and no
 	 * virtual-interrupt delivery) a MOV to CR8 that leaves VTPR[7:4] below TPR_THRESHOLD[3:0]
 	 * causes a TPR-below-threshold VM exit.
 	 * Do: if the vector's class is above VTPR[7:4], queue it with lab 04's
@@ -46,7 +46,7 @@ void vapic_deliver(struct vcpu *v, u8 vector)
 static enum exit_verdict handle_tpr_below_threshold(struct vcpu *v)
 {
 	/* TODO 09-3
-	 * SDM 29.1.2 and 28.1: the TPR-below-threshold exit is trap-like: the MOV to CR8 is
+	 * SDM 30.1.2 and 28.1: the TPR-below-threshold exit is trap-like: the MOV to CR8 is
 	 * complete and GUEST_RIP already points past it. SDM 27.3.1.1 (checks on the controls,
 	 * "use TPR shadow" without virtual-interrupt delivery or APIC-access virtualization):
 	 * VM entry fails unless TPR_THRESHOLD[3:0] <= VTPR[7:4].

@@ -1,7 +1,7 @@
 /* Lab 09, part 2: the APIC-access page. Guest accesses to the page of its local APIC reach the
  * virtual-APIC page: first with an APIC-access exit for each (the hypervisor emulates them),
  * then, with APIC-register virtualization, without exits for reads and with trap-like
- * APIC-write exits for the writes the hypervisor must act on (SDM Vol. 3C, 29.4). */
+ * APIC-write exits for the writes the hypervisor must act on (SDM Vol. 3C, 30.4). */
 #include "apic.h"
 #include "lab.h"
 #include "lab09.h"
@@ -17,7 +17,7 @@ void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtual
 	 * SDM 25.6.2 (Table 25-7): "virtualize APIC accesses" is bit 0 and "APIC-register
 	 * virtualization" bit 8 of the secondary processor-based controls (which count only with
 	 * "activate secondary controls"). SDM 25.6.8: APIC_ACCESS_ADDRESS is the physical address
-	 * of the 4-KByte APIC-access page; SDM 29.4: guest accesses to it are virtualized or exit.
+	 * of the 4-KByte APIC-access page; SDM 30.4: guest accesses to it are virtualized or exit.
 	 * SDM 27.2.1.1: "APIC-register virtualization" needs "use TPR shadow".
 	 * Do: turn the TPR shadow on first if it is not (09-1); keep apic_pa in lab09(v), write it
 	 * to the VMCS; turn on the secondary controls, APIC-register virtualization only if asked.
@@ -67,7 +67,7 @@ void vapic_register_written(struct vcpu *v, unsigned offset)
 static enum exit_verdict handle_apic_access(struct vcpu *v)
 {
 	/* BEGIN 09-5 unused: v
-	 * SDM 29.4.4 and Table 28-6: an APIC-access exit is fault-like: nothing was read or
+	 * SDM 30.4.4 and Table 28-6: an APIC-access exit is fault-like: nothing was read or
 	 * written, GUEST_RIP is the accessing instruction. The qualification gives the offset in
 	 * the page (bits 11:0) and the access type (bits 15:12: 0 a linear read, 1 a linear
 	 * write, 2 an instruction fetch, 3 an access during event delivery).
@@ -106,7 +106,7 @@ static enum exit_verdict handle_apic_access(struct vcpu *v)
 static enum exit_verdict handle_apic_write(struct vcpu *v)
 {
 	/* BEGIN 09-7 unused: v
-	 * SDM 29.4.3.2 and 29.4.3.3: with APIC-register virtualization, a guest write to a
+	 * SDM 30.4.3.2 and 30.4.3.3: with APIC-register virtualization, a guest write to a
 	 * virtualized register other than VTPR (and, with virtual-interrupt delivery, EOI and a
 	 * self-IPI) lands in the virtual-APIC page and is followed by an APIC-write exit. It is
 	 * trap-like: the write is done, GUEST_RIP is past the instruction; the qualification is
