@@ -161,3 +161,10 @@ def apic_tour(r):
     for key, (exits, interrupts) in TOUR.items():
         r.expect_eq(f"tour.{key}.exits", exits, f"the exits of the {key} phase (see the handout's table)")
         r.expect_eq(f"tour.{key}.interrupts", interrupts, f"the interrupts the {key} phase's guest takes")
+    # Bochs's record of the whole tour: the phases' exits added up
+    for reason, count in (("TPR_BELOW_THRESHOLD", 3), ("APIC_ACCESS", 6), ("APIC_WRITE", 2), ("WRMSR", 2),
+                          ("VIRTUALIZED_EOI", 2)):
+        r.expect_exits(reason, lambda q, n=count: len(q) == n, f"exactly {count}",
+                       "the exits the tour's phases may still take (the handout's table)")
+    r.expect_absent("exits.CONTROL_REGISTER_ACCESS", "CR8 never exits with the TPR shadow")
+    r.expect_absent("exits.EXTERNAL_INTERRUPT", "the posted notification never exits")

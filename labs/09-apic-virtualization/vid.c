@@ -1,7 +1,7 @@
 /* Lab 09, part 4: virtual-interrupt delivery. The hypervisor requests a virtual interrupt in
  * VIRR and RVI; the processor delivers it when the guest can take it, tracks it in VISR and SVI,
  * and ends it at the guest's EOI, exiting only for the vectors of the EOI-exit bitmap (SDM Vol.
- * 3C, 30.1.3, 30.2, 30.1.3). */
+ * 3C, 30.1.3, 30.2). */
 #include "lab.h"
 #include "lab09.h"
 

@@ -12,7 +12,7 @@
 #define X2APIC_ICR 0x830
 
 /* The virtual-APIC page offset of x2APIC MSR `msr` (SDM 30.5: (ECX & FFH) << 4). */
-static unsigned x2apic_offset(u32 msr) { return (msr & 0xff) << 4; }
+static inline unsigned x2apic_offset(u32 msr) { return (msr & 0xff) << 4; }
 
 void vapic_x2apic_enable(struct vcpu *v)
 {
