@@ -357,8 +357,8 @@ struct tour_phase {
 };
 
 static const struct tour_phase tour[] = {
-	{ "tpr", "TPR shadow (09-1): 32 MOVs to and from CR8", guest_tpr_shadow, setup_tpr_shadow,
-	  "nothing (with lab 03's CR8 exiting alone, each of the 32 exits)" },
+	{ "tpr", "TPR shadow (09-1): 34 MOVs to and from CR8", guest_tpr_shadow, setup_tpr_shadow,
+	  "nothing (with lab 03's CR8 exiting alone, each of the 34 exits)" },
 	{ "access", "APIC-access page (09-4, 09-5, 09-6): ID, LVT, count, TPR, ICR, CR8",
 	  guest_apic_page, setup_apic_access,
 	  "every APIC-page access but TPR (APIC access, emulated), and CR8 dropping below the held IPI's class" },
