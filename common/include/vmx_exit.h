@@ -175,3 +175,12 @@ static inline unsigned ept_qual_allowed(u64 q) { return (q >> 3) & 7; }   /* 5:3
 static inline bool ept_qual_linear_valid(u64 q) { return q & BIT(7); }   /* 7: GUEST_LINEAR_ADDRESS is valid */
 static inline bool ept_qual_final_translation(u64 q) { return q & BIT(8); } /* 8 (if 7): 1 = the access, 0 = a guest page walk */
 static inline bool ept_qual_nmi_unblocking(u64 q) { return q & BIT(12); }    /* 12: NMI unblocking due to IRET */
+
+/* Table 28-6: exit qualification of an APIC-access exit (for a linear access or one during
+ * event delivery); an APIC-write exit's qualification is the offset alone (SDM 30.4.3.3). */
+enum apic_access_type {
+	APIC_ACCESS_LINEAR_READ = 0, APIC_ACCESS_LINEAR_WRITE = 1, APIC_ACCESS_LINEAR_FETCH = 2,
+	APIC_ACCESS_EVENT_DELIVERY = 3, APIC_ACCESS_PHYSICAL_EVENT = 10, APIC_ACCESS_PHYSICAL = 15,
+};
+static inline unsigned apic_access_qual_offset(u64 q) { return q & 0xfff; }                  /* 11:0 */
+static inline enum apic_access_type apic_access_qual_type(u64 q) { return (enum apic_access_type)((q >> 12) & 0xf); } /* 15:12 */
