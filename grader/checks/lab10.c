@@ -41,6 +41,7 @@ static const char *const report_keys[VF_REPORT_KEYS] = {
 	[VF_REPORT_SUPPRESS_READ] = "guest.suppress_read", [VF_REPORT_HOOK_RESULT] = "guest.hook_result",
 	[VF_REPORT_HOOK_READ_LOW] = "guest.hook_read_low", [VF_REPORT_HOOK_READ_HIGH] = "guest.hook_read_high",
 	[VF_REPORT_HOOKED] = "guest.hooked", [VF_REPORT_INDEXES] = "guest.ve_eptp_indexes",
+	[VF_REPORT_UD_AT_VMFUNC] = "guest.ud_at_vmfunc",
 };
 
 static const char *const steps[] = {
@@ -194,11 +195,13 @@ static void setup_hook(struct vcpu *v)
 	memcpy(ram + VF_HOOK_GPA, lab10_hook_original, (u64)(lab10_hook_patched - lab10_hook_original));
 	hook_page = page_alloc();
 	memcpy(hook_page, lab10_hook_patched, (u64)(lab10_hook_end - lab10_hook_patched));
+	ept_map(v, VF_SUPPRESS_GPA, virt_to_phys(ram + VF_SUPPRESS_GPA), SIZE_4K, EPT_READ);
 	vmfunc_enable(v);
 	unsigned view = ept_view_add(v);
 	report_fact("views.added", "%u", view);
 	ept_view_map(v, 0, VF_HOOK_GPA, virt_to_phys(ram + VF_HOOK_GPA), EPT_READ | EPT_WRITE);
 	ept_view_map(v, view, VF_HOOK_GPA, virt_to_phys(hook_page), EPT_EXECUTE);
+	ept_view_suppress_ve(v, view, VF_SUPPRESS_GPA, true);
 	if (verbose())
 		printf("lab10: view 0 maps guest-physical 0x%x read/write onto the original code, view %u "
 		       "execute-only onto the hook\n", VF_HOOK_GPA, view);
@@ -253,10 +256,22 @@ static void verify_ve(struct vcpu *v)
 	report_fact("host.suppress_exits", "%lu", suppress_exits);
 }
 
+/* Bit 63 ("suppress #VE") of gpa's leaf in the view of list entry `index` (grader's own walk). */
+static void report_suppress(const char *key, struct vcpu *v, unsigned index, u64 gpa)
+{
+	u64 *list = lab10(v)->eptp_list;
+	unsigned level = 0;
+	u64 *leaf = list && list[index] ? lab07_ept_walk_from(phys_to_virt(list[index] & EPT_ADDRESS_MASK),
+							   gpa, &level) : NULL;
+	report_fact(key, "%d", leaf ? !!(*leaf & EPT_SUPPRESS_VE) : -1);
+}
+
 static void verify_hook(struct vcpu *v)
 {
 	verify_ve(v);
 	report_views(v, VF_HOOK_GPA, virt_to_phys(ram + VF_HOOK_GPA), virt_to_phys(hook_page));
+	report_suppress("views.view0_suppress", v, 0, VF_SUPPRESS_GPA);
+	report_suppress("views.view1_suppress", v, 1, VF_SUPPRESS_GPA);
 	report_fact("hook.original_low", "0x%lx", *(const u64 *)lab10_hook_original);
 	report_fact("hook.original_high", "0x%lx", *(const u64 *)(lab10_hook_original + 8));
 	report_fact("hook.patched_low", "0x%lx", *(const u64 *)lab10_hook_patched);

@@ -91,6 +91,7 @@ phase_invalid:
 	xor %ecx, %ecx
 	vmfunc
 	report VF_REPORT_UD_COUNT, VF_UD_COUNT(%rbx)
+	report VF_REPORT_UD_AT_VMFUNC, VF_UD_AT_VMFUNC(%rbx)
 	view_read
 	report VF_REPORT_VIEW_AFTER, %rcx
 	step 5
@@ -212,13 +213,22 @@ lab10_ve_handler:
 	pop %rax
 	iretq
 
-/* #UD (the hypervisor's answer to a refused VMFUNC): counted, the 3-byte VMFUNC skipped. */
+/* #UD (the hypervisor's answer to a refused VMFUNC): counted; a RIP at a VMFUNC (a fault, as
+ * it must be) counted apart and the 3-byte VMFUNC skipped; any other RIP resumed as it is. */
 lab10_ud_handler:
 	push %rax
+	push %rcx
+	mov 16(%rsp), %rcx
 	mov $VF_DATA_GPA, %eax
 	incq VF_UD_COUNT(%rax)
+	cmpw $0x010f, (%rcx)
+	jne 1f
+	cmpb $0xd4, 2(%rcx)
+	jne 1f
+	incq VF_UD_AT_VMFUNC(%rax)
+	addq $3, 16(%rsp)
+1:	pop %rcx
 	pop %rax
-	addq $3, (%rsp)
 	iretq
 lab10_guest_end:
 

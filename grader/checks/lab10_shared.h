@@ -22,6 +22,7 @@
 #define VF_UD_COUNT 32			/* #UDs delivered */
 #define VF_HOOKED 40			/* calls of the hooked code */
 #define VF_INDEXES 48			/* bit i: a #VE reported EPTP index i (i < 64) */
+#define VF_UD_AT_VMFUNC 56		/* #UDs whose RIP pointed at a VMFUNC (0F 01 D4) */
 #define VF_LAST 64			/* the last #VE's information area, 40 bytes copied */
 
 /* ---- what the guest runs ---- */
@@ -62,4 +63,5 @@
 #define VF_REPORT_HOOK_READ_HIGH 15
 #define VF_REPORT_HOOKED 16
 #define VF_REPORT_INDEXES 17
-#define VF_REPORT_KEYS 18
+#define VF_REPORT_UD_AT_VMFUNC 18
+#define VF_REPORT_KEYS 19

@@ -86,7 +86,9 @@ def vmfunc_invalid(r):
                         "three #UD (vector 6, no error code)",
                         "the hypervisor answers each refused VMFUNC with #UD, as a processor without "
                         "the function would")
-    r.expect_eq("guest.ud_count", 3, "the guest's #UD handler ran once per refused VMFUNC (then skipped it)")
+    r.expect_eq("guest.ud_count", 3, "the guest's #UD handler ran once per refused VMFUNC")
+    r.expect_eq("guest.ud_at_vmfunc", 3, "each #UD's RIP pointed at the VMFUNC: the exit is fault-like "
+                "(SDM 26.5.6.2), so the hypervisor injects #UD without moving RIP (the guest's handler skips it)")
     r.expect_eq("guest.view_after", first, "a refused VMFUNC changes nothing: still view 0")
     expect_done(r)
 
@@ -135,12 +137,19 @@ def hook_result(nonce):
     return digest
 
 
-@check(LAB, "vmfunc-hook", 31, ["10-1", "10-2", "10-3", "10-5"],
+@check(LAB, "vmfunc-hook", 31, ["10-1", "10-2", "10-3", "10-5", "10-6"],
        "a guest-resident agent: hooked code runs, its page reads clean, and no VM exit for either")
 def vmfunc_hook(r):
     calls = hook_calls(r.nonce)
     expect_views(r, R | W, X, ("the original page, read/write, not executable",
                                "the hooked copy, execute-only"))
+    r.expect_eq("views.view1_suppress", 1, "ept_view_suppress_ve(v, 1, 0x%x, true) sets bit 63 (\"suppress #VE\", "
+                "SDM 29.3.2) of the leaf in view 1's own tables (the grader's walk from EPTP-list entry 1; -1: no "
+                "leaf)" % C["VF_SUPPRESS_GPA"])
+    r.expect_eq("views.view0_suppress", 0, "... and not in view 0's: each view has its own leaves, and "
+                "\"suppress #VE\" in one view must not change another (the grader's walk from entry 0)")
+    r.expect_eq("views.lab07_pml4_is_view0", 1, "lab07(v)->pml4 is view 0's table again after "
+                "ept_view_map() and ept_view_suppress_ve() on view 1")
     r.expect_eq("guest.hook_result", hook_result(r.nonce), "every call ran the hook (view 1's page)")
     r.expect_eq("guest.hooked", calls, "the hook counted every call")
     r.expect("guest.hook_read_low", lambda v: int(v, 0) == r.int_fact("hook.original_low"),
