@@ -90,6 +90,9 @@ def vmfunc_invalid(r):
     r.expect_eq("guest.ud_at_vmfunc", 3, "each #UD's RIP pointed at the VMFUNC: the exit is fault-like "
                 "(SDM 26.5.6.2), so the hypervisor injects #UD without moving RIP (the guest's handler skips it)")
     r.expect_eq("guest.view_after", first, "a refused VMFUNC changes nothing: still view 0")
+    r.expect_eq("views.eptp_index", 0, "a refused VMFUNC changes nothing, the EPTP index included (SDM 26.5.6.2): "
+                "the handler injects #UD and leaves EPTP_INDEX and EPT_POINTER alone")
+    r.expect_eq("views.eptp_is_list_entry", 1, "EPT_POINTER is still the list entry the EPTP index names")
     expect_done(r)
 
 
