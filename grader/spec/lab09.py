@@ -133,6 +133,12 @@ def virtual_interrupt_delivery(r):
 @check(LAB, "posted-interrupt", 16, ["09-14", "09-15"],
        "a posted interrupt reaches the guest through the notification vector without a VM exit")
 def posted_interrupt(r):
+    r.expect_eq("post.pir_and_on", 1, "after vapic_post(): the vector's PIR bit and ON set in the descriptor "
+                "POSTED_INTERRUPT_DESCRIPTOR_ADDRESS names (SDM 30.6)")
+    r.expect_eq("post.notification_pending", 1, "after vapic_post(): the self-IPI with the vector in "
+                "POSTED_INTERRUPT_NOTIFICATION_VECTOR is pending at the local APIC")
+    r.expect_eq("post.virr_untouched", 1, "after vapic_post(): VIRR and RVI untouched; the processor moves PIR "
+                "into VIRR when the notification arrives (posting is not a virtual-interrupt request)")
     r.expect_eq("irq.count", 1, "the posted vector reaches the guest once")
     r.expect_eq("irq.vector", VEC_POSTED_CLASS | (r.nonce >> 12 & 0xF), "the vector posted in PIR")
     r.expect("irq.instructions_after_post", lambda v: int(v, 0) <= 1, "at most 0x1",
