@@ -122,4 +122,8 @@ MUTANTS = [
     ("notification-not-sent", "09", "posted.c",
      "if (!(old & PID_OUTSTANDING_NOTIFICATION))", "if (false)",
      "posted-interrupt", "BAD      irq.count = 0x0"),
+    ("post-as-virtual-request", "09", "posted.c",
+     "\tstruct posted_interrupt_descriptor *pid = lab09(v)->pid;\n\t__atomic",
+     "\tvapic_vid_request(v, vector);\n\treturn;\n\tstruct posted_interrupt_descriptor *pid = lab09(v)->pid;\n\t__atomic",
+     "posted-interrupt", "BAD      post.pir_and_on = 0"),
 ]
