@@ -96,7 +96,8 @@ static void guest_tpr_threshold(u64 nonce)
 
 /* The guest's local APIC, at the xAPIC address: read ID, write and read the LVT timer (the INC
  * after the write shows the write completed once), read the current count, TPR through CR8 and
- * MMIO, then a self-IPI of class 3 that waits until CR8 drops to class 2. */
+ * MMIO, an IPI to all but itself (it must not arrive), then a self-IPI of class 3 that waits
+ * until CR8 drops to class 2. */
 static void guest_apic_page(u64 nonce)
 {
 	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
@@ -111,6 +112,7 @@ static void guest_apic_page(u64 nonce)
 	u64 cr8 = read_cr8();
 	stage = STAGE_START;
 	__asm__ volatile("sti");
+	apic_put(APIC_ICR_LOW, ICR_ALL_BUT_SELF | VEC_OTHERS_IPI);
 	apic_put(APIC_ICR_LOW, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
 	spin();
 	stage = STAGE_LOWERED;
@@ -139,6 +141,7 @@ static void guest_x2apic(u64 nonce)
 	say("x2apic.cr8_after_tpr", read_cr8());
 	stage = STAGE_START;
 	__asm__ volatile("sti");
+	wrmsr(X2APIC_ICR, ICR_ALL_BUT_SELF | VEC_OTHERS_IPI);
 	wrmsr(X2APIC_ICR, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
 	spin();
 	stage = STAGE_LOWERED;
