@@ -96,7 +96,8 @@ static void guest_tpr_threshold(u64 nonce)
 
 /* The guest's local APIC, at the xAPIC address: read ID, write and read the LVT timer (the INC
  * after the write shows the write completed once), read the current count, TPR through CR8 and
- * MMIO, then a self-IPI of class 3 that waits until CR8 drops to class 2. */
+ * MMIO, an IPI to all but itself (it must not arrive), then a self-IPI of class 3 that waits
+ * until CR8 drops to class 2. */
 static void guest_apic_page(u64 nonce)
 {
 	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
@@ -111,6 +112,7 @@ static void guest_apic_page(u64 nonce)
 	u64 cr8 = read_cr8();
 	stage = STAGE_START;
 	__asm__ volatile("sti");
+	apic_put(APIC_ICR_LOW, ICR_ALL_BUT_SELF | VEC_OTHERS_IPI);
 	apic_put(APIC_ICR_LOW, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
 	spin();
 	stage = STAGE_LOWERED;
@@ -139,6 +141,7 @@ static void guest_x2apic(u64 nonce)
 	say("x2apic.cr8_after_tpr", read_cr8());
 	stage = STAGE_START;
 	__asm__ volatile("sti");
+	wrmsr(X2APIC_ICR, ICR_ALL_BUT_SELF | VEC_OTHERS_IPI);
 	wrmsr(X2APIC_ICR, APIC_ICR_SELF | VEC_IPI_CLASS | (u32)(nonce >> 8 & 0xf));
 	spin();
 	stage = STAGE_LOWERED;
@@ -310,6 +313,23 @@ static void verify_vid(struct vcpu *v)
 		       v->exit_count[EXIT_REASON_APIC_ACCESS]);
 }
 
+/* Right after the post, before the VM entry: the request is in the descriptor the VMCS names and
+ * the notification is pending at the local APIC; the virtual APIC has not seen it yet (the
+ * processor, not the hypervisor, moves PIR to VIRR). */
+static void report_posted(struct vcpu *v, u8 vector)
+{
+	const struct posted_interrupt_descriptor *pid =
+		phys_to_virt(vmcs_read(POSTED_INTERRUPT_DESCRIPTOR_ADDRESS));
+	u8 notification = (u8)vmcs_read(POSTED_INTERRUPT_NOTIFICATION_VECTOR);
+	report_fact("post.pir_and_on", "%d", pid && !!(pid->pir[vector / 64] & BIT(vector % 64)) &&
+		    !!(pid->control & PID_OUTSTANDING_NOTIFICATION));
+	report_fact("post.notification_pending", "%d",
+		    !!(apic_read(APIC_IRR + 0x10 * (notification / 32)) & BIT(notification % 32)));
+	report_fact("post.virr_untouched", "%d",
+		    !(*vapic_reg(v, VAPIC_IRR + 0x10 * (vector / 32)) & BIT(vector % 32)) &&
+		    !GUEST_INTERRUPT_STATUS_RVI(vmcs_read(GUEST_INTERRUPT_STATUS)));
+}
+
 static enum exit_verdict lab09_hypercall(struct vcpu *v)
 {
 	if (v->regs.rax == HC_LAB09_PHASE_DONE)
@@ -318,7 +338,10 @@ static enum exit_verdict lab09_hypercall(struct vcpu *v)
 		printf("lab09: unknown hypercall %lu\n", v->regs.rax);
 		return EXIT_STOP;
 	}
-	vapic_post(v, (u8)v->regs.rdi);
+	u8 vector = (u8)v->regs.rdi;
+	vapic_post(v, vector);
+	if (!quiet)
+		report_posted(v, vector);
 	vmx_advance_rip(v);
 	return EXIT_RESUME;
 }

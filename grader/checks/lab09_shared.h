@@ -7,6 +7,8 @@
 #define VEC_IPI_CLASS 0x30		/* apic-*: the guest's self-IPI, class 3 (low nibble from the nonce) ... */
 #define TPR_MMIO 0x30			/* ... waits while the guest's MMIO write keeps VTPR at 0x30 */
 #define CR8_DROP 2			/* ... until MOV to CR8 drops it to class 2 */
+#define ICR_ALL_BUT_SELF 0xc0000	/* ICR low bits 19:18 = 3: all excluding self, not the guest ... */
+#define VEC_OTHERS_IPI 0xe1		/* ... so this vector (class 14, above any VTPR here) never reaches it */
 #define LVT_MASKED 0x10000		/* LVT bit 16: masked (the guest's LVT timer value has it) */
 
 /* Where the guest was when its interrupt arrived (irq.stage). */
