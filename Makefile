@@ -14,7 +14,7 @@
 # are fine), EARLIER (the tree for labs before LAB, default SOURCE), CHECK (the check to run or
 # grade), SEED (vary the nonces `make grade` uses), WERROR=1 (warnings are errors), TRACE=1 (make
 # run: trace the guest program with lab 06's tracer, symbolised), BOCHS (use that binary),
-# GRADE_TIMEOUT (seconds per Bochs run, default 10).
+# GRADE_TIMEOUT (seconds per Bochs run, default 10), HIDDEN=1 (instructors: also grader/hidden/).
 
 LAB ?=
 SOURCE ?= labs
@@ -22,6 +22,7 @@ EARLIER ?=
 CHECK ?=
 TRACE ?=
 SEED ?=
+HIDDEN ?=
 WERROR ?= 0
 DEST ?=
 
@@ -52,7 +53,7 @@ probe: deps-ok
 	@$(PYTHON_ANY) grader/run.py probe
 
 grade: deps-ok
-	@$(PYTHON_ANY) grader/grade.py $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)")
+	@$(PYTHON_ANY) grader/grade.py $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(filter 1,$(HIDDEN)),--hidden)
 
 SUBMISSIONS ?=
 OUT ?=
@@ -61,7 +62,7 @@ grade-batch: deps-ok
 	@test -f grader/batch.py || { echo "make grade-batch is for instructors: it needs the full tree"; exit 2; }
 	@test -n "$(SUBMISSIONS)" || { echo "make grade-batch: give SUBMISSIONS=<folder with one subfolder, .zip or .tar.gz per submission>"; exit 2; }
 	@$(PYTHON_ANY) grader/batch.py --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --earlier "$(or $(EARLIER),solutions)" \
-		$(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs "$(JOBS)")
+		$(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(filter 1,$(HIDDEN)),--hidden)
 
 bench: deps-ok
 	@sh grader/deps.sh bench

@@ -5,7 +5,7 @@ own Bochs run, evaluated from Bochs's record. Submissions are graded in parallel
 not build, loops, floods or cheats gets a score and a reason and the batch goes on.
 
     batch.py --lab NN --submissions DIR [--earlier TREE] [--seed S] [--jobs N] [--check NAME[,NAME]]
-             [--out DIR] [--timeout SECONDS]
+             [--out DIR] [--timeout SECONDS] [--hidden]
 
 Writes into --out (default build/batch-<time>): per submission <name>/transcript.txt,
 results.json, junit.xml and logs/ of failed checks; for the batch scores.csv, failures.txt (how
@@ -294,7 +294,7 @@ def identity(args, binary):
         bochs_sha = hashlib.sha256(f.read()).hexdigest()
     return {"grader_commit": commit, "bochs_sha256": bochs_sha,
             "seed_fingerprint": hashlib.sha256(args.seed.encode()).hexdigest()[:12],
-            "lab": args.lab, "earlier": args.earlier, "check": args.check or "all",
+            "lab": args.lab, "earlier": args.earlier, "hidden": build.hidden(), "check": args.check or "all",
             "jobs": args.jobs, "timeout": args.timeout, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
@@ -359,7 +359,10 @@ def main(argv=None):
     p.add_argument("--out", default="")
     p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--hidden", action="store_true", help="also the hidden checks of grader/hidden/")
     args = p.parse_args(argv)
+    if args.hidden:
+        os.environ["GRADE_HIDDEN"] = "1"
     args.earlier = args.earlier or "solutions"
     (ROOT / "build").mkdir(exist_ok=True)
     work = pathlib.Path(tempfile.mkdtemp(prefix="batch-", dir=ROOT / "build"))

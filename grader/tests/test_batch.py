@@ -86,3 +86,26 @@ def test_batch_bad_input_is_named(tmp_path):
                            str(tmp_path / "nothing")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=60)
     assert proc.returncode == 2 and "is not a folder" in proc.stdout
+
+
+def test_hidden_checks_only_when_asked(tmp_path):
+    """grader/hidden/: built and graded with --hidden (HIDDEN=1), absent otherwise, left out of
+    the student release; the skeleton fails it at a marker, the reference passes."""
+    import dist
+    assert "grader/hidden" in dist.INSTRUCTOR_ONLY
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    subprocess.run(["cp", "-r", str(ROOT / "solutions"), str(subs / "reference")], check=True)
+    subprocess.run(["cp", "-r", str(ROOT / "labs"), str(subs / "skeleton")], check=True)
+    base = [sys.executable, str(ROOT / "grader" / "batch.py"), "--lab", "01", "--submissions", str(subs),
+            "--check", "hidden-cpuid-count", "--seed", "secret"]
+    run = lambda *extra: subprocess.run(base + list(extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, timeout=120)
+    absent = run("--out", str(tmp_path / "none"))
+    assert absent.returncode == 2 and "no check 'hidden-cpuid-count'" in absent.stdout
+    proc = run("--out", str(tmp_path / "out"), "--hidden")
+    assert proc.returncode == 0, proc.stdout
+    rows = {r["submission"]: r for r in csv.DictReader(io.StringIO((tmp_path / "out" / "scores.csv").read_text()))}
+    assert (rows["reference"]["score"], rows["skeleton"]["score"]) == ("5", "0"), proc.stdout
+    assert "TODO 01-" in rows["skeleton"]["reason"]
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["hidden"] is True
