@@ -17,7 +17,7 @@ import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
 TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", "common", "labs", "docs", "grader"]
-INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden"}
+INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py"}
 BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"
 
 
