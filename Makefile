@@ -108,5 +108,5 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '1,17p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: image debug gdb probe skeletons check-skeletons deps bochs bochs-gdb clean"
