@@ -63,7 +63,8 @@ grade-batch: deps-ok
 	@test -f grader/batch.py || { echo "make grade-batch is for instructors: it needs the full tree"; exit 2; }
 	@test -n "$(SUBMISSIONS)" || { echo "make grade-batch: give SUBMISSIONS=<folder with one subfolder, .zip or .tar.gz per submission>"; exit 2; }
 	@$(PYTHON_ANY) grader/batch.py --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --earlier "$(or $(EARLIER),solutions)" \
-		$(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(filter 1,$(HIDDEN)),--hidden)
+		$(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(filter 1,$(HIDDEN)),--hidden) \
+		$(if $(filter 1,$(SIMILARITY)),--similarity)
 
 gradescope: deps-ok
 	@test -f grader/gradescope.py || { echo "make gradescope is for instructors: it needs the full tree"; exit 2; }

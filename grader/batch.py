@@ -5,7 +5,7 @@ own Bochs run, evaluated from Bochs's record. Submissions are graded in parallel
 not build, loops, floods or cheats gets a score and a reason and the batch goes on.
 
     batch.py --lab NN --submissions DIR [--earlier TREE] [--seed S] [--jobs N] [--check NAME[,NAME]]
-             [--out DIR] [--timeout SECONDS] [--hidden]
+             [--out DIR] [--timeout SECONDS] [--hidden] [--similarity]
 
 Writes into --out (default build/batch-<time>): per submission <name>/transcript.txt,
 results.json, junit.xml and logs/ of failed checks; for the batch scores.csv, failures.txt (how
@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -146,6 +147,7 @@ def cause(r):
 class Outcome:
     def __init__(self, name):
         self.name, self.results, self.reason, self.seconds = name, [], "", 0.0
+        self.tree = None
 
 
 def select_checks(lab, names):
@@ -166,6 +168,7 @@ def grade_submission(name, path, args, checks, binary, work, out):
             unpack(path, unpacked)
             path = unpacked
         tree = labs_tree(path)
+        o.tree = tree
         built = build.build_image(args.lab, str(tree), args.earlier, work / "build" / name,
                                   layout_seed=args.seed)
         transcript += [f"batch: {note}" for note in built.notes]
@@ -284,6 +287,61 @@ def chart(counts, n, out):
     script.unlink(missing_ok=True)
 
 
+SIM_PAIR = re.compile(r"^(\S+) consists for (\d+) % of (\S+) material$")
+TOP_PAIRS = 10
+
+
+COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+
+
+def code_lines(text):
+    """The text's lines of code: comments and blank lines left out, each line stripped."""
+    return [line.strip() for line in COMMENT.sub(" ", text).splitlines() if line.strip()]
+
+
+def strip_skeleton(text, skeleton_lines):
+    """The submission's own code: comments and the lab's skeleton lines left out."""
+    return "".join(line + "\n" for line in code_lines(text) if line not in skeleton_lines)
+
+
+def similarity(lab, outcomes, work, report):
+    """The most similar pairs of submissions per lab file (sim_c from Debian's similarity-tester),
+    the skeleton's own lines left out of both."""
+    sim = shutil.which("sim_c")
+    if not sim:
+        text = "similarity: sim_c is missing: run 'make deps' as root, or: apt-get install similarity-tester"
+        report.write_text(text + "\n")
+        return text
+    entry, lines = manifest.lab(lab), []
+    for name in entry.files:
+        skeleton_lines = set(code_lines((ROOT / "labs" / entry.folder / name).read_text()))
+        folder = work / name
+        folder.mkdir(parents=True, exist_ok=True)
+        files = []
+        for o in outcomes:
+            src = o.tree / entry.folder / name if o.tree else None
+            if src and src.is_file() and not src.is_symlink():
+                dest = folder / f"{o.name}.c"
+                dest.write_text(strip_skeleton(src.read_text(errors="replace")[:1 << 20], skeleton_lines))
+                files.append(dest.name)
+        pairs = {}
+        if len(files) > 1:
+            proc = subprocess.run([sim, "-p", "-e", "-s", "-t1", *files], cwd=folder, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=300)
+            for line in proc.stdout.splitlines():
+                m = SIM_PAIR.match(line.strip())
+                if m:
+                    key = tuple(sorted((m.group(1)[:-2], m.group(3)[:-2])))
+                    pairs[key] = max(pairs.get(key, 0), int(m.group(2)))
+        lines.append(f"{entry.folder}/{name}: {len(files)} submissions; most similar pairs (percent of the "
+                     "first's own text found in the second, the skeleton's lines left out):")
+        ranked = sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_PAIRS]
+        lines += [f"  {p:>3} %  {a}  {b}" for (a, b), p in ranked] or ["  no similar pairs"]
+    text = "\n".join(lines)
+    report.write_text(text + "\n")
+    return text
+
+
 def identity(args, binary):
     try:
         commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], stdout=subprocess.PIPE,
@@ -345,6 +403,8 @@ def batch(args, work):
     for o in outcomes:
         print(f"  {o.name:<30} {o.got:>4}/{total:<4} {o.reason.splitlines()[0] if o.reason else ''}")
     print(write_batch(outcomes, checks, out, ident))
+    if args.similarity:
+        print(similarity(args.lab, outcomes, work / "similarity", out / "similarity.txt"))
     print(f"grade-batch: {len(outcomes)} submissions in {elapsed:.1f}s; reports in {build.rel(out)}")
     return 0
 
@@ -360,6 +420,7 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     p.add_argument("--hidden", action="store_true", help="also the hidden checks of grader/hidden/")
+    p.add_argument("--similarity", action="store_true", help="report the most similar pairs per lab file")
     args = p.parse_args(argv)
     if args.hidden:
         os.environ["GRADE_HIDDEN"] = "1"

@@ -51,7 +51,7 @@ def test_batch_of_mixed_submissions(tmp_path):
     subs = make_batch(tmp_path)
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(ROOT / "grader" / "batch.py"), "--lab", "01", "--submissions",
-                           str(subs), "--check", CHECKS, "--out", str(out), "--timeout", "4"],
+                           str(subs), "--check", CHECKS, "--out", str(out), "--timeout", "4", "--similarity"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
     assert not (tmp_path / "outside.c").exists() and not (subs.parent / "outside.c").exists()
@@ -76,6 +76,10 @@ def test_batch_of_mixed_submissions(tmp_path):
         assert int(suite.get("tests")) == 2
         assert int(suite.get("failures")) == sum(1 for c in res["checks"] if not c["passed"])
         assert (out / name / "transcript.txt").exists()
+    sim = (out / "similarity.txt").read_text()
+    assert "01-vmxon/vmxon.c: 8 submissions" in sim, sim       # every one with a labs tree
+    assert "100 %  reference  tarred" in sim and "100 %  reference  zipped" in sim, sim
+    assert not [l for l in sim.splitlines() if " %  " in l and "skeleton" in l], sim   # nothing of its own
     failing = json.loads((out / "detect-wrong-bit" / "results.json").read_text())["checks"][0]
     assert "detect.vmx_supported" in failing["output"]
     assert (out / "detect-wrong-bit" / "logs" / "01-vmx-detect" / "bochs.log").exists()
