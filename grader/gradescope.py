@@ -70,7 +70,8 @@ def write_zip(lab, seed, hidden, dest):
 
 
 def visibility(check):
-    return "after_published" if check.name.startswith("hidden-") else "visible"
+    """Checks of grader/hidden/ stay hidden until the instructor publishes the grades."""
+    return "after_published" if check.verify.__module__.startswith("hidden.") else "visible"
 
 
 def run(root):

@@ -3,6 +3,7 @@ skeleton, two plausible bugs, one that does not build, one that loops, one in a 
 and an archive whose entry escapes its folder. Two checks only (CHECK=...) to stay fast."""
 import csv
 import io
+import os
 import json
 import subprocess
 import sys
@@ -113,3 +114,8 @@ def test_hidden_checks_only_when_asked(tmp_path):
     assert (rows["reference"]["score"], rows["skeleton"]["score"]) == ("5", "0"), proc.stdout
     assert "TODO 01-" in rows["skeleton"]["reason"]
     assert json.loads((tmp_path / "out" / "run.json").read_text())["hidden"] is True
+    hidden_check = subprocess.run(
+        [sys.executable, "-c", "import gradelib, gradescope; print([gradescope.visibility(c) for c in "
+         "gradelib.load_checks('01') if c.name in ('vmxoff', 'hidden-cpuid-count')])"],
+        cwd=ROOT / "grader", env=dict(os.environ, GRADE_HIDDEN="1"), stdout=subprocess.PIPE, text=True)
+    assert hidden_check.stdout.strip() == "['visible', 'after_published']"   # Gradescope's visibility
