@@ -3,6 +3,8 @@
 #   make run LAB=01                 boot your lab 01 hypervisor in Bochs (console in the terminal)
 #   make run LAB=06 TRACE=1         the same, with the guest program's instruction trace (lab 06 on)
 #   make grade LAB=02               grade your labs 01..02 (CHECK=name: one check)
+#   make grade-batch LAB=04 SUBMISSIONS=dir   grade every submission in dir (docs/instructors.md)
+#   make gradescope LAB=04          write a Gradescope autograder zip (docs/instructors.md)
 #   make bench LAB=04               what each VM exit costs: a table, a chart in build/bench/
 #   make test                       the project's own test run (what CI runs)
 #   make dist DEST=folder           write a student release (no solutions) into an empty folder
@@ -13,7 +15,7 @@
 # are fine), EARLIER (the tree for labs before LAB, default SOURCE), CHECK (the check to run or
 # grade), SEED (vary the nonces `make grade` uses), WERROR=1 (warnings are errors), TRACE=1 (make
 # run: trace the guest program with lab 06's tracer, symbolised), BOCHS (use that binary),
-# GRADE_TIMEOUT (seconds per Bochs run, default 10).
+# GRADE_TIMEOUT (seconds per Bochs run, default 10), HIDDEN=1 (instructors: also grader/hidden/).
 
 LAB ?=
 SOURCE ?= labs
@@ -21,6 +23,7 @@ EARLIER ?=
 CHECK ?=
 TRACE ?=
 SEED ?=
+HIDDEN ?=
 WERROR ?= 0
 DEST ?=
 
@@ -30,7 +33,7 @@ PYTHON_ANY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v p
 LAB_ARGS = --lab "$(LAB)" --source "$(SOURCE)" --earlier "$(EARLIER)"
 NEED_PYTEST = @test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
 
-.PHONY: all image run debug gdb grade bench test dist skeletons check-skeletons deps deps-ok bochs \
+.PHONY: all image run debug gdb grade grade-batch gradescope bench test dist skeletons check-skeletons deps deps-ok bochs \
 	bochs-gdb probe clean help
 .DEFAULT_GOAL := image
 all: image
@@ -51,7 +54,21 @@ probe: deps-ok
 	@$(PYTHON_ANY) grader/run.py probe
 
 grade: deps-ok
-	@$(PYTHON_ANY) grader/grade.py $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)")
+	@$(PYTHON_ANY) grader/grade.py $(LAB_ARGS) $(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(filter 1,$(HIDDEN)),--hidden)
+
+SUBMISSIONS ?=
+OUT ?=
+JOBS ?=
+grade-batch: deps-ok
+	@test -f grader/batch.py || { echo "make grade-batch is for instructors: it needs the full tree"; exit 2; }
+	@test -n "$(SUBMISSIONS)" || { echo "make grade-batch: give SUBMISSIONS=<folder with one subfolder, .zip or .tar.gz per submission>"; exit 2; }
+	@$(PYTHON_ANY) grader/batch.py --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --earlier "$(or $(EARLIER),solutions)" \
+		$(if $(CHECK),--check "$(CHECK)") $(if $(SEED),--seed "$(SEED)") $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs "$(JOBS)") $(if $(filter 1,$(HIDDEN)),--hidden) \
+		$(if $(filter 1,$(SIMILARITY)),--similarity)
+
+gradescope: deps-ok
+	@test -f grader/gradescope.py || { echo "make gradescope is for instructors: it needs the full tree"; exit 2; }
+	@$(PYTHON_ANY) grader/gradescope.py zip --lab "$(LAB)" $(if $(SEED),--seed "$(SEED)") $(if $(filter 1,$(HIDDEN)),--hidden) $(if $(OUT),--out "$(OUT)")
 
 bench: deps-ok
 	@sh grader/deps.sh bench
@@ -92,5 +109,5 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: image debug gdb probe skeletons check-skeletons deps bochs bochs-gdb clean"

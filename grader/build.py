@@ -77,10 +77,17 @@ def is_reference(tree):
 def grader_sources(chain):
     srcs = [*sorted((ROOT / "common").glob("*/*.S")), *sorted((ROOT / "common").glob("*/*.c")),
             *sorted((ROOT / "grader" / "harness").glob("*.c")), ROOT / "grader" / "checks" / "probe.c"]
+    folders = [ROOT / "grader" / "checks"] + ([ROOT / "grader" / "hidden" / "checks"] if hidden() else [])
     for lab in chain:
-        srcs += sorted(p for p in (ROOT / "grader" / "checks").glob(f"lab{lab.number}*")
+        srcs += sorted(p for folder in folders for p in folder.glob(f"lab{lab.number}*")
                        if p.suffix in (".c", ".S"))
     return srcs
+
+
+def hidden():
+    """GRADE_HIDDEN=1 (make grade HIDDEN=1, make grade-batch HIDDEN=1): the instructors' hidden
+    checks of grader/hidden/ are built and graded too."""
+    return os.environ.get("GRADE_HIDDEN") == "1" and (ROOT / "grader" / "hidden").is_dir()
 
 
 def api_dirs(chain):

@@ -2,10 +2,10 @@
 # Make sure the Debian packages the labs need are installed: install them when run as root,
 # otherwise print the exact apt-get line and fail. Quiet and fast when nothing is missing.
 #   grader/deps.sh          check, install if root
-#   grader/deps.sh bench    the same, with make bench's chart tool too (make deps, make test)
+#   grader/deps.sh bench    the same, with the chart tool and sim_c too (make deps, make test)
 #   grader/deps.sh --list   print the package list (--list bench: with the chart tool)
 PACKAGES="build-essential binutils make python3 python3-pytest gdb bochsbios vgabios xz-utils bubblewrap"
-BENCH_PACKAGES="gnuplot-nox"
+BENCH_PACKAGES="gnuplot-nox similarity-tester"
 
 [ "${1:-}" = "bench" ] || [ "${2:-}" = "bench" ] && PACKAGES="$PACKAGES $BENCH_PACKAGES"
 if [ "${1:-}" = "--list" ]; then echo "$PACKAGES"; exit 0; fi

@@ -13,11 +13,12 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import manifest  # noqa: E402
+import classroom  # noqa: E402
 import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
 TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", "common", "labs", "docs", "grader"]
-INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py"}
+INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py"}
 BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"
 
 
@@ -94,6 +95,9 @@ def make_release(dest):
             shutil.copytree(src, dest / name, ignore=ignore)
         else:
             shutil.copyfile(src, dest / name)
+    flow = dest / ".github" / "workflows" / "classroom.yml"
+    flow.parent.mkdir(parents=True)
+    flow.write_text(classroom.workflow())
     for md in dest.rglob("*.md"):
         md.write_text(student_text(md.read_text()))
     found = leaks(dest)

@@ -4,7 +4,7 @@ Bochs run, in parallel, prints a line per check as it finishes, then the failure
 once, then the points. Exit status: 0 for full marks, 1 otherwise, 2 when it cannot grade, 130
 when interrupted (no score is printed then).
 
-    grade.py --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--seed SEED]
+    grade.py --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--seed SEED] [--hidden]
 """
 import argparse
 import concurrent.futures
@@ -101,7 +101,10 @@ def main(argv=None):
     p.add_argument("--seed", default="vmx-labs")
     p.add_argument("--timeout", type=float, default=bochs.DEFAULT_TIMEOUT)
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    p.add_argument("--hidden", action="store_true", help="also the hidden checks of grader/hidden/")
     args = p.parse_args(argv)
+    if args.hidden:
+        os.environ["GRADE_HIDDEN"] = "1"
     args.lab = args.lab or manifest.last().number
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

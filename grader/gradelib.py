@@ -80,6 +80,8 @@ def load_checks(max_lab):
     """All checks of labs 01..max_lab, in lab order (grader/spec/labNN.py of each lab)."""
     for lab in manifest.chain(max_lab):
         importlib.import_module(f"spec.lab{lab.number}")
+        if build.hidden() and (ROOT / "grader" / "hidden" / "spec" / f"lab{lab.number}.py").exists():
+            importlib.import_module(f"hidden.spec.lab{lab.number}")
     return [c for c in CHECKS if int(c.lab) <= int(max_lab)]
 
 

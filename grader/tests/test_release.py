@@ -335,6 +335,22 @@ def make_in(folder, *args):
                           stderr=subprocess.STDOUT, text=True, timeout=300)
 
 
+def classroom_step(dest, lab):
+    """The release's GitHub Classroom workflow: one step per check, the check's points each (100
+    per lab); returns the command of lab `lab`'s first step."""
+    import re
+    flow = (dest / ".github" / "workflows" / "classroom.yml").read_text()
+    steps = re.findall(r"command: make --no-print-directory grade LAB=(\d+) CHECK=(\S+)\n\s+timeout: \d+\n"
+                       r"\s+max-score: (\d+)", flow)
+    checks = gradelib.load_checks(manifest.available()[-1].number)
+    assert [(c.lab, c.name, str(c.points)) for c in checks] == steps
+    for n in {c.lab for c in checks}:
+        assert sum(int(p) for l, _, p in steps if l == n) == 100
+    assert "autograding-grading-reporter" in flow and "actions/cache" in flow
+    lab_steps = [(l, c) for l, c, _ in steps if l == lab]
+    return f"make --no-print-directory grade LAB={lab_steps[0][0]} CHECK={lab_steps[0][1]}"
+
+
 def test_student_release(tmp_path):
     dest = tmp_path / "s"
     with phase("release"):
@@ -343,9 +359,17 @@ def test_student_release(tmp_path):
         assert dist.leaks(dest) == []
         run = make_in(dest, "run", f"LAB={FIRST.number}")
         first = make_in(dest, "grade", f"LAB={FIRST.number}")
+        step = classroom_step(dest, FIRST.number)
+        step_before = subprocess.run(step, shell=True, cwd=dest, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, timeout=300)
         for name in FIRST.files:
             shutil.copyfile(ROOT / "solutions" / FIRST.folder / name, dest / "labs" / FIRST.folder / name)
         done = make_in(dest, "grade", f"LAB={FIRST.number}")
+        step_after = subprocess.run(step, shell=True, cwd=dest, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, timeout=300)
+    # The Classroom workflow's step: 0 points (non-zero status) for the skeleton, full for the reference.
+    assert step_before.returncode != 0 and f"TODO {FIRST.number}-" in step_before.stdout, step_before.stdout
+    assert step_after.returncode == 0, step_after.stdout
     assert run.returncode != 0 and f"TODO {FIRST.number}-1 reached" in run.stdout, run.stdout
     checks = [c for c in gradelib.load_checks(FIRST.number)]
     for c in checks:
