@@ -6,6 +6,8 @@ import re
 import shutil
 import subprocess
 
+import pytest
+
 import bench
 import build
 import gradelib
@@ -61,51 +63,27 @@ def tree_with(tmp_path, lab, file, old, new):
     return tree
 
 
-def test_bench_refuses_a_skeleton_at_its_marker(capsys, tmp_path):
-    """Lab 01's skeleton: every row needs its exit handling (later labs' skeletons may leave the
-    rows' paths alone)."""
-    first = manifest.lab("01")
+@pytest.mark.parametrize("number, earlier, marker", [
+    ("01", None, r"01-\d+"),       # every row needs lab 01's exit handling
+    ("07", "solutions", "07-2"),   # from lab 07 on, the EPT is built with lab 07's functions
+    ("10", "solutions", "10-5"),   # from lab 10 on, the hook rows use lab 10's views and #VE
+], ids=["01", "07", "10"])
+def test_bench_refuses_a_skeleton_at_its_marker(capsys, tmp_path, number, earlier, marker):
+    """A lab's untouched skeleton stops the benchmark at the first marker it reaches, with no
+    table and no chart."""
+    lab = manifest.lab(number)
     tree = tmp_path / "tree"
-    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / first.folder),
-                          str(tree / first.folder)]) == 0
+    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / lab.folder),
+                          str(tree / lab.folder)]) == 0
+    args = ["--lab", lab.number, "--source", str(tree), "--png", str(tmp_path / "x.png")]
     with phase("bench"):
-        code = bench.main(["--lab", first.number, "--source", str(tree), "--png", str(tmp_path / "x.png")])
+        code = bench.main(args + (["--earlier", earlier] if earlier else []))
     out = capsys.readouterr()
     output = out.out + out.err
     assert code == 1, output
-    assert re.search(rf"TODO {first.number}-\d+ reached", output), output
-    assert "there is no table" in output and f"implement step {first.number}-" in output
+    assert re.search(rf"TODO {marker} reached", output), output
+    assert "there is no table" in output and re.search(rf"implement step {marker}", output), output
     assert not (tmp_path / "x.png").exists()
-
-
-def test_bench_runs_on_the_labs_ept(capsys, tmp_path):
-    """From lab 07 on, the benchmark's EPT is built with lab 07's own functions: its skeleton
-    stops the benchmark at its first marker."""
-    lab07 = manifest.lab("07")
-    tree = tmp_path / "tree"
-    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / lab07.folder),
-                          str(tree / lab07.folder)]) == 0
-    with phase("bench"):
-        code = bench.main(["--lab", "07", "--source", str(tree), "--earlier", "solutions",
-                           "--png", str(tmp_path / "x.png")])
-    output = capsys.readouterr().out
-    assert code == 1, output
-    assert "TODO 07-2 reached" in output and "implement step 07-2" in output, output
-
-
-def test_bench_runs_on_the_labs_views(capsys, tmp_path):
-    """From lab 10 on, the hook rows use lab 10's own views and #VE: its skeleton stops the
-    benchmark at the first marker the benchmark reaches."""
-    lab10 = manifest.lab("10")
-    tree = tmp_path / "tree"
-    assert skeleton.main(["", "generate", str(gradelib.ROOT / "solutions" / lab10.folder),
-                          str(tree / lab10.folder)]) == 0
-    with phase("bench"):
-        code = bench.main(["--lab", "10", "--source", str(tree), "--earlier", "solutions",
-                           "--png", str(tmp_path / "x.png")])
-    output = capsys.readouterr().out
-    assert code == 1, output
-    assert "TODO 10-5 reached" in output and "implement step 10-5" in output, output
 
 
 def test_bench_refuses_a_tsc_that_bochs_contradicts(capsys, tmp_path):
