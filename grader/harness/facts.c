@@ -80,13 +80,10 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 	return EXIT_RESUME;
 }
 
-/* Once per run: harness_prepare_vcpu() calls it again for every other guest of a check. */
+/* Once per run, by the harness: exit handlers are global, so every guest of a check has it. */
 void hypercall_init(void)
 {
-	static bool reserved;
-	if (!reserved)
-		exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
-	reserved = true;
+	exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
 }
 
 void hypercall_extend(exit_handler h)

@@ -164,7 +164,6 @@ static void prepare(struct vcpu *v, u64 rip, u64 rsp, bool report)
 	vmcs_setup_guest(v);
 	for (const lab_hook_fn *f = __lab_setup_start; f < __lab_setup_end; f++)
 		(*f)(v);
-	hypercall_init();	/* after the labs' setups: no lab replaces the fact protocol */
 }
 
 void harness_prepare_vcpu(struct vcpu *v, u64 rip, u64 rsp)
@@ -202,6 +201,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	seed_host_state();
 	report_host_state("host.before.", (u64)kernel_tss);
 	prepare(v, (u64)guest_start, (u64)guest_stack_top, true);
+	hypercall_init();	/* after the labs' setups: no lab replaces the fact protocol */
 	if (c->setup)
 		c->setup(v);
 	vcpu_before_entry(v);
