@@ -7,13 +7,13 @@ void vcpu_run(struct vcpu *v)
 {
 	for (;;) {
 		/* TODO 01-9
-		 * SDM 27 and 31.3 (VMLAUNCH/VMRESUME): the first VM entry with a VMCS must be
-		 * VMLAUNCH (launch state "clear"), every later one VMRESUME (launch state
-		 * "launched"). If the instruction fails, the processor does not enter the guest:
-		 * VMfailInvalid or VMfailValid with an error number in the VM-instruction error field.
-		 * Do: enter the guest with vmx_enter() (VMRESUME once v->launched is set), report a
-		 * failed entry with vmx_entry_failed(), and set v->launched after a successful one.
-		 * Hint: vmx_enter() returns after the next VM exit; see its contract in vcpu.h.
+		 * Achieve: enter the guest over and over, each time with the entry instruction the
+		 * launch state of the VMCS requires, and record the launch state only once an entry
+		 * has worked; a failed entry ran no guest, so it is reported and stops the
+		 * hypervisor.
+		 * SDM 31.3: "VMLAUNCH fails if the launch state of current VMCS is not 'clear'.
+		 * [...] VMRESUME fails if the launch state of the current VMCS is not 'launched.'"
+		 * Hints: docs/labs/01-vmxon.md, step 01-9.
 		 */
 		TODO("01-9");
 		if (exit_dispatch(v) == EXIT_STOP)
@@ -25,13 +25,12 @@ void vcpu_run(struct vcpu *v)
 void vmx_skip_instruction(struct vcpu *v)
 {
 	/* TODO 01-11
-	 * SDM 28.2.5: for a VM exit caused by an instruction, the VM-exit instruction-length field
-	 * holds that instruction's length in bytes; the guest RIP saved on the exit points at the
-	 * instruction itself. SDM 25.4.2: blocking by STI and by MOV SS ends once the next
-	 * instruction completes, so an emulated instruction ends it too.
-	 * Do: advance GUEST_RIP by the exit's instruction length and clear the blocking-by-STI and
-	 * blocking-by-MOV-SS bits of the guest interruptibility state.
-	 * Hint: exit_dispatch() already read the length into v->exit.instruction_length.
+	 * Achieve: the guest resumes right after the instruction that caused this exit, as if that
+	 * instruction had executed, which also ends any blocking by STI or by MOV SS it was under
+	 * (and nothing else).
+	 * SDM 28.2.5: the VM-exit instruction length "receives the length in bytes (1-15) of the
+	 * instruction (including any instruction prefixes) whose execution led to the VM exit".
+	 * Hints: docs/labs/01-vmxon.md, step 01-11.
 	 */
 	(void)v;
 	TODO("01-11");

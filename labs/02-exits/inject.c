@@ -8,15 +8,12 @@ void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code)
 {
 	(void)v;
 	/* TODO 02-1
-	 * SDM 25.8.3: the VM-entry interruption-information field holds the vector (bits 7:0),
-	 * the type (bits 10:8; 3 = hardware exception), "deliver error code" (bit 11) and "valid"
-	 * (bit 31); the error code goes into the VM-entry exception error code field. SDM 27.6.1:
-	 * the next VM entry delivers the event through the guest's IDT as if it had just happened.
-	 * Exceptions with an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC and #CP (SDM 6.3.1).
-	 * Do: build the field for a hardware exception, set bit 11 and write the error code only
-	 * for the vectors that push one, and write the field.
-	 * Hint: intr_info() and INTR_TYPE_* are in vmx_exit.h, VEC_* in x86.h. Injecting does
-	 * not move the guest's RIP: a fault points at the instruction that caused it.
+	 * Achieve: the next VM entry makes the guest take exception `vector` as a hardware
+	 * exception, with `error_code` pushed exactly for the vectors that push one on real
+	 * hardware, and with the guest's RIP left where it is.
+	 * SDM 25.8.3: "For exceptions, the deliver-error-code bit (bit 11) determines whether
+	 * delivery pushes an error code on the guest stack."
+	 * Hints: docs/labs/02-exits.md, step 02-1.
 	 */
 	(void)vector;
 	(void)error_code;

@@ -17,11 +17,12 @@ LAB_SETUP(02, lab02_io_setup);
 void io_intercept(struct vcpu *v, u16 port, unsigned count)
 {
 	/* TODO 02-11
-	 * SDM 25.6.4: with "use I/O bitmaps", I/O bitmap A holds one bit per port 0000H-7FFFH
-	 * and bitmap B one bit per port 8000H-FFFFH; an access exits when the bit of any port it
-	 * touches is 1 (bit n%8 of byte n/8 of the page). Ports are 16 bits: stop at FFFFH.
-	 * Do: set the bit of every port in the range, in the bitmap that holds it.
-	 * Hint: lab02(v)->io_bitmap_a and lab02(v)->io_bitmap_b are zeroed 4-KiB pages (lab02_io_setup above).
+	 * Achieve: after this call, an access to any port from `port` to `port + count - 1` exits
+	 * under "use I/O bitmaps", and no other port changes; the 16-bit port space does not wrap
+	 * around.
+	 * SDM 25.6.4: "I/O bitmap A contains one bit for each I/O port in the range 0000H through
+	 * 7FFFH; I/O bitmap B contains bits for ports in the range 8000H through FFFFH."
+	 * Hints: docs/labs/02-exits.md, step 02-11.
 	 */
 	(void)v;
 	(void)port;
@@ -33,22 +34,13 @@ void io_intercept(struct vcpu *v, u16 port, unsigned count)
 static enum exit_verdict handle_io(struct vcpu *v)
 {
 	/* TODO 02-12
-	 * SDM 28.2.1 (exit qualification for I/O instructions): bits 2:0 = size - 1 (0, 1 or 3),
-	 * bit 3 = direction (1 = IN), bit 4 = string instruction, bit 5 = REP prefix, bit 6 =
-	 * operand encoding (1 = immediate port), bits 31:16 = port (for both encodings). SDM
-	 * 28.2.5: for INS/OUTS the VM-exit instruction-information field gives the address size
-	 * in bits 9:7 (0 = 16, 1 = 32, 2 = 64 bits) and, for OUTS, the segment in bits 17:15.
-	 * INS writes to ES:RDI, OUTS reads from seg:RSI (DS unless overridden); in 64-bit mode
-	 * only FS and GS have non-zero bases (SDM Vol. 1, 3.4.2.1). Each element moves RDI/RSI by
-	 * the size, backwards when RFLAGS.DF = 1; REP repeats RCX times and leaves RCX = 0. A
-	 * plain IN of 1 or 2 bytes keeps the rest of RAX; IN of 4 bytes clears bits 63:32.
-	 * Do: decode; for IN/OUT move between AL/AX/EAX and io_access(); for INS/OUTS walk the
-	 * guest buffer, then update RSI or RDI (and RCX for REP) within the address size.
-	 * Skip the instruction and resume.
-	 * Hint: io_qual_*(), ins_outs_info_*() and enum segment_register are in vmx_exit.h;
-	 * guest_linear_to_host() (vcpu.h) turns a guest address into a pointer; the bases are
-	 * GUEST_FS_BASE and GUEST_GS_BASE. Updates follow the address size: a 32-bit register
-	 * write clears bits 63:32, a 16-bit one keeps the bits above 15.
+	 * Achieve: each trapped IN, OUT, INS or OUTS, with or without REP, has the effect the
+	 * instruction would have had on the device io_access() reaches: the same port, size,
+	 * direction and data, the same changes to RAX, RSI, RDI, RCX and guest memory; then the
+	 * guest continues after it.
+	 * SDM 28.2.1, exit qualification for I/O instructions, bits 31:16: "Port number (as
+	 * specified in DX or in an immediate operand)".
+	 * Hints: docs/labs/02-exits.md, step 02-12.
 	 */
 	(void)v;
 	TODO("02-12");

@@ -20,13 +20,13 @@ LAB_SETUP(02, lab02_msr_setup);
 void msr_intercept(struct vcpu *v, u32 msr, bool read, bool write)
 {
 	/* TODO 02-13
-	 * SDM 25.6.9: the MSR-bitmap page has four 1-KByte parts: read bitmap for low MSRs
-	 * (00000000H-00001FFFH) at offset 0, read bitmap for high MSRs (C0000000H-C0001FFFH) at
-	 * 1024, write bitmap for low MSRs at 2048, write bitmap for high MSRs at 3072. Bit n
-	 * stands for MSR (range base + n). SDM 26.1.3: an MSR outside both ranges always exits.
-	 * Do: set the read and/or write bit of msr; panic() for an MSR outside both ranges (no
-	 * bit to set).
-	 * Hint: bit n is bit n%8 of byte n/8 of its part.
+	 * Achieve: after this call, RDMSR of `msr` exits if `read` is set and WRMSR of it exits if
+	 * `write` is set; an MSR the bitmap has no bit for is refused with a panic, since it always
+	 * exits anyway. Reach the bitmap through lab02(v)->msr_bitmap (the check calls this
+	 * function inside the guest, where VMREAD would exit).
+	 * SDM 25.6.9: "Read bitmap for low MSRs (located at the MSR-bitmap address). This contains
+	 * one bit for each MSR address in the range 00000000H to 00001FFFH."
+	 * Hints: docs/labs/02-exits.md, step 02-13.
 	 */
 	(void)v;
 	(void)msr;
@@ -39,14 +39,13 @@ void msr_intercept(struct vcpu *v, u32 msr, bool read, bool write)
 static enum exit_verdict handle_msr(struct vcpu *v)
 {
 	/* TODO 02-14
-	 * SDM 26.1.3 and the RDMSR/WRMSR pages (Vol. 2): ECX selects the MSR; RDMSR returns it in
-	 * EDX:EAX (upper halves of RAX and RDX cleared), WRMSR writes EDX:EAX. An MSR that does
-	 * not exist, or a write the policy forbids, raises #GP(0). IA32_TSC_AUX has 32 bits:
-	 * writing a value with bits 63:32 set raises #GP(0).
-	 * Do: RDMSR: IA32_TSC_AUX -> lab02(v)->msr_tsc_aux, HV_MSR_SCRATCH -> lab02(v)->msr_scratch, any other
-	 * -> #GP(0). WRMSR: IA32_TSC_AUX and HV_MSR_SCRATCH store the value; IA32_SYSENTER_ESP and
-	 * any other -> #GP(0). Skip and resume after an emulated access; inject without skipping.
-	 * Hint: the exit reason (EXIT_REASON_RDMSR or _WRMSR) is EXIT_REASON_BASIC(v->exit.reason).
+	 * Achieve: RDMSR and WRMSR that exit follow this lab's policy: IA32_TSC_AUX (32 bits) and
+	 * HV_MSR_SCRATCH (64 bits) are virtual, kept in lab02(v)->msr_tsc_aux and ->msr_scratch;
+	 * IA32_SYSENTER_ESP is read-only; any other MSR that exits does not exist. Each access
+	 * behaves as the instruction would on such a processor, faults included.
+	 * Vol. 2B, RDMSR: "Specifying a reserved or unimplemented MSR address in ECX will also
+	 * cause a general protection exception."
+	 * Hints: docs/labs/02-exits.md, step 02-14.
 	 */
 	(void)v;
 	TODO("02-14");

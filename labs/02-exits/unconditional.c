@@ -6,11 +6,10 @@
 static enum exit_verdict handle_invd(struct vcpu *v)
 {
 	/* TODO 02-2
-	 * SDM 26.1.2: INVD causes a VM exit unconditionally. INVD discards the caches without
-	 * writing them back, which would lose the host's data too; a hypervisor performs WBINVD
-	 * (write back, then invalidate) in its place.
-	 * Do: execute WBINVD, move the guest past its INVD and resume it.
-	 * Hint: wbinvd() is in x86.h; vmx_skip_instruction() is yours from lab 01.
+	 * Achieve: the guest continues after its INVD, and no cached data, the host's included, is
+	 * lost because of it.
+	 * Vol. 2A, INVD: "Data held in internal caches is not written back to main memory."
+	 * Hints: docs/labs/02-exits.md, step 02-2.
 	 */
 	(void)v;
 	TODO("02-2");
@@ -20,18 +19,13 @@ static enum exit_verdict handle_invd(struct vcpu *v)
 static enum exit_verdict handle_xsetbv(struct vcpu *v)
 {
 	/* TODO 02-3
-	 * SDM 26.1.2: XSETBV always exits. Its operands are ECX (which XCR; only XCR0 exists
-	 * here) and EDX:EAX (the value). SDM Vol. 1, 13.3: XSETBV raises #GP(0) if ECX is not 0,
-	 * if bit 0 (x87) of the value is 0, if the value sets a bit that CPUID.(EAX=0DH,ECX=0)
-	 * EDX:EAX does not report, if it sets AVX (bit 2) without SSE (bit 1), or if it sets
-	 * some but not all of the AVX-512 bits 7:5 (or sets them without AVX), and at CPL > 0.
-	 * Do not count on the processor having checked CPL before the exit (Bochs exits first;
-	 * KVM re-checks it too): the guest's CPL is the DPL of its SS (SDM 25.4.1).
-	 * Do: apply these checks; on a violation inject #GP(0) and do not move RIP. Otherwise
-	 * execute XSETBV in the host (XCR0 is shared: it has no VMCS field), skip, resume.
-	 * Hint: XSETBV in the host needs the host's CR4.OSXSAVE set; xsetbv(), cpuid(),
-	 * XCR0_* are in x86.h; vmx_inject_exception() is yours (02-1); ar_dpl() (vmx_exit.h)
-	 * reads the DPL from the access rights.
+	 * Achieve: an XSETBV the processor would accept takes effect in XCR0 (which guest and host
+	 * share) and the guest continues after it; an XSETBV the processor would refuse, for its
+	 * value or for the guest's privilege level, raises #GP(0) in the guest at the XSETBV
+	 * instead.
+	 * Vol. 2B, XSETBV: "This instruction must be executed at privilege level 0 or in
+	 * real-address mode; otherwise, a general protection exception #GP(0) is generated."
+	 * Hints: docs/labs/02-exits.md, step 02-3.
 	 */
 	(void)v;
 	TODO("02-3");
@@ -41,11 +35,12 @@ static enum exit_verdict handle_xsetbv(struct vcpu *v)
 static enum exit_verdict handle_vmx_instruction(struct vcpu *v)
 {
 	/* TODO 02-4
-	 * SDM 26.1.2: INVEPT, INVVPID, VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME,
-	 * VMWRITE, VMXOFF and VMXON always exit in VMX non-root operation (VMCALL too: it is our
-	 * hypercall). A hypervisor without nested virtualization answers them with #UD, as a
-	 * processor without VMX would.
-	 * Do: inject #UD and resume the guest without moving its RIP.
+	 * Achieve: for the guest, VMX does not exist: each VMX instruction raises #UD at that
+	 * instruction, as on a processor without VMX.
+	 * SDM 26.1.2: "This is also true of instructions introduced with VMX, which include:
+	 * INVEPT, INVVPID, VMCALL, VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMRESUME, VMXOFF, and
+	 * VMXON."
+	 * Hints: docs/labs/02-exits.md, step 02-4.
 	 */
 	(void)v;
 	TODO("02-4");

@@ -6,16 +6,13 @@
 static enum exit_verdict handle_cpuid(struct vcpu *v)
 {
 	/* BEGIN 01-10 unused: v
-	 * SDM 26.1.2: CPUID always causes a VM exit in VMX non-root operation; the hypervisor
-	 * decides what the guest sees in EAX, EBX, ECX and EDX (leaf in EAX, subleaf in ECX).
-	 * By convention, CPUID.1:ECX[bit 31] tells software it runs under a hypervisor, and
-	 * leaf 0x40000000 returns the highest hypervisor leaf in EAX and a 12-byte signature in
-	 * EBX, ECX, EDX.
-	 * Do: for leaf HV_CPUID_LEAF return HV_CPUID_MAX_LEAF and HV_SIGNATURE (lab.h); for other
-	 * leaves return what the real CPUID returns, with bit 31 of ECX set for leaf 1. Write the
-	 * results into the guest's registers, skip the instruction and resume the guest.
-	 * Hint: the guest's registers are v->regs; memcpy() the signature; CPUID zero-extends
-	 * its 32-bit results into the 64-bit registers.
+	 * Achieve: the guest's CPUID returns what the processor returns for the same leaf and
+	 * subleaf, except that leaf 1 also reports "hypervisor present" (ECX bit 31) and leaf
+	 * HV_CPUID_LEAF answers HV_CPUID_MAX_LEAF and the signature HV_SIGNATURE (lab.h); then the
+	 * guest goes on after its CPUID.
+	 * SDM 26.1.2: "The following instructions cause VM exits when they are executed in VMX
+	 * non-root operation: CPUID, GETSEC, INVD, and XSETBV."
+	 * Hints: docs/labs/01-vmxon.md, step 01-10.
 	 */
 	u32 leaf = (u32)v->regs.rax, subleaf = (u32)v->regs.rcx;
 	struct cpuid_regs r;

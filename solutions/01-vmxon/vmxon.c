@@ -6,10 +6,10 @@
 bool vmx_supported(void)
 {
 	/* BEGIN 01-1
-	 * SDM 24.6: software finds out whether the processor supports VMX operation with CPUID:
-	 * when CPUID.1:ECX.VMX[bit 5] is 1, VMX operation is supported.
-	 * Do: return true exactly when that bit is set.
-	 * Hint: cpuid() and CPUID_1_ECX_VMX are in x86.h.
+	 * Achieve: return whether this processor supports VMX operation, judged by the one CPUID
+	 * bit the SDM names and by no other bit.
+	 * SDM 24.6: "If CPUID.1:ECX.VMX[bit 5] = 1, then VMX operation is supported."
+	 * Hints: docs/labs/01-vmxon.md, step 01-1.
 	 */
 	return (cpuid(1, 0).ecx & CPUID_1_ECX_VMX) != 0;
 	/* END 01-1 */
@@ -19,12 +19,12 @@ bool vmx_supported(void)
 void vmx_enable_feature_control(void)
 {
 	/* BEGIN 01-2
-	 * SDM 24.7: VMXON is controlled by IA32_FEATURE_CONTROL (MSR 0x3A). Bit 0 is the lock
-	 * bit: while it is 0, WRMSR may change the MSR and VMXON faults; once it is 1, WRMSR to
-	 * the MSR faults until reset. Bit 2 enables VMXON outside SMX operation.
-	 * Do: if the MSR is not locked, set bit 2 and the lock bit. If it is locked with bit 2
-	 * clear, VMX is disabled by firmware: panic() saying so.
-	 * Hint: rdmsr(), wrmsr(), MSR_IA32_FEATURE_CONTROL and FEATURE_CONTROL_* are in x86.h.
+	 * Achieve: when this returns, VMXON outside SMX is allowed and IA32_FEATURE_CONTROL is
+	 * locked; if firmware locked it with VMXON outside SMX disabled, the hypervisor stops with
+	 * a panic that says so. Never write the MSR once it is locked.
+	 * SDM 24.7: "If the lock bit is set, WRMSR to this MSR causes a general-protection
+	 * exception; the MSR cannot be modified until a power-up reset condition."
+	 * Hints: docs/labs/01-vmxon.md, step 01-2.
 	 */
 	u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
 	if (!(fc & FEATURE_CONTROL_LOCK)) {
@@ -40,11 +40,12 @@ void vmx_enable_feature_control(void)
 void vmx_set_fixed_bits(void)
 {
 	/* BEGIN 01-3
-	 * SDM 24.8 and A.7-A.8: in VMX operation, a bit that is 1 in IA32_VMX_CR0_FIXED0 (0x486)
-	 * must be 1 in CR0, and a bit that is 0 in IA32_VMX_CR0_FIXED1 (0x487) must be 0; the same
-	 * holds for CR4 with MSRs 0x488 and 0x489. VMXON also needs CR4.VMXE[bit 13] = 1.
-	 * Do: apply both rules to CR0 and to CR4, set CR4.VMXE, and write the registers back.
-	 * Hint: value = (value | fixed0) & fixed1. read_cr0()/write_cr0() are in x86.h.
+	 * Achieve: CR0 and CR4 hold values that VMX operation accepts, with CR4.VMXE set, changing
+	 * no bit that the fixed-bit MSRs leave free.
+	 * SDM A.7: "If bit X is 1 in IA32_VMX_CR0_FIXED0, then that bit of CR0 is fixed to 1 in VMX
+	 * operation. Similarly, if bit X is 0 in IA32_VMX_CR0_FIXED1, then that bit of CR0 is fixed
+	 * to 0 in VMX operation." (A.8 says the same of CR4.)
+	 * Hints: docs/labs/01-vmxon.md, step 01-3.
 	 */
 	u64 cr0 = read_cr0(), cr4 = read_cr4();
 	cr0 = (cr0 | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);
@@ -58,13 +59,11 @@ void vmx_set_fixed_bits(void)
 void vmx_on(struct vcpu *v)
 {
 	/* BEGIN 01-4 unused: v
-	 * SDM 25.11.5: before VMXON, software allocates a 4-KByte aligned VMXON region and
-	 * writes the VMCS revision identifier (IA32_VMX_BASIC bits 30:0) into its first 32 bits.
-	 * VMXON takes the region's physical address.
-	 * Do: allocate the region into v->vmxon_region, write the revision identifier, execute
-	 * VMXON and panic with a report if it does not succeed.
-	 * Hint: page_alloc() returns a zeroed page; virt_to_phys(); vmxon() returns a status;
-	 * vmx_report_failure() prints it in words.
+	 * Achieve: the processor is in VMX root operation, with v->vmxon_region as its VMXON
+	 * region; if VMXON does not succeed, the failure is reported and the hypervisor stops.
+	 * SDM 25.11.5: "Before executing VMXON, software should write the VMCS revision identifier
+	 * (see Section 25.2) to the VMXON region."
+	 * Hints: docs/labs/01-vmxon.md, step 01-4.
 	 */
 	v->vmxon_region = page_alloc();
 	*(u32 *)v->vmxon_region = (u32)(rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_REVISION_ID_MASK);
@@ -80,12 +79,12 @@ void vmx_on(struct vcpu *v)
 void vmx_off(struct vcpu *v)
 {
 	/* BEGIN 01-12 unused: v
-	 * SDM 25.11.3 and 31.3 (VMXOFF): VMCLEAR writes a VMCS's data back to its region and makes
-	 * it clear and not current; software should do it before leaving VMX operation. VMXOFF
-	 * leaves VMX operation; CR4.VMXE can be cleared only outside it.
-	 * Do: VMCLEAR the vCPU's VMCS, execute VMXOFF, clear CR4.VMXE, and free both regions.
-	 * Panic with a report if an instruction fails.
-	 * Hint: vmclear(), vmxoff(), page_free().
+	 * Achieve: the processor is outside VMX operation, the vCPU's VMCS was written back and
+	 * left clear, CR4.VMXE is 0 again, and both regions are freed (the pointers set to NULL); a
+	 * VMX instruction that does not succeed is reported and stops the hypervisor.
+	 * SDM 25.11.1: "software should VMCLEAR that VMCS before executing the VMXOFF instruction
+	 * or removing power from the processor"
+	 * Hints: docs/labs/01-vmxon.md, step 01-12.
 	 */
 	enum vmx_status s = vmclear(virt_to_phys(v->vmcs));
 	if (s != VMX_SUCCEED) {

@@ -7,17 +7,14 @@ static void lab02_controls_setup(struct vcpu *v)
 {
 	(void)v;
 	/* BEGIN 02-5
-	 * SDM 25.6.2 (Tables 25-6 and 25-7): primary processor-based controls "HLT exiting"
-	 * (bit 7), "INVLPG exiting" (9), "RDTSC exiting" (12), "use TSC offsetting" (3), "MOV-DR
-	 * exiting" (23), "use I/O bitmaps" (25), "use MSR bitmaps" (28), "PAUSE exiting" (30),
-	 * "activate secondary controls" (31); secondary control "WBINVD exiting" (bit 6). SDM
-	 * 25.7.1/25.8.1: "save debug controls" (exit bit 2) and "load debug controls" (entry bit
-	 * 2) make DR7 and IA32_DEBUGCTL follow the guest fields, so the guest's DR7 (which the
-	 * MOV-DR handler keeps in GUEST_DR7) really arms its breakpoints.
-	 * Do: add these bits to the controls lab 01 wrote, each field through
-	 * vmx_adjust_controls(), and start with a TSC offset of 0.
-	 * Hint: read the current value with vmcs_read(); CPU_* and CPU2_* are in vmx_controls.h;
-	 * the secondary controls' capability MSR is MSR_IA32_VMX_PROCBASED_CTLS2.
+	 * Achieve: on top of lab 01's controls, and in a form the processor accepts: HLT, INVLPG,
+	 * RDTSC, MOV DR, PAUSE and WBINVD exit; I/O and MSR accesses exit as the bitmaps say; RDTSC
+	 * reads the TSC plus an offset, 0 to start with; the guest's DR7 and IA32_DEBUGCTL are
+	 * loaded at every VM entry and saved at every VM exit.
+	 * SDM 25.6.2: "The processor-based VM-execution controls constitute two 32-bit vectors that
+	 * govern the handling of synchronous events, mainly those caused by the execution of
+	 * specific instructions."
+	 * Hints: docs/labs/02-exits.md, step 02-5.
 	 */
 	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
 	primary |= CPU_HLT_EXITING | CPU_INVLPG_EXITING | CPU_RDTSC_EXITING | CPU_USE_TSC_OFFSETTING |
@@ -45,13 +42,12 @@ LAB_SETUP(02, lab02_controls_setup);
 static enum exit_verdict handle_hlt(struct vcpu *v)
 {
 	/* BEGIN 02-6 unused: v
-	 * SDM 26.1.3: with "HLT exiting" set, HLT exits before the processor halts. HLT ends at
-	 * the next interrupt, NMI, SMI or INIT; a guest that halts with RFLAGS.IF = 0 waits for
-	 * an event this machine never sends (the legacy PIC is masked).
-	 * Do: if the guest's RFLAGS.IF is 1, treat the HLT as done (an idle that woke up at once):
-	 * skip it and resume. If IF is 0, print that the guest halted with interrupts disabled
-	 * and return EXIT_STOP.
-	 * Hint: GUEST_RFLAGS is in the VMCS; RFLAGS_IF is in x86.h.
+	 * Achieve: a HLT with interrupts enabled is an idle period that ends at once, and the guest
+	 * continues after it; a HLT with interrupts disabled could never wake up, so the hypervisor
+	 * says so and stops the guest.
+	 * SDM 26.1.3: "HLT. The HLT instruction causes a VM exit if the 'HLT exiting' VM-execution
+	 * control is 1."
+	 * Hints: docs/labs/02-exits.md, step 02-6.
 	 */
 	if (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF) {
 		vmx_skip_instruction(v);
@@ -67,12 +63,11 @@ static enum exit_verdict handle_hlt(struct vcpu *v)
 static enum exit_verdict handle_rdtsc(struct vcpu *v)
 {
 	/* BEGIN 02-7 unused: v
-	 * SDM 26.1.3 and 26.3 (RDTSC): with "RDTSC exiting" set, RDTSC exits; without it the
-	 * guest reads the TSC plus the TSC offset when "use TSC offsetting" is set. An emulated
-	 * RDTSC must give the guest what it would have read: the TSC plus TSC_OFFSET, low 32
-	 * bits in EAX and high 32 bits in EDX (the upper halves of RAX and RDX cleared).
-	 * Do: compute the guest's TSC, write RAX and RDX, skip, resume.
-	 * Hint: rdtsc() in x86.h; the offset is the VMCS field TSC_OFFSET.
+	 * Achieve: the guest's RDTSC returns, in the registers RDTSC writes, the value it would
+	 * have read with TSC offsetting and no exit; then the guest continues.
+	 * SDM 26.3: "RDTSC loads EAX:EDX with the sum of the value of the IA32_TIME_STAMP_COUNTER
+	 * MSR and the value of the TSC offset."
+	 * Hints: docs/labs/02-exits.md, step 02-7.
 	 */
 	u64 tsc = rdtsc() + vmcs_read(TSC_OFFSET);
 	v->regs.rax = (u32)tsc;
@@ -86,10 +81,11 @@ static enum exit_verdict handle_rdtsc(struct vcpu *v)
 static enum exit_verdict handle_invlpg(struct vcpu *v)
 {
 	/* BEGIN 02-8 unused: v
-	 * SDM 28.2.1: for INVLPG the exit qualification is the linear-address
-	 * operand of the instruction.
-	 * Do: invalidate that address's TLB entries in the host, skip, resume.
-	 * Hint: invlpg() in x86.h; v->exit.qualification.
+	 * Achieve: the TLB holds no stale translation for the page the guest's INVLPG named, and
+	 * the guest continues.
+	 * SDM 28.2.1: "For INVLPG, the exit qualification contains the linear-address operand of
+	 * the instruction."
+	 * Hints: docs/labs/02-exits.md, step 02-8.
 	 */
 	invlpg(v->exit.qualification);
 	vmx_skip_instruction(v);
@@ -101,19 +97,14 @@ static enum exit_verdict handle_invlpg(struct vcpu *v)
 static enum exit_verdict handle_mov_dr(struct vcpu *v)
 {
 	/* BEGIN 02-9 unused: v
-	 * SDM 28.2.1 (exit qualification for MOV DR): bits 2:0 = the debug register, bit 4 =
-	 * direction (0 = MOV to DR, 1 = MOV from DR), bits 11:8 = the general register (0 RAX,
-	 * 1 RCX, 2 RDX, 3 RBX, 4 RSP, 5 RBP, 6 RSI, 7 RDI, 8-15 R8-R15). The guest's DR7 is the
-	 * VMCS field GUEST_DR7; DR0-DR3 and DR6 are the processor's own registers. SDM 18.2.2:
-	 * with CR4.DE = 0, DR4 and DR5 are aliases of DR6 and DR7; with CR4.DE = 1 they raise #UD.
-	 * In 64-bit mode a MOV to DR6 or DR7 with any of bits 63:32 set raises #GP(0). SDM
-	 * 26.1.3: MOV-DR exits take priority over the #GP(0) for CPL > 0 and over the #UD for
-	 * DR4/DR5 with CR4.DE = 1, so the hypervisor raises both itself.
-	 * Do: decode, apply the privilege, alias and fault rules (inject and return without
-	 * skipping), move the value between the register and the DR, skip, resume.
-	 * Hint: dr_qual_*() and enum gpr (vmx_exit.h); guest_reg_read()/guest_reg_write()
-	 * (vcpu.h); read_dr()/write_dr() (x86.h); the guest's CR4 is GUEST_CR4; the CPL is
-	 * ar_dpl() of GUEST_SS_ACCESS_RIGHTS.
+	 * Achieve: the guest's MOV to or from a debug register behaves as on a processor without
+	 * VMX: the right debug register, general register and direction; DR4 and DR5 as the guest's
+	 * CR4.DE says; the guest's DR7 kept where VM entry loads it from; and the faults the
+	 * processor would have raised itself, had the exit not come first.
+	 * SDM 26.1.3: MOV-DR exits "take priority over the following: general-protection exceptions
+	 * based on privilege level; and invalid-opcode exceptions that occur because CR4.DE=1 and
+	 * the instruction specified access to DR4 or DR5."
+	 * Hints: docs/labs/02-exits.md, step 02-9.
 	 */
 	u64 q = v->exit.qualification;
 	unsigned dr = dr_qual_dr(q);
@@ -151,11 +142,11 @@ static enum exit_verdict handle_mov_dr(struct vcpu *v)
 static enum exit_verdict handle_wbinvd_or_pause(struct vcpu *v)
 {
 	/* BEGIN 02-10 unused: v
-	 * SDM 26.1.3: "WBINVD exiting" (secondary) and "PAUSE exiting" (primary) make these
-	 * instructions exit. WBINVD must still write back and invalidate the caches; PAUSE is
-	 * only a hint, so a hypervisor may just continue (or run something else meanwhile).
-	 * Do: execute WBINVD for a WBINVD exit, then skip the instruction and resume.
-	 * Hint: the basic exit reason is in v->exit.reason (EXIT_REASON_BASIC()).
+	 * Achieve: a WBINVD still writes back and invalidates the caches, a PAUSE only passes; the
+	 * guest continues after either.
+	 * SDM 26.1.3: "WBINVD, WBNOINVD. These instructions cause VM exits if the 'WBINVD exiting'
+	 * VM-execution control is 1."
+	 * Hints: docs/labs/02-exits.md, step 02-10.
 	 */
 	if (EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_WBINVD_OR_WBNOINVD)
 		wbinvd();
