@@ -87,7 +87,7 @@ static bool reinject_vectored_event(struct vcpu *v)
 	 * Unless a handler already completed that delivery (lab04(v)->vectored_event_done, which
 	 * covers this one exit only) or already injects something for this entry: then return
 	 * false.
-	 * SDM 28.2.4: "Additional information is provided for VM exits that occur during event
+	 * SDM 25.9.3: "Additional information is provided for VM exits that occur during event
 	 * delivery in VMX non-root operation." SDM 25.8.3, on the VM-entry instruction length:
 	 * "For injection of events whose type is software interrupt, software exception, or
 	 * privileged software exception, this field is used to determine the value of RIP that is

@@ -23,9 +23,9 @@ bool task_switch_check(struct vcpu *v, struct task_switch *t)
 	 * (the old task is the guest's TR); a switch the processor would refuse returns false with
 	 * t->fault_vector and t->fault_error set to the fault it would raise.
 	 * SDM 26.4.2: "Task switches are not allowed in VMX non-root operation. Any attempt to
-	 * effect a task switch in VMX non-root operation causes a VM exit." SDM Vol. 3A 8.3:
-	 * "Checks that the TSS descriptor of the new task is marked present and has a valid limit
-	 * (greater than or equal to 67H)."
+	 * effect a task switch in VMX non-root operation causes a VM exit." SDM Vol. 3A 8.2.2:
+	 * "Attempting to switch to a task whose TSS descriptor has a limit less than 67H generates
+	 * an invalid-TSS exception (#TS)."
 	 * Hints: docs/labs/04-events.md, step 04-6.
 	 */
 	(void)v;
@@ -58,9 +58,8 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	 * state the next VM entry accepts, with CR0.TS set as the guest reads it, and with the
 	 * event a task gate carried delivered exactly once. A segment that cannot be loaded
 	 * returns false with t->fault_error set (the caller raises #TS).
-	 * SDM Vol. 2, CLTS: "The processor sets the TS flag every time a task switch occurs." SDM
-	 * Vol. 3A 8.2.1 (static fields): "The processor reads the static fields, but does not
-	 * normally change them."
+	 * SDM Vol. 3A 8.3: "The TS (task switched) flag in the control register CR0 is set every
+	 * time a task switch occurs."
 	 * Hints: docs/labs/04-events.md, step 04-8.
 	 */
 	(void)v;
