@@ -25,15 +25,14 @@ bool emulate_cr0_write(struct vcpu *v, u64 value)
 {
 	(void)v;
 	/* TODO 03-3
-	 * SDM 2.5 and the MOV CR page (Vol. 2): MOV to CR0 raises #GP(0) when bits 63:32 are set,
-	 * when NW = 1 with CD = 0, when PG = 1 with PE = 0, and (SDM 10.8.5) when it clears PG in
-	 * IA-32e mode. SDM 26.3: the guest's view of an owned bit is the read shadow; the real
-	 * CR0 (GUEST_CR0) must still satisfy the VMX fixed bits (SDM 24.8; PE, NE, PG here).
-	 * Do: return false (the caller injects #GP(0)) on each fault. Otherwise write the whole
-	 * value to CR0_READ_SHADOW, and to GUEST_CR0 the value with the fixed bits applied;
-	 * return true.
-	 * Hint: the guest runs in IA-32e mode while GUEST_IA32_EFER.LMA is set, or (without the
-	 * load-EFER entry control) while the "IA-32e mode guest" entry control is set.
+	 * Achieve: a guest MOV to CR0 of `value` that exited ends as it would on the processor. If
+	 * it breaks a #GP rule of MOV to CR0 for this 64-bit guest, nothing changes and you return
+	 * false (the caller injects #GP(0)). Otherwise the guest from now on reads `value`, the
+	 * real CR0 holds `value` made legal for VMX operation, and you return true.
+	 * SDM Vol. 2, MOV (control registers), 64-bit mode exceptions: "#GP(0) ... If an attempt
+	 * is made to write invalid bit combinations in CR0 (such as setting the PG flag to 1 when
+	 * the PE flag is set to 0, or setting the CD flag to 0 when the NW flag is set to 1)."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-3.
 	 */
 	(void)value;
 	TODO("03-3");
@@ -44,13 +43,13 @@ bool emulate_cr4_write(struct vcpu *v, u64 value)
 {
 	(void)v;
 	/* TODO 03-4
-	 * SDM 2.5 and the MOV CR page: MOV to CR4 raises #GP(0) when it sets a reserved bit or
-	 * (SDM 10.8.5) clears PAE in IA-32e mode. This hypervisor offers no nested VMX, so for the
-	 * guest CR4.VMXE is reserved: setting it raises #GP(0), as on a processor without VMX.
-	 * The real CR4 keeps VMXE = 1 (a VMX fixed bit in non-root operation).
-	 * Do: return false on each fault; otherwise store the value in CR4_READ_SHADOW and the
-	 * value with the CR4 fixed bits applied in GUEST_CR4; return true.
-	 * Hint: a bit is reserved when IA32_VMX_CR4_FIXED1 has it 0.
+	 * Achieve: the same for a guest MOV to CR4 of `value`, where the guest may never set VMXE
+	 * (no VMX is offered to it, as on a processor without VMX) while the real CR4 keeps what
+	 * VMX operation requires.
+	 * SDM Vol. 2, MOV (control registers): "An attempt to change CR4's reserved bits will
+	 * cause a general protection fault." Its 64-bit mode exceptions: "If an attempt is made to
+	 * leave IA-32e mode by clearing CR4.PAE[bit 5]."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-4.
 	 */
 	(void)value;
 	TODO("03-4");
@@ -60,12 +59,14 @@ bool emulate_cr4_write(struct vcpu *v, u64 value)
 bool clts_or_lmsw(struct vcpu *v, enum cr_access_type type, u16 lmsw_source)
 {
 	/* TODO 03-5
-	 * SDM 26.3 and the CLTS/LMSW pages: CLTS clears CR0.TS. LMSW loads CR0 bits 3:0 (PE, MP,
-	 * EM, TS) from its 16-bit source, except that it can set PE but never clear it. Both act
-	 * on the CR0 the guest believes in (read shadow for owned bits).
-	 * Do: compute the new guest CR0 from the guest-visible CR0 and apply it with
-	 * emulate_cr0_write().
-	 * Hint: guest_visible() above; the LMSW source comes from the exit qualification.
+	 * Achieve: an exiting CLTS, or LMSW with source `lmsw_source`, changes the CR0 the guest
+	 * believes in exactly as the instruction would, and goes through emulate_cr0_write() (its
+	 * verdict is yours).
+	 * SDM Vol. 2, LMSW: "Only the low-order 4 bits of the source operand (which contains the
+	 * PE, MP, EM, and TS flags) are loaded into CR0." "While in protected mode, the LMSW
+	 * instruction cannot be used to clear the PE flag and force a switch back to real-address
+	 * mode."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-5.
 	 */
 	(void)v;
 	(void)type;
@@ -77,14 +78,14 @@ bool clts_or_lmsw(struct vcpu *v, enum cr_access_type type, u16 lmsw_source)
 bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, enum gpr reg)
 {
 	/* TODO 03-6
-	 * SDM 26.1.3: with CR3-store (CR3-load) exiting, MOV from (to) CR3 exits, loads of a
-	 * CR3-target value excepted; the guest's CR3 is GUEST_CR3. MOV to CR3 raises #GP(0) when
-	 * it sets a bit at or above MAXPHYADDR (CPUID.80000008H:EAX[7:0]). With CR8-load/store
-	 * exiting and no TPR shadow, every MOV to/from CR8 exits: the hypervisor keeps the
-	 * guest's task priority (lab03(v)->cr8). CR8 has 4 bits: a value above 15 raises #GP(0).
-	 * Do: move between the guest register `reg` and GUEST_CR3 or lab03(v)->cr8, checking the faults;
-	 * return false to have #GP(0) injected.
-	 * Hint: maxphyaddr_mask() above; guest_reg_read()/guest_reg_write() (vcpu.h).
+	 * Achieve: a MOV between guest register `reg` and CR3 or CR8 (`cr`; `to_cr` gives the
+	 * direction) acts on the guest's CR3 and on the guest's own TPR, lab03(v)->cr8, never on
+	 * the host's CR8. A load the processor would refuse changes nothing and returns false
+	 * (#GP(0)); anything else returns true.
+	 * SDM Vol. 2, MOV (control registers), 64-bit mode exceptions: "If an attempt is made to
+	 * write a 1 to any reserved bit in CR8. If an attempt is made to write a 1 to any reserved
+	 * bit in CR3."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-6.
 	 */
 	(void)v;
 	(void)cr;
@@ -97,17 +98,14 @@ bool mov_cr3_cr8(struct vcpu *v, unsigned cr, bool to_cr, enum gpr reg)
 static enum exit_verdict handle_cr_access(struct vcpu *v)
 {
 	/* TODO 03-7
-	 * SDM 28.2.1 (Table 28-3): bits 3:0 = the control register (0 for CLTS and LMSW), bits
-	 * 5:4 = access type (0 MOV to CR, 1 MOV from CR, 2 CLTS, 3 LMSW), bits 11:8 = the general
-	 * register of a MOV, bits 31:16 = the LMSW source data. MOV from CR0/CR4 never exits
-	 * (SDM 26.3): reads come from the shadow without the hypervisor.
-	 * Do: decode, call emulate_cr0_write(), emulate_cr4_write(), clts_or_lmsw() or
-	 * mov_cr3_cr8(); inject #GP(0)
-	 * when they return false (RIP unchanged), otherwise skip the instruction. Panic on an
-	 * access this hypervisor did not ask for.
-	 * Hint: the cr_qual_*() accessors of vmx_exit.h decode the fields (registers as enum gpr;
-	 * 4 = RSP, which guest_reg_read() fetches from GUEST_RSP); guest_reg_read() fetches the
-	 * source of a MOV to CR.
+	 * Achieve: every control-register access that exits is decoded from its exit qualification
+	 * and emulated by the step above that owns it; a refused access raises #GP(0) at the
+	 * instruction, an emulated one completes it; an access this hypervisor never asked for is
+	 * a panic().
+	 * SDM 26.3: "For each position corresponding to a bit set in the CR0 guest/host mask, the
+	 * destination operand is loaded with the value of the corresponding bit in the CR0 read
+	 * shadow." (So MOV from CR0, and likewise CR4, never needs the hypervisor.)
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-7.
 	 */
 	(void)v;
 	TODO("03-7");

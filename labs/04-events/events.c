@@ -8,14 +8,16 @@ static void lab04_setup(struct vcpu *v)
 {
 	(void)v;
 	/* TODO 04-1
-	 * SDM 25.6.1 (Table 25-5): "external-interrupt exiting" (bit 0) makes every external
-	 * interrupt exit, whatever the guest's RFLAGS.IF; "NMI exiting" (bit 3) does the same
-	 * for NMIs; "virtual NMIs" (bit 5, needs NMI exiting) lets the processor track the
-	 * guest's NMI blocking for injected NMIs. SDM 25.7.1: "acknowledge interrupt on exit"
-	 * (bit 15) makes the processor acknowledge the interrupt controller at the exit and store
-	 * the vector in the VM-exit interruption-information field.
-	 * Do: add the three pin-based controls and the exit control, through vmx_adjust_controls().
-	 * Hint: PIN_* and EXIT_* are in vmx_controls.h.
+	 * Achieve: external interrupts and NMIs that arrive while the guest runs cause VM exits
+	 * whatever the guest's RFLAGS.IF; an external-interrupt exit already knows the interrupt's
+	 * vector; the processor tracks the guest's blocking of the NMIs the hypervisor injects.
+	 * The controls earlier labs set stay set.
+	 * SDM 25.6.1 (external-interrupt exiting): "If this control is 1, external interrupts
+	 * cause VM exits. Otherwise, they are delivered normally through the guest
+	 * interrupt-descriptor table (IDT)." SDM 25.7.1 (acknowledge interrupt on exit): "If such
+	 * a VM exit occurs and this control is 1, the logical processor acknowledges the interrupt
+	 * controller, acquiring the interrupt's vector."
+	 * Hints: docs/labs/04-events.md, step 04-1.
 	 */
 	TODO("04-1");
 }
@@ -35,13 +37,15 @@ void vcpu_queue_nmi(struct vcpu *v)
 static enum exit_verdict handle_external_interrupt(struct vcpu *v)
 {
 	/* TODO 04-2
-	 * SDM 28.2.2: with "acknowledge interrupt on exit", the VM-exit interruption-information
-	 * field is valid and holds the vector; the interrupt is now in service in the local APIC
-	 * (its ISR bit is set) until someone writes EOI. The instruction at guest RIP has not run.
-	 * Do: read the vector. Vectors at or above HV_VECTOR_BASE are the hypervisor's: count
-	 * them in lab04(v)->host_interrupts and EOI them. Queue every other vector for the guest (its
-	 * handler will EOI). Resume without moving RIP.
-	 * Hint: INTR_INFO_VECTOR() (vmx_exit.h); apic_eoi() (apic.h); vcpu_queue_interrupt().
+	 * Achieve: an interrupt whose vector belongs to the hypervisor (HV_VECTOR_BASE and above)
+	 * is counted in lab04(v)->host_interrupts and ended at the APIC, and never reaches the
+	 * guest; any other vector waits in the queue for the guest, whose own handler ends it. The
+	 * guest resumes where it stopped.
+	 * SDM 25.7.1: "The vector is stored in the VM-exit interruption-information field, which
+	 * is marked valid." SDM Vol. 3A 11.8.5: "For all interrupts except those delivered with
+	 * the NMI, SMI, INIT, ExtINT, the start-up, or INIT-Deassert delivery mode, the interrupt
+	 * handler must include a write to the end-of-interrupt (EOI) register."
+	 * Hints: docs/labs/04-events.md, step 04-2.
 	 */
 	(void)v;
 	TODO("04-2");
@@ -51,17 +55,15 @@ static enum exit_verdict handle_external_interrupt(struct vcpu *v)
 static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 {
 	/* TODO 04-3
-	 * SDM 28.2.2: for exit reason 0 the VM-exit interruption information gives the type
-	 * (2 = NMI, 3 = hardware exception, 6 = software exception) and the vector, and bit 11
-	 * says whether VM_EXIT_INTERRUPTION_ERROR_CODE holds an error code. With "NMI exiting"
-	 * an NMI never reaches the guest by itself: the hypervisor decides when to inject it.
-	 * SDM 28.2.3: with virtual NMIs, bit 12 set in that field means the guest's IRET had
-	 * unblocked NMIs before the exception: the hypervisor restores blocking by NMI (bit 3 of
-	 * the interruptibility state) so that the IRET, run again, unblocks them then.
-	 * Do: queue an NMI for the guest. Reflect a hardware exception back into the guest with
-	 * its vector and error code (exceptions exit only when a check sets exception-bitmap
-	 * bits), restoring NMI blocking as above. Resume without moving RIP.
-	 * Hint: INTR_INFO_TYPE(), INTR_TYPE_NMI; vmx_inject_exception() from lab 02.
+	 * Achieve: an NMI that exited waits in the queue for the guest; an exception that exited
+	 * reaches the guest as it would have without the exit (vector and error code), with the
+	 * guest's NMI blocking as it was before a faulting IRET ended it. The guest resumes where
+	 * it stopped.
+	 * SDM 25.6.1 (NMI exiting): "If this control is 1, non-maskable interrupts (NMIs) cause VM
+	 * exits. Otherwise, they are delivered normally using descriptor 2 of the IDT." SDM 28.2.3
+	 * says what "NMI unblocking due to IRET" in the exit's interruption information asks of
+	 * the hypervisor.
+	 * Hints: docs/labs/04-events.md, step 04-3.
 	 */
 	(void)v;
 	TODO("04-3");
@@ -80,21 +82,17 @@ int highest_pending_irq(struct vcpu *v)
 static bool reinject_vectored_event(struct vcpu *v)
 {
 	/* TODO 04-4
-	 * SDM 28.2.4 (information for VM exits during event delivery): when a VM exit happens
-	 * while an event (interrupt, NMI, exception, software interrupt) is being delivered
-	 * through the guest's IDT, the IDT-vectoring information field is valid (bit 31) and
-	 * describes it (same layout as VM-entry interruption information), with its error code
-	 * in IDT_VECTORING_ERROR_CODE. The event was not delivered: the hypervisor must inject it
-	 * again, or the guest loses it. Software interrupts and exceptions (types 4, 5, 6) also
-	 * need VM_ENTRY_INSTRUCTION_LENGTH = the VM-exit instruction length.
-	 * The one exception: a handler that completed the delivery itself (the task-switch
-	 * emulation does, for a task gate in the IDT) sets lab04(v)->vectored_event_done.
-	 * Do: clear lab04(v)->vectored_event_done and return false if it was set. Otherwise, if the
-	 * IDT-vectoring information is valid and nothing is being injected already
-	 * (VM-entry interruption information not valid), copy it (with the error code and, for
-	 * types 4-6, the instruction length) into the VM-entry fields and return true.
-	 * Hint: INTR_INFO_VALID, INTR_INFO_DELIVER_ERROR_CODE, INTR_INFO_TYPE() in vmx_exit.h;
-	 * clear bit 12 (NMI unblocking due to IRET) when you copy the field: it is reserved there.
+	 * Achieve: an event whose delivery this exit interrupted reaches the guest once, at the
+	 * next entry, exactly as it would have without the exit; return true if you arranged that.
+	 * Unless a handler already completed that delivery (lab04(v)->vectored_event_done, which
+	 * covers this one exit only) or already injects something for this entry: then return
+	 * false.
+	 * SDM 25.9.3: "Additional information is provided for VM exits that occur during event
+	 * delivery in VMX non-root operation." SDM 25.8.3, on the VM-entry instruction length:
+	 * "For injection of events whose type is software interrupt, software exception, or
+	 * privileged software exception, this field is used to determine the value of RIP that is
+	 * pushed on the stack."
+	 * Hints: docs/labs/04-events.md, step 04-4.
 	 */
 	(void)v;
 	TODO("04-4");
@@ -107,19 +105,15 @@ static void events_before_entry(struct vcpu *v)
 	if (reinject_vectored_event(v))
 		return;
 	/* TODO 04-5
-	 * SDM 26.2 and 27.3.1.5: an injected NMI needs the guest not blocking NMIs (bit 3 of
-	 * the interruptibility state: virtual-NMI blocking, which lasts until the guest's IRET)
-	 * and no blocking by MOV SS (do not inject one in an STI shadow either). An injected
-	 * external interrupt needs RFLAGS.IF = 1 and no blocking by STI or MOV SS (bits 0 and 1).
-	 * SDM 26.7.5-26.7.6: "interrupt-window exiting" (primary bit 2) exits as soon as the
-	 * guest could take an interrupt, "NMI-window exiting" (bit 22) as soon as it could take
-	 * an NMI. Interruption type 0 is an external interrupt, 2 an NMI (vector 2).
-	 * Do: one event per entry, NMIs first. If the guest can take it, inject it (and take it
-	 * off the queue); if not, turn on the matching window exiting. Turn a window exiting off
-	 * again when nothing of its kind waits.
-	 * Hint: GUEST_INTERRUPTIBILITY_STATE, GUEST_RFLAGS; highest_pending_irq() above;
-	 * vmcs_set_bits() (vmx.h); INTERRUPTIBILITY_BLOCKING_BY_* in vmx_controls.h; intr_info()
-	 * (vmx_exit.h) builds the field.
+	 * Achieve: each VM entry delivers at most one queued event, NMIs before interrupts and
+	 * higher vectors first, and only when the guest can take it then; an event that cannot go
+	 * in brings the hypervisor back as soon as the guest can take it, and nothing brings it
+	 * back once nothing of that kind waits.
+	 * SDM 26.7.5: "If the "interrupt-window exiting" VM-execution control is 1, a VM exit
+	 * occurs before execution of any instruction if RFLAGS.IF = 1 and there is no blocking of
+	 * events by STI or by MOV SS (see Table 25-3)." SDM 27.3.1.5 lists what VM entry refuses
+	 * to inject under which blocking.
+	 * Hints: docs/labs/04-events.md, step 04-5.
 	 */
 	(void)v;
 	TODO("04-5");

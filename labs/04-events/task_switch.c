@@ -19,18 +19,14 @@ struct task_switch {
 bool task_switch_check(struct vcpu *v, struct task_switch *t)
 {
 	/* TODO 04-6
-	 * SDM 28.2.1 (Table 28-2): for a task switch the exit qualification holds the new TSS
-	 * selector (bits 15:0) and the source (bits 31:30: 0 CALL, 1 IRET, 2 JMP, 3 task gate in
-	 * the IDT). SDM 8.3: the new TSS descriptor must be a TSS (else #GP(selector)), present
-	 * (else #NP(selector)) and have a limit of at least 67H (else #TS(selector)); for CALL, JMP
-	 * and a task gate it must not be busy (else #GP(selector)); for IRET it must be busy (else
-	 * #TS(selector)). Error codes carry the selector with bits 1:0 cleared. The processor
-	 * makes these checks itself before the exit (Bochs does; SDM 26.4.2), but the GDT is
-	 * guest memory the hypervisor reads again, so it checks once more, as KVM does.
-	 * Do: fill t (selector, source, both descriptors and both TSSes; the old task is GUEST_TR)
-	 * and apply these checks; on a violation set t->fault_vector and t->fault_error and
-	 * return false.
-	 * Hint: guest_gdt_entry() and guest_linear_to_host() (vcpu.h); DESC_* in tss32.h.
+	 * Achieve: t names the new task (selector, source) and both tasks' GDT entries and TSSes
+	 * (the old task is the guest's TR); a switch the processor would refuse returns false with
+	 * t->fault_vector and t->fault_error set to the fault it would raise.
+	 * SDM 26.4.2: "Task switches are not allowed in VMX non-root operation. Any attempt to
+	 * effect a task switch in VMX non-root operation causes a VM exit." SDM Vol. 3A 8.2.2:
+	 * "Attempting to switch to a task whose TSS descriptor has a limit less than 67H generates
+	 * an invalid-TSS exception (#TS)."
+	 * Hints: docs/labs/04-events.md, step 04-6.
 	 */
 	(void)v;
 	(void)t;
@@ -41,20 +37,13 @@ bool task_switch_check(struct vcpu *v, struct task_switch *t)
 void task_switch_save(struct vcpu *v, struct task_switch *t)
 {
 	/* TODO 04-7
-	 * SDM 8.3 steps 7-9: the old task's state goes into its TSS: EIP (for CALL, JMP and
-	 * IRET, and for a software interrupt through a task gate, the instruction after the
-	 * one that switched; for an exception, the faulting instruction), EFLAGS, the general
-	 * registers and ES, CS, SS, DS, FS, GS. For JMP and IRET the old task's busy bit is
-	 * cleared; for CALL and a task gate it stays set. For IRET, NT is cleared in the saved
-	 * EFLAGS. For CALL and a task gate, the new TSS's previous-task link gets the old TSS
-	 * selector (and the new task will run with NT = 1). The new task's busy bit is set.
-	 * Do: all of that. For a task gate, the IDT-vectoring information type tells what was
-	 * being delivered: only a software interrupt or exception (INT n, INT3, INTO: types 4-6)
-	 * resumes after its instruction; for an external interrupt, an NMI or a hardware
-	 * exception (types 0, 2, 3) the saved EIP is the guest RIP itself (SDM 28.2.5 defines
-	 * the instruction length only for switches caused by instructions).
-	 * Hint: the VM-exit instruction length is v->exit.instruction_length; guest_reg_read()
-	 * reads registers by SDM index (0 EAX ... 7 EDI); DESC_BUSY_BIT.
+	 * Achieve: the old task's TSS holds what resuming it later needs, at the point where it
+	 * stopped, and the busy bits and the new TSS's back link say which tasks are running or
+	 * suspended in a chain.
+	 * SDM Vol. 3A 8.4: "When a CALL instruction, an interrupt, or an exception causes a task
+	 * switch: the processor copies the segment selector for the current TSS to the previous
+	 * task link field of the TSS for the new task; it then sets EFLAGS.NT = 1."
+	 * Hints: docs/labs/04-events.md, step 04-7.
 	 */
 	(void)v;
 	(void)t;
@@ -65,20 +54,13 @@ void task_switch_save(struct vcpu *v, struct task_switch *t)
 bool task_switch_load(struct vcpu *v, struct task_switch *t)
 {
 	/* TODO 04-8
-	 * SDM 8.3 steps 10-12: TR gets the new selector (with the descriptor's base and limit,
-	 * type busy); the processor loads CR3 (paging is on), EIP, EFLAGS (NT = 1 for CALL and a
-	 * task gate), the general registers, LDTR and ES, CS, SS, DS, FS, GS from the new TSS,
-	 * each segment from its descriptor; CR0.TS is set. SDM 6.12.2: an exception with an error
-	 * code that reaches a task through a task gate pushes the error code on the new task's
-	 * stack. The debug register DR7 local enables (L0-L3, bits 0, 2, 4, 6) are cleared.
-	 * Do: load all of this into the VMCS and v->regs; keep the read shadow's TS in step (TS
-	 * is a bit lab 03 owns); push the error code from the IDT-vectoring error code when the
-	 * event had one; set lab04(v)->vectored_event_done for a task gate (the event is delivered).
-	 * If a segment cannot be loaded, set t->fault_error to its selector (SDM Table 8-2: the
-	 * error code of that #TS is the selector, bits 1:0 cleared) and return false; the caller
-	 * raises #TS.
-	 * Hint: guest_load_segment() (vcpu.h), guest_reg_write(), GUEST_TR_BUSY_32 above,
-	 * DR7_LOCAL_ENABLES (vmx_exit.h).
+	 * Achieve: the guest continues as the new task, in the state its TSS describes and in a
+	 * state the next VM entry accepts, with CR0.TS set as the guest reads it, and with the
+	 * event a task gate carried delivered exactly once. A segment that cannot be loaded
+	 * returns false with t->fault_error set (the caller raises #TS).
+	 * SDM Vol. 3A 8.3: "The TS (task switched) flag in the control register CR0 is set every
+	 * time a task switch occurs."
+	 * Hints: docs/labs/04-events.md, step 04-8.
 	 */
 	(void)v;
 	(void)t;

@@ -10,16 +10,17 @@
 static void lab03_setup(struct vcpu *v)
 {
 	/* BEGIN 03-1 unused: v
-	 * SDM 25.6.6: for each bit set in the CR0 (CR4) guest/host mask the hypervisor owns the
-	 * bit: guest reads of CR0 (CR4) return the read shadow's bit, and a guest write that
-	 * would change it away from the shadow exits. SDM 25.6.2: "CR3-load exiting" (bit 15),
-	 * "CR3-store exiting" (16), "CR8-load exiting" (19) and "CR8-store exiting" (20). SDM
-	 * 25.6.7: a MOV to CR3 of one of the first CR3_TARGET_COUNT CR3-target values does not
-	 * exit.
-	 * Do: own CR0_OWNED and CR4_OWNED with read shadows that show the guest its current
-	 * CR0, and its current CR4 without VMXE (the guest must not see VMX in use); turn on the
-	 * four exiting controls; make the guest's current CR3 the first CR3-target value.
-	 * Hint: GUEST_CR0/GUEST_CR4/GUEST_CR3 hold the guest's values; cr3_target_add() below.
+	 * Achieve: before the first entry, the hypervisor owns exactly the CR0_OWNED and CR4_OWNED
+	 * bits, and the guest reads in them its current CR0, and its current CR4 with VMXE clear
+	 * (no VMX for the guest); every MOV from CR3, every MOV to CR3 except a load of the
+	 * guest's current CR3, and every MOV to or from CR8 exits. The controls earlier labs set
+	 * stay set.
+	 * SDM 25.6.6: "In general, bits set to 1 in a guest/host mask correspond to bits "owned"
+	 * by the host: Guest attempts to set them (using CLTS, LMSW, or MOV to CR) to values
+	 * differing from the corresponding bits in the corresponding read shadow cause VM exits.
+	 * Guest reads (using MOV from CR or SMSW) return values for these bits from the
+	 * corresponding read shadow."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-1.
 	 */
 	vmcs_write(CR0_GUEST_HOST_MASK, CR0_OWNED);
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(GUEST_CR0));
@@ -41,11 +42,13 @@ LAB_SETUP(03, lab03_setup);
 void cr3_target_add(struct vcpu *v, u64 cr3)
 {
 	/* BEGIN 03-2 unused: v, cr3
-	 * SDM 25.6.7 and A.6: there are CR3-target values 0 .. n-1, n from IA32_VMX_MISC bits
-	 * 24:16; CR3_TARGET_COUNT says how many are in use (a count above n fails VM entry).
-	 * Do: store cr3 in the next unused CR3-target value and raise the count; panic() when
-	 * all are in use.
-	 * Hint: CR3_TARGET_VALUE0 .. 3 are 2 apart (Appendix B); VMX_MISC_CR3_TARGET_COUNT().
+	 * Achieve: cr3 becomes one more CR3-target value in use, after those already in use (this
+	 * is not the only caller); when the processor has no unused one left, panic() before
+	 * writing any VMCS field.
+	 * SDM 25.6.7: "Future processors may support a different number of CR3-target values.
+	 * Software should read the VMX capability MSR IA32_VMX_MISC (see Appendix A.6) to
+	 * determine the number of values supported."
+	 * Hints: docs/labs/03-cr-shadows.md, step 03-2.
 	 */
 	(void)v;
 	u64 used = vmcs_read(CR3_TARGET_COUNT);
