@@ -7,14 +7,13 @@
 bool preemption_timer_supported(void)
 {
 	/* TODO 05-1
-	 * SDM A.3.1 and A.4: a control may be 1 only if its bit is 1 in bits 63:32 (the
-	 * allowed 1-settings) of its capability MSR. "Activate VMX-preemption timer" is pin-based
-	 * bit 6 (SDM 25.6.1); "save VMX-preemption timer value" is VM-exit control bit 22
-	 * (SDM 25.7.1). The timer is only usable for time slices with both.
-	 * Do: return true only if both controls may be 1.
-	 * Hint: vmx_controls_allowed() (vmx.h) reads the right capability MSR (TRUE_ or not);
-	 * PIN_ACTIVATE_VMX_PREEMPTION_TIMER and EXIT_SAVE_VMX_PREEMPTION_TIMER_VALUE are in
-	 * vmx_controls.h.
+	 * Achieve: true exactly when this processor lets both controls that time slices need be
+	 * 1: "activate VMX-preemption timer" (pin-based) and "save VMX-preemption timer value"
+	 * (VM-exit).
+	 * SDM A.3.1: "Bits 63:32 indicate the allowed 1-settings of these controls. VM entry
+	 * fails if bit X is 1 in the pin-based VM-execution controls and bit 32+X is 0 in this
+	 * MSR."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-1.
 	 */
 	TODO("05-1");
 }
@@ -23,12 +22,12 @@ bool preemption_timer_supported(void)
 unsigned preemption_timer_rate(void)
 {
 	/* TODO 05-2
-	 * SDM A.6: "Bits 4:0 report a value X that specifies the relationship between the rate of
-	 * the VMX-preemption timer and that of the timestamp counter (TSC). Specifically, the
-	 * VMX-preemption timer (if it is active) counts down by 1 every time bit X in the TSC
-	 * changes due to a TSC increment." The other bits of IA32_VMX_MISC mean other things.
-	 * Do: return bits 4:0 of IA32_VMX_MISC.
-	 * Hint: MSR_IA32_VMX_MISC (x86.h), VMX_MISC_PREEMPTION_TIMER_RATE() (vmx_controls.h).
+	 * Achieve: the rate X this processor reports for the VMX-preemption timer, and nothing
+	 * else of the MSR that reports it.
+	 * SDM A.6 (IA32_VMX_MISC): "Bits 4:0 report a value X that specifies the relationship
+	 * between the rate of the VMX-preemption timer and that of the timestamp counter
+	 * (TSC)."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-2.
 	 */
 	TODO("05-2");
 }
@@ -37,12 +36,12 @@ unsigned preemption_timer_rate(void)
 u32 preemption_timer_value(u64 tsc_ticks)
 {
 	/* TODO 05-3
-	 * SDM 26.5.1: the timer counts down by 1 every time bit X of the TSC changes (X from
-	 * preemption_timer_rate()), so one unit of the timer is 2^X TSC ticks. SDM 25.4.2: the
-	 * VMX-preemption timer-value field has 32 bits.
-	 * Do: convert tsc_ticks into timer units; a slice longer than the field can hold becomes
-	 * the largest value (PREEMPTION_TIMER_MAX, lab05.h), never a truncated one.
-	 * Hint: read the rate once; a 64-bit shift, then compare.
+	 * Achieve: the timer value that lasts tsc_ticks TSC ticks at this processor's rate; a
+	 * slice too long for the 32-bit field gives the longest value the field holds, never a
+	 * shorter one.
+	 * SDM 26.5.1: "Specifically, the timer counts down by 1 every time bit X in the TSC
+	 * changes due to a TSC increment."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-3.
 	 */
 	(void)tsc_ticks;
 	TODO("05-3");
@@ -53,19 +52,15 @@ u32 preemption_timer_value(u64 tsc_ticks)
 void preemption_timer_start(struct vcpu *v, u64 slice_ticks)
 {
 	/* TODO 05-4
-	 * SDM 26.5.1, 27.7.4: with "activate VMX-preemption timer" (pin-based bit 6) the timer starts at
-	 * VM entry from the VMX-preemption timer-value field and counts down in VMX non-root
-	 * operation; at 0 it causes a VM exit (reason 52). SDM 25.7.1 and 28.3.4: with "save
-	 * VMX-preemption timer value" (VM-exit control bit 22) every VM exit, whatever its reason,
-	 * stores the timer's remaining value in that field, so the next VM entry continues the
-	 * same slice. Without it the field keeps the value software wrote, and every VM entry
-	 * starts a full slice again: a guest that exits often for other reasons would never be
-	 * preempted. VM entry refuses the save control without the activate control.
-	 * Do: panic() unless preemption_timer_supported(); set both controls through
-	 * vmx_adjust_controls(); write the field with the value of slice_ticks; keep slice_ticks
-	 * in lab05(v)->slice for the timer exits to come. It all goes into the current VMCS.
-	 * Hint: vmcs_read() the control fields and add the bits; VMX_PREEMPTION_TIMER_VALUE is in
-	 * vmcs.h.
+	 * Achieve: from its next VM entry on, the guest of the current VMCS runs on a slice of
+	 * slice_ticks TSC ticks that its other VM exits do not renew, and lab05(v)->slice keeps
+	 * the slice for the timer exits to come. A processor without the timer ends the run
+	 * (panic).
+	 * SDM 27.7.4: "If the 'activate VMX-preemption timer' VM-execution control is 1, VM
+	 * entry starts the VMX-preemption timer with the unsigned value in the VMX-preemption
+	 * timer-value field." SDM 28.3.4: "If the 'save VMX-preemption timer value' VM-exit
+	 * control is 1, the value of timer is saved into the VMX-preemption timer-value field."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-4.
 	 */
 	(void)v;
 	(void)slice_ticks;
@@ -76,15 +71,13 @@ void preemption_timer_start(struct vcpu *v, u64 slice_ticks)
 static enum exit_verdict handle_preemption_timer(struct vcpu *v)
 {
 	/* TODO 05-5
-	 * SDM 26.5.1 and 28.2.1: exit reason 52, "VMX-preemption timer expired". No instruction
-	 * caused it: guest RIP points at the next instruction to run (or the guest is still in
-	 * the HLT state, which the timer does not leave), and the VM-exit instruction-length
-	 * field is not valid. With the save control the field now holds 0: entered like that, the
-	 * guest would exit again before its first instruction. (Bochs even saves a stale number
-	 * after an entry with 0.) A new slice is the hypervisor's own value.
-	 * Do: count the exit in lab05(v)->preemptions, set lab05(v)->preempted, write a full
-	 * slice (lab05(v)->slice) back into the field, and return EXIT_STOP: the run loop ends
-	 * and the scheduler decides who runs next. Leave RIP alone.
+	 * Achieve: the timer exit ends the guest's turn: it is counted in
+	 * lab05(v)->preemptions, lab05(v)->preempted is set and the run loop stops (EXIT_STOP),
+	 * and the guest's next entry starts a full slice of its own; the guest resumes exactly
+	 * where and as the timer stopped it.
+	 * SDM 26.5.1: "When the timer counts down to zero, it stops counting down and a VM exit
+	 * occurs."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-5.
 	 */
 	(void)v;
 	TODO("05-5");

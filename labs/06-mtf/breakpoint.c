@@ -29,13 +29,12 @@ struct breakpoint *breakpoint_set(struct vcpu *v, u64 rip)
 	struct breakpoint *b = &s->breakpoints[s->breakpoint_count++];
 	b->rip = rip;
 	/* TODO 06-4
-	 * SDM Vol. 2 (INT3): opcode CC is one byte, so it fits over the first byte of any
-	 * instruction. SDM 25.6.3: a 1 in bit 3 of the exception bitmap makes #BP cause a VM exit
-	 * instead of going through the guest's IDT. The guest shares the host's memory and page
-	 * tables 1:1 in this lab, and those map everything writable, its code included.
-	 * Do: save the byte at b->rip, write INT3 over it, mark the breakpoint planted, and set
-	 * the #BP bit in the exception bitmap.
-	 * Hint: guest_linear_to_host(); INT3_OPCODE (lab06.h); VEC_BP (x86.h); vmcs_set_bits().
+	 * Achieve: when the guest reaches the instruction at b->rip, it raises #BP and that #BP
+	 * exits to the hypervisor; b->original keeps what is needed to undo it and b->planted
+	 * says it is in place. Whatever other exceptions exited before still exit.
+	 * SDM 25.6.3: "When an exception occurs, its vector is used to select a bit in this
+	 * field. If the bit is 1, the exception causes a VM exit."
+	 * Hints: docs/labs/06-mtf.md, step 06-4.
 	 */
 	(void)b;
 	TODO("06-4");
@@ -49,17 +48,15 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 	u32 info = (u32)vmcs_read(VM_EXIT_INTERRUPTION_INFORMATION);
 	struct breakpoint *b = breakpoint_at(v, v->exit.guest_rip);
 	/* TODO 06-5
-	 * SDM 28.2.2: the exit interruption information names the exception: vector 3 (#BP),
-	 * type 6 (software exception) for INT3. SDM 26.2 and 28.3.3: an exception that exits
-	 * through the exception bitmap is not delivered, and for INT3 the saved guest RIP is the
-	 * address of the INT3 itself: here, the one the hypervisor planted.
-	 * Do: for a #BP from INT3 at a planted breakpoint: count the hit, write the original
-	 * byte back, remember the breakpoint in s->stepping and turn MTF on, so that the guest
-	 * runs the real instruction once and exits (step 06-6 plants INT3 again). Leave GUEST_RIP
-	 * where it is. Any other INT3 is the guest's own: give it back (step 06-7). Every other
-	 * exception, and every NMI, goes unchanged to s->earlier_exception_handler (lab 04's).
-	 * Hint: INTR_INFO_VECTOR(), INTR_INFO_TYPE(), INTR_TYPE_SOFTWARE_EXCEPTION (vmx_exit.h);
-	 * guest_linear_to_host(); mtf_set() (06-1).
+	 * Achieve: a #BP from INT3 at a planted breakpoint is counted (b->hits) and the guest
+	 * then runs the real instruction at that address exactly once before the hypervisor
+	 * regains control, with s->stepping naming the breakpoint for step 06-6. A #BP from an
+	 * INT3 the hypervisor did not plant goes to reflect_guest_int3() (step 06-7); every
+	 * other exception, and every NMI, goes unchanged to s->earlier_exception_handler.
+	 * SDM 28.3.3: "If the VM exit is due to a software exception (due to an execution of
+	 * INT3 or INTO), the value saved references the INT3 or INTO instruction that caused
+	 * that exception."
+	 * Hints: docs/labs/06-mtf.md, step 06-5.
 	 */
 	(void)s;
 	(void)info;
@@ -72,11 +69,11 @@ void breakpoint_stepped(struct vcpu *v)
 {
 	struct lab06_vcpu *s = lab06(v);
 	/* TODO 06-6
-	 * SDM 26.5.2: the MTF VM exit comes on the boundary after the restored instruction (or
-	 * after the delivery of a fault it raised), so the instruction has run exactly once.
-	 * Do: plant INT3 again over the breakpoint in s->stepping, mark it planted, and set
-	 * s->stepping to NULL. (The MTF handler then turns MTF off unless the tracer needs it.)
-	 * Hint: the original byte is still in the breakpoint; only INT3 goes back.
+	 * Achieve: the breakpoint that was stepped (s->stepping) is planted and marked planted
+	 * again, so the next time the guest reaches it, it traps again; s->stepping is NULL.
+	 * SDM 26.5.2: "If the instruction does not cause a fault, an MTF VM exit is pending on
+	 * the instruction boundary following execution of that instruction."
+	 * Hints: docs/labs/06-mtf.md, step 06-6.
 	 */
 	(void)s;
 	TODO("06-6");
@@ -86,15 +83,13 @@ void breakpoint_stepped(struct vcpu *v)
 static enum exit_verdict reflect_guest_int3(struct vcpu *v)
 {
 	/* TODO 06-7
-	 * SDM 27.6.1.1 and 25.8.3: INT3 raises a software exception (interruption type 6). To
-	 * deliver one the way the guest's INT3 would have, VM entry needs its instruction length
-	 * in VM_ENTRY_INSTRUCTION_LENGTH: the return address the guest's handler sees is RIP plus
-	 * that length, the address after the INT3. SDM 28.2.5: an exit caused by the INT3 reports
-	 * that length in the VM-exit instruction-length field.
-	 * Do: inject #BP as a software exception, with the exit's instruction length; leave
-	 * GUEST_RIP on the INT3. (Lab 04's handler reflects hardware exceptions only: a #BP
-	 * injected as one would return to the INT3 itself.)
-	 * Hint: intr_info() (vmx_exit.h); v->exit.instruction_length.
+	 * Achieve: the guest receives its own INT3 as it would without a hypervisor: #BP whose
+	 * handler returns after the INT3, or, where the gate's DPL forbids INT3 at the guest's
+	 * CPL, #GP at the INT3. GUEST_RIP stays on the INT3.
+	 * SDM 25.8.3 (VM-entry instruction length): "For injection of events whose type is
+	 * software interrupt, software exception, or privileged software exception, this field
+	 * is used to determine the value of RIP that is pushed on the stack."
+	 * Hints: docs/labs/06-mtf.md, step 06-7.
 	 */
 	(void)v;
 	TODO("06-7");

@@ -6,13 +6,13 @@ void mtf_set(struct vcpu *v, bool on)
 {
 	(void)v;
 	/* TODO 06-1
-	 * SDM 25.6.2 (Table 25-6): primary processor-based control bit 27, "monitor trap flag".
-	 * SDM A.3.2: a control may be 1 only if its allowed-1 bit (bit 32 + 27 of
-	 * IA32_VMX_PROCBASED_CTLS, or of the TRUE_ MSR when IA32_VMX_BASIC[55] is 1) is 1.
-	 * Do: before setting it, make sure the CPU allows it (if not, panic with a message that
-	 * names the control); then set or clear the bit in the VMCS.
-	 * Hint: vmx_controls_allowed() (vmx.h) picks the right MSR; vmcs_set_bits();
-	 * CPU_MONITOR_TRAP_FLAG is in vmx_controls.h.
+	 * Achieve: the "monitor trap flag" control is 1 in the VMCS when on is true and 0 when
+	 * it is false, every other control bit unchanged; asking for it on a processor that
+	 * does not allow it ends the run with a message that names the control.
+	 * SDM A.3.2: "Bits 63:32 indicate the allowed 1-settings of these controls. VM entry
+	 * fails if bit X is 1 in the primary processor-based VM-execution controls and bit 32+X
+	 * is 0 in this MSR."
+	 * Hints: docs/labs/06-mtf.md, step 06-1.
 	 */
 	(void)on;
 	TODO("06-1");
@@ -21,13 +21,14 @@ void mtf_set(struct vcpu *v, bool on)
 void mtf_trace_start(struct vcpu *v, unsigned limit)
 {
 	/* TODO 06-2
-	 * SDM 26.5.2: "the monitor trap flag is a debugging feature that causes VM exits to occur
-	 * on certain instruction boundaries in VMX non-root operation": with the control set and
-	 * nothing injected, an MTF VM exit is pending on the boundary after the first instruction
-	 * the guest executes.
-	 * Do: empty the trace, keep the limit, start recording (only if the limit is not 0) and
-	 * turn MTF on.
-	 * Hint: the fields are in struct lab06_vcpu (lab06.h); mtf_set() is step 06-1.
+	 * Achieve: a new trace (lab06(v): trace_length, trace_limit, tracing) starts empty and
+	 * records at most limit steps, the first one at the boundary after the guest's next
+	 * instruction or after the delivery of an event this entry injects; a limit of 0
+	 * records nothing and leaves MTF off.
+	 * SDM 26.5.2: "If the 'monitor trap flag' VM-execution control is 1 and VM entry is
+	 * injecting a vectored event ..., an MTF VM exit is pending on the instruction boundary
+	 * before the first instruction following the VM entry."
+	 * Hints: docs/labs/06-mtf.md, step 06-2.
 	 */
 	(void)v;
 	(void)limit;
@@ -45,15 +46,16 @@ void mtf_trace_stop(struct vcpu *v)
 static void record_step(struct vcpu *v)
 {
 	/* TODO 06-3
-	 * SDM 26.5.2 and 28.2: an MTF VM exit happens on an instruction boundary, after the
-	 * instruction (or after the delivery of the event or fault it raised); the guest RIP it
-	 * saves is the next instruction to run. Nothing is left to skip: the VM-exit
-	 * instruction length means nothing for this exit. A REP string instruction exits after
-	 * each iteration, with RIP still on the REP instruction.
-	 * Do: while tracing, count the step, keep the exit's guest RIP in the trace while it has
-	 * room (MTF_TRACE_MAX), call on_step (when set) with it, and stop recording after
-	 * trace_limit steps. Never change GUEST_RIP.
-	 * Hint: exit_dispatch() already read the RIP into v->exit.guest_rip.
+	 * Achieve: while the tracer records, each MTF exit is one step: counted in
+	 * trace_length, its guest RIP kept in trace[] while the buffer has room, passed to
+	 * on_step when that is set; recording stops after trace_limit steps. The guest's RIP is
+	 * never changed.
+	 * SDM 26.5.2, for a REP-prefixed string instruction: "If the first iteration of the
+	 * instruction does not cause a fault, an MTF VM exit is pending on the instruction
+	 * boundary after that iteration." For any other: "If the instruction causes a fault, an
+	 * MTF VM exit is pending on the instruction boundary following delivery of the fault
+	 * (or any nested exception)."
+	 * Hints: docs/labs/06-mtf.md, step 06-3.
 	 */
 	(void)v;
 	TODO("06-3");

@@ -12,11 +12,11 @@ void sched_add(struct scheduler *s, struct vcpu *v, u64 slice_ticks)
 	s->done[s->count] = false;
 	s->count++;
 	/* BEGIN 05-6 unused: v, slice_ticks
-	 * SDM 25.1 and 31.3 (VMWRITE): VMREAD and VMWRITE work on the current VMCS, the one the
-	 * last VMPTRLD named, whichever guest that belongs to. The guest added here need not be
-	 * the current one: the VMCS of the guest set up last is.
-	 * Do: make v's VMCS current, then give it its slice with preemption_timer_start().
-	 * Hint: sched_switch() with v's index.
+	 * Achieve: guest v gets its slice of slice_ticks in its own VMCS, whichever VMCS is
+	 * current when sched_add is called.
+	 * SDM 25.1: "The VMLAUNCH, VMREAD, VMRESUME, and VMWRITE instructions operate only on
+	 * the current VMCS."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-6.
 	 */
 	sched_switch(s, s->count - 1);
 	preemption_timer_start(v, slice_ticks);
@@ -27,14 +27,13 @@ void sched_add(struct scheduler *s, struct vcpu *v, u64 slice_ticks)
 void sched_switch(struct scheduler *s, unsigned next)
 {
 	/* BEGIN 05-7 unused: s, next
-	 * SDM 31.3 (VMPTRLD) and 25.11.1-25.11.3: VMPTRLD makes a VMCS current on this logical
-	 * processor; the VMCS that was current stays active, its launch state unchanged, and
-	 * keeps the guest state its last VM exit saved. VMCLEAR is needed only before a VMCS
-	 * moves to another logical processor (or its memory is freed): it would also set the
-	 * launch state back to "clear".
-	 * Do: VMPTRLD guest[next]'s VMCS (panic with a report if it fails) and record next in
-	 * s->current.
-	 * Hint: vmptrld(), virt_to_phys(), vmx_report_failure() (vmx.h).
+	 * Achieve: guest next's VMCS is the current VMCS and s->current says so; every other
+	 * guest's VMCS keeps its guest state and its launch state. A failure is reported and
+	 * ends the run.
+	 * SDM 25.1 (VMPTRLD): "After execution of the instruction, that VMCS is both active and
+	 * current on the logical processor. Any other VMCS that had been active remains so, but
+	 * no other VMCS is current."
+	 * Hints: docs/labs/05-preemption-timer.md, step 05-7.
 	 */
 	enum vmx_status status = vmptrld(virt_to_phys(s->guest[next]->vmcs));
 	if (status != VMX_SUCCEED) {
@@ -51,14 +50,13 @@ static void sched_run_slice(struct vcpu *v)
 {
 	for (;;) {
 		/* BEGIN 05-8
-		 * SDM 25.11.3 and 31.3 (VMLAUNCH, VMRESUME): the launch state belongs to each
-		 * VMCS, not to the logical processor. VMLAUNCH needs a "clear" VMCS and makes it
-		 * "launched"; VMRESUME needs a "launched" one (VM-instruction errors 4 and 5 for
-		 * the wrong instruction). A guest's first entry is VMLAUNCH, every later entry of
-		 * that guest VMRESUME, however many other VMCSs were launched meanwhile.
-		 * Do: enter the guest (VMRESUME if this VMCS was launched), report a failed entry
-		 * with vmx_entry_failed(), and remember that this VMCS is launched.
-		 * Hint: lab 01's vcpu_run() does this for one VMCS; struct vcpu has a launched flag.
+		 * Achieve: every entry into v uses the VM-entry instruction its own VMCS's
+		 * launch state requires, however many other VMCSs were entered in between; a
+		 * failed entry is reported.
+		 * SDM 25.1: "the VMLAUNCH instruction requires a VMCS whose launch state is
+		 * 'clear'; the VMRESUME instruction requires a VMCS whose launch state is
+		 * 'launched'."
+		 * Hints: docs/labs/05-preemption-timer.md, step 05-8.
 		 */
 		enum vmx_status status = vmx_enter(&v->regs, v->launched);
 		if (status != VMX_SUCCEED)
@@ -81,12 +79,13 @@ void sched_run(struct scheduler *s)
 		lab05(v)->preempted = false;
 		sched_run_slice(v);
 		/* BEGIN 05-9 unused: v
-		 * Round robin: when a slice ends, the next guest in order that has not stopped
-		 * runs, and the preempted one waits for its turn again. A guest whose run loop
-		 * ended without a preemption is done (HC_DONE) and never runs again.
-		 * Do: mark the guest done unless it was preempted; find the next guest after
-		 * s->current (wrapping around, and s->current itself last) that is not done; return
-		 * when there is none; otherwise switch to it unless it is already current.
+		 * Achieve: round robin. When a guest's slice ends, the next guest in the order
+		 * they were added that has not stopped runs, so every guest gets its turn
+		 * before the preempted one runs again. A guest whose run loop ended without a
+		 * preemption has stopped (s->done) and never runs again; sched_run returns when
+		 * every guest has stopped.
+		 * SDM: none; this is the scheduler's own policy.
+		 * Hints: docs/labs/05-preemption-timer.md, step 05-9.
 		 */
 		if (!lab05(v)->preempted)
 			s->done[s->current] = true;
