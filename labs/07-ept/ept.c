@@ -30,8 +30,9 @@ void ept_enable(struct vcpu *v, bool accessed_dirty)
 	 * entry: lab07(v)->pml4 holds the top EPT table (nothing mapped) and lab07(v)->eptp the EPT
 	 * pointer the VMCS names (the grader reads both).
 	 * SDM 25.6.2 (Table 25-7), "enable EPT": "If this control is 1, extended page tables (EPT)
-	 * are enabled." "Activate secondary controls": "If this control is 0, the logical processor
-	 * operates as if all the secondary processor-based VM-execution controls were also 0."
+	 * are enabled." On bit 31 of the primary controls: "If that bit is 0, VM entry and VMX
+	 * non-root operation function as if all the secondary processor-based VM-execution controls
+	 * were 0."
 	 * Hints: docs/labs/07-ept.md, step 07-2.
 	 */
 	(void)v;
