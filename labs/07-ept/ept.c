@@ -8,16 +8,14 @@
 u64 ept_make_eptp(u64 pml4_pa, bool accessed_dirty)
 {
 	/* TODO 07-1
-	 * SDM 25.6.11 (Table 25-9): EPTP bits 2:0 are the memory type of the paging structures,
-	 * UC (0) or WB (6), allowed only if IA32_VMX_EPT_VPID_CAP bit 8 (UC) or 14 (WB) says so;
-	 * bits 5:3 are the page-walk length minus 1 (3 for a 4-level walk, bit 6 of the MSR); bit 6
-	 * enables the accessed and dirty flags (MSR bit 21); bits 11:7 stay 0; bits 51:12 are the
-	 * PML4 table's physical address. SDM A.10 describes the MSR.
-	 * Do: read the MSR; refuse (panic with a message naming the missing capability) a processor
-	 * without a 4-level walk or WB, or without A/D when `accessed_dirty` is asked for; return
-	 * the EPTP with WB, walk length 4 and bit 6 as asked.
-	 * Hint: MSR_IA32_VMX_EPT_VPID_CAP, EPT_CAP_* (vmx_controls.h); EPTP_* and MEMORY_TYPE_WB
-	 * (ept.h).
+	 * Achieve: the EPT pointer for the PML4 table at pml4_pa, with write-back tables, a 4-level
+	 * walk and the accessed and dirty flags exactly when accessed_dirty asks for them, built
+	 * only from what IA32_VMX_EPT_VPID_CAP offers; a processor that lacks one of these is
+	 * refused in words.
+	 * SDM 25.6.11 (Table 25-9): "Software should read the VMX capability MSR
+	 * IA32_VMX_EPT_VPID_CAP (see Appendix A.10) to determine what EPT paging-structure memory
+	 * types are supported."
+	 * Hints: docs/labs/07-ept.md, step 07-1.
 	 */
 	(void)pml4_pa;
 	(void)accessed_dirty;
@@ -28,14 +26,14 @@ u64 ept_make_eptp(u64 pml4_pa, bool accessed_dirty)
 void ept_enable(struct vcpu *v, bool accessed_dirty)
 {
 	/* TODO 07-2
-	 * SDM 25.6.2 (Table 25-7): "enable EPT" is bit 1 of the secondary processor-based
-	 * controls, which count only with "activate secondary controls" (bit 31 of the primary
-	 * ones). SDM 25.6.11: the EPT pointer is the VMCS field EPT_POINTER. SDM 29.3.2: the walk
-	 * starts at a 4-KiB PML4 table, all of whose entries are not present at first.
-	 * Do: allocate the PML4 table, keep it and its EPTP in lab07(v), write EPT_POINTER and turn
-	 * on both controls (through vmx_adjust_controls(), as every lab does).
-	 * Hint: ept_make_eptp(), virt_to_phys(); CPU_ACTIVATE_SECONDARY_CONTROLS, CPU2_ENABLE_EPT;
-	 * MSR_IA32_VMX_PROCBASED_CTLS2.
+	 * Achieve: v's guest gets an empty guest-physical space of its own, in use from its next VM
+	 * entry: lab07(v)->pml4 holds the top EPT table (nothing mapped) and lab07(v)->eptp the EPT
+	 * pointer the VMCS names (the grader reads both).
+	 * SDM 25.6.2 (Table 25-7), "enable EPT": "If this control is 1, extended page tables (EPT)
+	 * are enabled." On bit 31 of the primary controls: "If that bit is 0, VM entry and VMX
+	 * non-root operation function as if all the secondary processor-based VM-execution controls
+	 * were 0."
+	 * Hints: docs/labs/07-ept.md, step 07-2.
 	 */
 	(void)v;
 	(void)accessed_dirty;
@@ -47,18 +45,15 @@ void ept_enable(struct vcpu *v, bool accessed_dirty)
 void ept_map(struct vcpu *v, u64 gpa, u64 hpa, u64 size, u64 permissions)
 {
 	/* TODO 07-3
-	 * SDM 29.3.2 (Tables 29-1 to 29-6): a 4-level walk uses bits 47:39, 38:30, 29:21 and 20:12
-	 * of the guest-physical address to index the PML4, PDPT, PD and PT. A non-leaf entry holds
-	 * the next table's address (51:12) and the access rights (bits 2:0) that apply to all it
-	 * maps. A PDPTE with bit 7 (page size) maps a 1-GiB page, a PDE with bit 7 a 2-MiB page,
-	 * a PTE a 4-KiB page; a leaf holds the memory type in bits 5:3. SDM 29.3.3.1: write
-	 * permission without read permission is a misconfiguration, not a mapping.
-	 * Do: walk from lab07(v)->pml4 down to the leaf's level (1 GiB: PDPT, 2 MiB: PD, 4 KiB:
-	 * PT), allocating missing tables (their entries: the table's address, read, write and
-	 * execute); write the leaf: hpa, `permissions`, memory type WB, bit 7 for a large page.
-	 * Panic if gpa or hpa is not aligned to `size`, or a large leaf is in the way.
-	 * Hint: ept_index(), ept_level_size(), EPT_RWX, EPT_LARGE_PAGE, EPT_MEMORY_TYPE_SHIFT,
-	 * EPT_ADDRESS_MASK (ept.h); page_alloc(), phys_to_virt().
+	 * Achieve: guest-physical [gpa, gpa + size) maps to host-physical [hpa, hpa + size) through
+	 * one leaf of that size (4 KiB, 2 MiB or 1 GiB), with `permissions` and write-back memory;
+	 * the tables above a leaf never take a permission away from the leaves under them; a
+	 * request no leaf can express (a size that is not a page size, an unaligned address, a
+	 * large leaf in the way) is refused.
+	 * SDM 29.3.3.2: an EPT violation occurs when "The access is a data write and bit 1 was
+	 * clear in any of the EPT paging-structure entries used to translate the guest-physical
+	 * address."
+	 * Hints: docs/labs/07-ept.md, step 07-3.
 	 */
 	(void)v;
 	(void)gpa;
@@ -73,10 +68,13 @@ void ept_map(struct vcpu *v, u64 gpa, u64 hpa, u64 size, u64 permissions)
 u64 *ept_lookup(struct vcpu *v, u64 gpa, unsigned *level)
 {
 	/* TODO 07-4
-	 * SDM 29.3.2: an entry is present when any of bits 2:0 is set; the walk ends at a PTE, or
-	 * earlier at a PDPTE or PDE whose bit 7 is set.
-	 * Do: walk as the processor does and return the leaf (or NULL).
-	 * Hint: the same loop as ept_map(), without allocating.
+	 * Achieve: the leaf entry that maps gpa and its level in *level (1 = 4 KiB, 2 = 2 MiB, 3 =
+	 * 1 GiB), found as the processor's walk finds it, or NULL at a not-present entry; nothing
+	 * is allocated.
+	 * SDM 29.3.2: "If bits 2:0 of an EPT paging-structure entry are all 0, the entry is not
+	 * present and is used neither to reference another EPT paging-structure entry nor to
+	 * produce a physical address."
+	 * Hints: docs/labs/07-ept.md, step 07-4.
 	 */
 	(void)v;
 	(void)gpa;
@@ -99,14 +97,12 @@ void *ept_gpa_to_host(struct vcpu *v, u64 gpa)
 void ept_invalidate(struct vcpu *v)
 {
 	/* TODO 07-5
-	 * SDM 29.4.3 and 31.3 (INVEPT): the processor may cache translations derived from the
-	 * EPT; software that makes an entry less permissive, points it elsewhere or clears an
-	 * A/D flag must invalidate them. Single-context INVEPT (type 1) drops those of one EPTP,
-	 * all-context (type 2) those of every EPTP; IA32_VMX_EPT_VPID_CAP bits 20, 25 and 26 say
-	 * whether INVEPT and each type exist.
-	 * Do: single-context for lab07(v)->eptp when offered, else all-context; panic with a
-	 * message when neither is, or when INVEPT fails.
-	 * Hint: invept() (vmx.h), EPT_CAP_INVEPT*, vmx_status_name().
+	 * Achieve: the processor drops the translations it cached from this guest's EPT: only those
+	 * of lab07(v)->eptp when it can, all of them otherwise; a processor without INVEPT, or an
+	 * INVEPT that fails, is refused in words.
+	 * SDM 31.3 (INVEPT): "Invalidates mappings in the translation lookaside buffers (TLBs) and
+	 * paging-structure caches that were derived from extended page tables (EPT)."
+	 * Hints: docs/labs/07-ept.md, step 07-5.
 	 */
 	(void)v;
 	TODO("07-5");
@@ -117,13 +113,13 @@ void ept_invalidate(struct vcpu *v)
 void ept_write_protect(struct vcpu *v, u64 gpa, u64 size)
 {
 	/* TODO 07-6
-	 * SDM 29.3.3.2: a write to a page whose EPT leaf (or any entry above it) lacks bit 1 is an
-	 * EPT violation; SDM 29.4.3: removing a permission needs INVEPT, or the processor may go
-	 * on using the cached writable translation.
-	 * Do: clear EPT_WRITE in the leaf of every 4-KiB page of the range (panic for a page that
-	 * is not mapped by a 4-KiB leaf), remember the range in lab07(v) and empty its written
-	 * list, then invalidate.
-	 * Hint: ept_lookup(), ept_invalidate().
+	 * Achieve: from the guest's next write on, every 4-KiB page of [gpa, gpa + size) is
+	 * readable but not writable, so its first write exits; lab07(v) knows the range, and the
+	 * round's written list starts empty. A page not mapped by a 4-KiB leaf is refused.
+	 * SDM 29.4.3: "Software should use the INVEPT instruction with the "single-context" INVEPT
+	 * type after making any of the following changes to an EPT paging-structure entry ...:
+	 * Changing any of the privilege bits 2:0 from 1 to 0."
+	 * Hints: docs/labs/07-ept.md, step 07-6.
 	 */
 	(void)v;
 	(void)gpa;
@@ -135,12 +131,11 @@ void ept_write_protect(struct vcpu *v, u64 gpa, u64 size)
 void ept_dirty_log_start(struct vcpu *v, u64 gpa, u64 pages)
 {
 	/* TODO 07-7
-	 * SDM 29.3.5: with EPTP bit 6, the processor sets the accessed flag (bit 8) of every EPT
-	 * entry it uses and the dirty flag (bit 9) of a leaf through which the guest writes. It
-	 * never clears them; software does, and then must invalidate (29.4.3), or a cached
-	 * translation lets the next write go by without setting the flag again.
-	 * Do: clear the dirty flag of each page's leaf, then invalidate.
-	 * Hint: ept_lookup(), EPT_DIRTY.
+	 * Achieve: a dirty-logging phase starts: from now on, the EPT marks exactly the pages of
+	 * the range the guest writes, and nothing before the call counts.
+	 * SDM 29.4.3: INVEPT is needed after "clearing bit 9 (the dirty flag) if accessed and dirty
+	 * flags for EPT will be enabled."
+	 * Hints: docs/labs/07-ept.md, step 07-7.
 	 */
 	(void)v;
 	(void)gpa;
@@ -152,9 +147,12 @@ void ept_dirty_log_start(struct vcpu *v, u64 gpa, u64 pages)
 u64 ept_dirty_log_collect(struct vcpu *v, u64 gpa, u64 pages)
 {
 	/* TODO 07-8
-	 * SDM 29.3.5: the dirty flag of a leaf is set when the guest wrote through it.
-	 * Do: return a bitmap of the pages whose leaf has the dirty flag.
-	 * Hint: ept_lookup(), EPT_DIRTY, BIT().
+	 * Achieve: a bitmap of the pages of the range the guest wrote since ept_dirty_log_start():
+	 * bit i for the page at gpa + i * 4 KiB.
+	 * SDM 29.3.5: "Whenever there is a write to a guest-physical address, the processor sets
+	 * the dirty flag (if it is not already set) in the EPT paging-structure entry that
+	 * identifies the final physical address for the guest-physical address".
+	 * Hints: docs/labs/07-ept.md, step 07-8.
 	 */
 	(void)v;
 	(void)gpa;
@@ -167,17 +165,14 @@ u64 ept_dirty_log_collect(struct vcpu *v, u64 gpa, u64 pages)
 void ept_pml_enable(struct vcpu *v)
 {
 	/* TODO 07-15
-	 * SDM 29.3.6: with "enable PML" (secondary control bit 17), each time the processor sets
-	 * the dirty flag of an EPT leaf (0 to 1) it writes the page's guest-physical address (bits
-	 * 11:0 clear) to the 4-KiB log at PML_ADDRESS, at entry GUEST_PML_INDEX, and decrements the
-	 * index. It logs only when EPTP bit 6 (A/D flags) is set. An index outside 0-511 when a
-	 * flag must be set makes a page-modification log-full exit (reason 62) instead. SDM
-	 * 27.2.1.1: PML needs EPT, and PML_ADDRESS must be 4-KiB aligned.
-	 * Do: panic with a message if the control is not offered (allowed-1 bits of
-	 * IA32_VMX_PROCBASED_CTLS2) or lab07(v)->eptp lacks the A/D bit; allocate the log and a
-	 * page for lab07(v)->pml_logged; write PML_ADDRESS and GUEST_PML_INDEX = 511 (the log
-	 * fills from the top); add the control.
-	 * Hint: vmx_controls_allowed(), CPU2_ENABLE_PML, EPTP_ACCESSED_DIRTY, PML_ENTRIES.
+	 * Achieve: from the next VM entry on, the processor logs every page whose EPT dirty flag it
+	 * sets into a log of lab07(v)'s (lab07(v)->pml_log), filled from its last entry down, and
+	 * lab07(v)->pml_logged is a page ready to receive drained entries; a processor or an EPT
+	 * pointer that cannot log is refused in words.
+	 * SDM 29.3.6: "If the processor updated a dirty flag for EPT (changing it from 0 to 1), it
+	 * then operates as follows: 1. The guest-physical address of the access is written to the
+	 * page-modification log."
+	 * Hints: docs/labs/07-ept.md, step 07-15.
 	 */
 	(void)v;
 	TODO("07-15");
@@ -187,13 +182,11 @@ void ept_pml_enable(struct vcpu *v)
 void ept_pml_drain(struct vcpu *v)
 {
 	/* TODO 07-16
-	 * SDM 29.3.6: the processor writes entry `index` and then decrements it, so after k
-	 * entries the index is 511 - k and entries index + 1 .. 511 are the log. A full log
-	 * (512 entries) leaves the index at 0xFFFF (it wrapped below 0): then all 512 entries are
-	 * valid. Entries below index + 1 were never written by this round.
-	 * Do: append the valid entries to lab07(v)->pml_logged (at most PML_ENTRIES in all), then
-	 * set GUEST_PML_INDEX back to 511.
-	 * Hint: the index is 16 bits; anything above 511 means "full".
+	 * Achieve: every address the processor logged since the last drain is appended once to
+	 * lab07(v)->pml_logged (no entry it did not write this round), and the log is empty again.
+	 * SDM 29.3.6: "The PML index is decremented by 1 (this may cause the value to transition
+	 * from 0 to FFFFH)."
+	 * Hints: docs/labs/07-ept.md, step 07-16.
 	 */
 	(void)v;
 	TODO("07-16");

@@ -22,13 +22,13 @@ static __maybe_unused enum exit_verdict unhandled_violation(struct vcpu *v, u64 
 static __maybe_unused enum exit_verdict map_on_demand(struct vcpu *v, u64 gpa)
 {
 	/* TODO 07-10
-	 * SDM 29.3.3.2: the access is retried when the guest resumes, and now goes through the
-	 * new entry. SDM 29.4.3 (invalidation on an EPT violation): the violation itself made
-	 * the processor drop whatever it cached for this address, so a mapping added here needs
-	 * no INVEPT.
-	 * Do: map the 4-KiB page holding gpa to a fresh (zeroed) host page, readable, writable and
-	 * executable; count it in lab07(v)->demand_pages; resume.
-	 * Hint: ept_map(), page_alloc(), virt_to_phys(), SIZE_4K.
+	 * Achieve: the 4-KiB page holding gpa is backed by a fresh, zeroed host page of this
+	 * guest's alone, readable, writable and executable, counted in lab07(v)->demand_pages; the
+	 * guest then retries.
+	 * SDM 29.4.3: "Because an EPT violation invalidates any mappings that would be used by the
+	 * access that caused the EPT violation ..., an EPT violation will not recur if the original
+	 * access is performed again, even if the INVEPT instruction is not executed."
+	 * Hints: docs/labs/07-ept.md, step 07-10.
 	 */
 	(void)v;
 	(void)gpa;
@@ -39,11 +39,13 @@ static __maybe_unused enum exit_verdict map_on_demand(struct vcpu *v, u64 gpa)
 static __maybe_unused enum exit_verdict record_write(struct vcpu *v, u64 gpa)
 {
 	/* TODO 07-11
-	 * SDM 29.3.3.2: the write did not happen; resumed, the guest writes again. Adding write
-	 * permission needs no INVEPT (29.4.3, as for 07-10).
-	 * Do: append the page's guest-physical address to lab07(v)->written (at most
-	 * WRITE_LOG_MAX), give its leaf write permission back, resume.
-	 * Hint: ept_lookup(), EPT_WRITE.
+	 * Achieve: the written page (its 4-KiB-aligned guest-physical address) is appended once to
+	 * lab07(v)->written (at most WRITE_LOG_MAX), and the guest's retried write, and every later
+	 * write to that page, goes through without an exit.
+	 * SDM 29.4.3: "Software may use the INVEPT instruction after modifying a present EPT
+	 * paging-structure entry to change any of the privilege bits 2:0 from 0 to 1. Failure to do
+	 * so may cause an EPT violation that would not otherwise occur."
+	 * Hints: docs/labs/07-ept.md, step 07-11.
 	 */
 	(void)v;
 	(void)gpa;
@@ -55,17 +57,14 @@ static __maybe_unused bool in_range(u64 gpa, u64 start, u64 end) { return gpa >=
 static enum exit_verdict handle_ept_violation(struct vcpu *v)
 {
 	/* TODO 07-9
-	 * SDM 28.2.1 (Table 28-7): the exit qualification of an EPT violation says which access
-	 * it was (bit 0 read, 1 write, 2 instruction fetch) and what the translation allowed (bits
-	 * 5:3: read, write, execute; all 0 when an entry was not present); bit 7 says whether the
-	 * guest-linear address field is valid. SDM 28.2.5: the guest-physical address is in the
-	 * VMCS field GUEST_PHYSICAL_ADDRESS (GUEST_LINEAR_ADDRESS holds the linear one).
-	 * Do: read the guest-physical address; a device's page (mmio_device_at) goes to
-	 * mmio_emulate(); a not-present page of the demand region to map_on_demand(); a write
-	 * to a readable page of the protected range to record_write(); anything else to
-	 * unhandled_violation().
-	 * Hint: ept_qual_write(), ept_qual_allowed(), EPT_ACCESS_READ (vmx_exit.h);
-	 * in_range(); lab07(v)->demand_start ...
+	 * Achieve: each EPT violation goes to its owner: an access to a device's page to
+	 * mmio_emulate(), a first touch (nothing present) of the demand region to map_on_demand(),
+	 * a write to a readable page of the protected range to record_write(); anything else to
+	 * unhandled_violation(). Pages are named by their guest-physical address, never by the
+	 * guest-linear one.
+	 * SDM 28.2.1 (Table 28-7), bit 1 of the exit qualification: "Set if the access causing the
+	 * EPT violation was a data write."
+	 * Hints: docs/labs/07-ept.md, step 07-9.
 	 */
 	(void)v;
 	TODO("07-9");
@@ -76,16 +75,14 @@ static enum exit_verdict handle_ept_violation(struct vcpu *v)
 enum ept_misconfig ept_entry_misconfig(u64 entry, unsigned level)
 {
 	/* TODO 07-12
-	 * SDM 29.3.3.1: an EPT misconfiguration is an entry that is present (bits 2:0 not all 0)
-	 * and (a) has write without read permission (bit 1 without bit 0); (b) is execute-only
-	 * (bit 2 alone) where IA32_VMX_EPT_VPID_CAP bit 0 says the processor cannot do that; (c)
-	 * has a reserved bit set: bits 51:MAXPHYADDR of any entry; bits 7:3 of a PML4E; bits 6:3 of
-	 * a PDPTE or PDE that references a table; bits 29:12 of a 1-GiB leaf and bits 20:12 of a
-	 * 2-MiB leaf (a large page's address must be aligned); or (d) is a leaf whose memory type
-	 * (bits 5:3) is 2, 3 or 7.
-	 * Do: return the first that applies, in that order; EPT_ENTRY_OK for a sound entry and
-	 * for a not-present one.
-	 * Hint: MAXPHYADDR is CPUID_80000008_EAX_MAXPHYADDR(cpuid(0x80000008, 0).eax) (x86.h).
+	 * Achieve: why the processor would refuse the entry `entry` of `level` (4 = PML4E ... 1 =
+	 * PTE): the first rule of SDM 29.3.3.1 it breaks, in the order the SDM lists them, or
+	 * EPT_ENTRY_OK for a sound entry and for a not-present one. Follow the SDM even where Bochs
+	 * is laxer.
+	 * SDM 29.3.3.1: "An EPT misconfiguration occurs when, in the course of translating a
+	 * guest-physical address, the logical processor encounters an EPT paging-structure entry
+	 * that contains an unsupported value."
+	 * Hints: docs/labs/07-ept.md, step 07-12.
 	 */
 	(void)entry;
 	(void)level;

@@ -8,16 +8,14 @@ void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32
 {
 	(void)v;
 	/* BEGIN 08-6 unused: vector, type, error_code
-	 * SDM 27.6.1: the VM entry delivers the event as the guest's current mode would; in real
-	 * mode that is through the IVT (SDM 20.1.4): FLAGS, CS and IP are pushed, never an error
-	 * code. SDM 27.2.1.3: "deliver error code" (bit 11 of the VM-entry interruption-
-	 * information field) must be 0 if "unrestricted guest" is 1 and the CR0 field has PE = 0;
-	 * otherwise it must be 1 exactly for a hardware exception that has one (#DF, #TS, #NP,
-	 * #SS, #GP, #PF, #AC, #CP; SDM 6.3.1), and the error code goes into
-	 * VM_ENTRY_EXCEPTION_ERROR_CODE.
-	 * Do: write the interruption-information field for `vector` and `type`, with "deliver
-	 * error code" only when the rule above asks for it.
-	 * Hint: intr_info(), VEC_* in x86.h; the guest's CR0 is GUEST_CR0.
+	 * Achieve: the next VM entry accepts and delivers event `vector` of `type`, with error_code
+	 * exactly when the guest's current mode would push one: never in real mode.
+	 * SDM 27.2.1.3: "The field's deliver-error-code bit (bit 11) is 1 if and only if (1) either
+	 * (a) the "unrestricted guest" VM-execution control is 0; or (b) bit 0 (corresponding to
+	 * CR0.PE) is set in the CR0 field in the guest-state area; (2) the interruption type is
+	 * hardware exception; and (3) the vector indicates an exception that would normally deliver
+	 * an error code".
+	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-6.
 	 */
 	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) |
 				    BIT(VEC_GP) | BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
@@ -35,15 +33,12 @@ void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32
 enum ug_state_problem ug_check_guest_state(void)
 {
 	/* BEGIN 08-7
-	 * SDM 27.2.1.1: "unrestricted guest" needs "enable EPT". SDM 27.3.1.1: with "unrestricted
-	 * guest", CR0.PG = 1 needs CR0.PE = 1; "IA-32e mode guest" = 1 needs CR0.PG = 1 and
-	 * CR4.PAE = 1. SDM 27.3.1.2: SS.DPL must be 0 when CR0.PE = 0. SDM 27.3.1.4: RFLAGS.VM
-	 * must be 0 when CR0.PE = 0. SDM 27.2.1.3: a valid event to inject must not have "deliver
-	 * error code" when "unrestricted guest" is 1 and CR0.PE = 0.
-	 * Do: return the first of these rules (in the order of enum ug_state_problem) that the
-	 * current VMCS breaks, or UG_STATE_OK. Only a guest with "unrestricted guest" on is judged.
-	 * Hint: AR_DPL(3) masks the DPL in the access rights; RFLAGS_VM, INTR_INFO_VALID,
-	 * INTR_INFO_DELIVER_ERROR_CODE.
+	 * Achieve: the first rule of enum ug_state_problem (in its order) that the current VMCS
+	 * breaks, or UG_STATE_OK; each rule judged only where the SDM applies it, and no rule at
+	 * all for a guest with "unrestricted guest" not in effect.
+	 * SDM 27.2.1.1: "If the "unrestricted guest" VM-execution control is 1, the "enable EPT"
+	 * VM-execution control must also be 1."
+	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-7.
 	 */
 	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS);
 	if (!(vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) & CPU_ACTIVATE_SECONDARY_CONTROLS) ||

@@ -8,17 +8,12 @@
 void ug_firmware_io(struct vcpu *v)
 {
 	/* BEGIN 08-8 unused: v
-	 * SDM 25.6.4: with "use I/O bitmaps", an IN or OUT exits exactly when the bit of one of
-	 * its ports is 1 in bitmap A (ports 0000-7FFF) or B (8000-FFFF). The BIOS drives the
-	 * disk, the video card and the timers through ports: those must reach the devices, with
-	 * no exit. Some ports of Bochs's PC act on the whole machine, not on the guest: port 0x92
-	 * and the 8042 (0x60, 0x64) mask address line 20 for host and guest alike or reset the
-	 * machine, and so does 0xCF9; "Shutdown" written to 0x8900 powers Bochs off; the BIOS's
-	 * panic ports 0x400-0x403 and 0x500-0x503 end the run.
-	 * Do: clear both bitmaps (whatever an earlier setup made exit), then make the ports above
-	 * exit.
-	 * Hint: lab02(v)->io_bitmap_a/_b (4 KiB each), io_intercept() (lab 02), PORT_* in
-	 * lab08.h. The check registers a device that answers the exits.
+	 * Achieve: the guest's IN and OUT reach every device of the machine without a VM exit,
+	 * except the machine-wide ports of lab08.h (PORT_*), which always exit, whatever the
+	 * bitmaps held before.
+	 * SDM 25.6.4: "I/O bitmap A contains one bit for each I/O port in the range 0000H through
+	 * 7FFFH; I/O bitmap B contains bits for ports in the range 8000H through FFFFH."
+	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-8.
 	 */
 	memset(lab02(v)->io_bitmap_a, 0, PAGE_SIZE);
 	memset(lab02(v)->io_bitmap_b, 0, PAGE_SIZE);
@@ -48,14 +43,14 @@ static const u8 int15_stub[] = {
 void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 {
 	/* BEGIN 08-9 unused: v, stub_gpa, int15_stub
-	 * SDM Vol. 3A, 20.1.4: in real mode, INT n takes its handler from the IVT at linear
-	 * address 4 * n: a 2-byte offset (IP), then a 2-byte segment (CS). SDM 26.1.2: VMCALL
-	 * exits unconditionally, in real mode too. The guest's memory is guest-physical: reach it
-	 * through the EPT.
-	 * Do: keep the BIOS's vector in lab08(v)->int15_ip/_cs; copy int15_stub to stub_gpa with
-	 * that vector (IP, then CS) right after it; point IVT entry 0x15 at the stub (CS:IP with
-	 * CS * 16 + IP = stub_gpa, stub_gpa < 1 MiB).
-	 * Hint: ept_gpa_to_host() (lab 07).
+	 * Achieve: the guest's INT 15h runs the stub, copied to stub_gpa and followed by the BIOS's
+	 * INT 15h vector (the operand of its far jump), so that E820h calls exit to the hypervisor
+	 * and every other call reaches the BIOS; lab08(v)->int15_ip and int15_cs keep the BIOS's
+	 * vector.
+	 * SDM Vol. 3A 20.1.4: "The interrupt vector table is an array of 4-byte entries ... Each
+	 * entry consists of a far pointer to a handler procedure, made up of a segment selector and
+	 * an offset."
+	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-9.
 	 */
 	u16 *vector = ept_gpa_to_host(v, 4 * INT15_VECTOR);
 	u8 *stub = ept_gpa_to_host(v, stub_gpa);
@@ -79,17 +74,16 @@ struct e820_entry {
 void ug_e820_answer(struct vcpu *v)
 {
 	/* BEGIN 08-10 unused: v
-	 * ACPI 6.5, 15.1: the caller passes EAX = E820h, EDX = "SMAP", EBX = the continuation
-	 * value (0 on the first call), ECX = its buffer's size (at least 20), ES:DI = the buffer.
-	 * One call returns one entry (base, length, type: 1 = usable RAM, 2 = reserved) with
-	 * CF = 0, EAX = "SMAP", ECX = the bytes written, EBX = the value for the next call or 0
-	 * after the last entry; CF = 1 means an error. The guest must never be told that memory
-	 * it does not have is RAM: beyond its own RAM the machine's memory is the hypervisor's.
-	 * Do: the map is [0, E820_EBDA) usable, [E820_EBDA, 640 KiB) reserved, [E820_BIOS, 1 MiB)
-	 * reserved, [1 MiB, ram_end) usable, [ram_end, machine_end) reserved (lab08(v)); write
-	 * entry EBX at ES.base + DI, set the registers, and set or clear RFLAGS.CF in the VMCS
-	 * (the stub returns with RETF 2, which keeps the current flags).
-	 * Hint: GUEST_ES_BASE; ept_gpa_to_host(); RFLAGS_CF; v->regs.
+	 * Achieve: one E820h call answered as ACPI's "Query System Address Map" (INT 15H, E820H)
+	 * specifies, with the guest's map, never the machine's: [0, E820_EBDA) usable, [E820_EBDA,
+	 * 640 KiB) reserved, [E820_BIOS, 1 MiB) reserved, [1 MiB, lab08(v)->ram_end) usable,
+	 * [ram_end, machine_end) reserved. A call without the signature or with a buffer smaller
+	 * than an entry fails (CF = 1). The stub returns with RETF 2, so the flags in the VMCS are
+	 * the ones the caller gets.
+	 * SDM Vol. 3A 20.1.1: a real-mode segment's base is its selector times 16. ACPI (E820h):
+	 * the buffer is ES:DI, one entry per call, EBX the next call's continuation value, 0 after
+	 * the last entry.
+	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-10.
 	 */
 	const struct lab08_vcpu *s = lab08(v);
 	const struct e820_entry map[] = {
