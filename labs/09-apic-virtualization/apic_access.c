@@ -14,15 +14,14 @@
 void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtualization)
 {
 	/* TODO 09-4
-	 * SDM 25.6.2 (Table 25-7): "virtualize APIC accesses" is bit 0 and "APIC-register
-	 * virtualization" bit 8 of the secondary processor-based controls (which count only with
-	 * "activate secondary controls"). SDM 25.6.8: APIC_ACCESS_ADDRESS is the physical address
-	 * of the 4-KByte APIC-access page; SDM 30.4: guest accesses to it are virtualized or exit.
-	 * SDM 27.2.1.1: "APIC-register virtualization" needs "use TPR shadow".
-	 * Do: turn the TPR shadow on first if it is not (09-1); keep apic_pa in lab09(v), write it
-	 * to the VMCS; turn on the secondary controls, APIC-register virtualization only if asked.
-	 * Hint: CPU_ACTIVATE_SECONDARY_CONTROLS, CPU2_VIRTUALIZE_APIC_ACCESSES,
-	 * CPU2_APIC_REGISTER_VIRTUALIZATION; MSR_IA32_VMX_PROCBASED_CTLS2.
+	 * Achieve: guest accesses to the page at apic_pa (lab09(v)->apic_access_pa) reach this
+	 * vCPU's virtual APIC, never memory or the real local APIC: the processor serves what it can
+	 * (more of it when register_virtualization is true) and the rest exits. 09-1's TPR shadow
+	 * is on before.
+	 * SDM 30.4.2: "A read access from the APIC-access page that is virtualized returns data from
+	 * the corresponding page offset on the virtual-APIC page." ... "In all other cases, the
+	 * access causes an APIC-access VM exit."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-4.
 	 */
 	(void)v;
 	(void)apic_pa;
@@ -35,13 +34,12 @@ void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtual
 void vapic_register_written(struct vcpu *v, unsigned offset)
 {
 	/* TODO 09-6
-	 * SDM 11.6.1 (Figure 11-12): a write to ICR bits 31:0 (offset 300H) sends an IPI: vector
-	 * 7:0, delivery mode 10:8 (0 = fixed), destination shorthand 19:18 (1 = self). The
-	 * virtual APIC has one destination: the guest itself.
-	 * Do: for a fixed self-IPI with a vector of 16 or more, give the vector to the guest with
-	 * vapic_deliver() (its task priority applies). Any other write stays in the virtual-APIC
-	 * page, where the guest reads it back.
-	 * Hint: vapic_reg(); APIC_ICR_LOW (apic.h); the ICR_* macros above.
+	 * Achieve: a write of ICR low that asks for a fixed interrupt to the guest itself (vector 16
+	 * or more) gives the guest that interrupt, subject to its task priority like any other (09-2);
+	 * any other register write only stays in the virtual-APIC page.
+	 * SDM Vol. 3A 11.6.1 (destination shorthand): "01: (Self) The issuing APIC is the one and only
+	 * destination of the IPI."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-6.
 	 */
 	(void)v;
 	(void)offset;
@@ -52,17 +50,13 @@ void vapic_register_written(struct vcpu *v, unsigned offset)
 static enum exit_verdict handle_apic_access(struct vcpu *v)
 {
 	/* TODO 09-5
-	 * SDM 30.4.4 and Table 28-6: an APIC-access exit is fault-like: nothing was read or
-	 * written, GUEST_RIP is the accessing instruction. The qualification gives the offset in
-	 * the page (bits 11:0) and the access type (bits 15:12: 0 a linear read, 1 a linear
-	 * write, 2 an instruction fetch, 3 an access during event delivery).
-	 * Do: for a read or a write, decode the instruction at the guest's RIP (the guest shares
-	 * the host's page tables), emulate a 4-byte access on the virtual-APIC page (a write
-	 * calls vapic_register_written()), and move RIP past it. Anything else (another type,
-	 * another size, an instruction that does not decode): print what it was and stop.
-	 * Hint: apic_access_qual_offset(), apic_access_qual_type() (vmx_exit.h);
-	 * guest_linear_to_host(), mmio_decode() (mmio.h), guest_reg_read()/guest_reg_write(),
-	 * vapic_reg().
+	 * Achieve: an APIC-access exit of a 4-byte MOV that reads or writes the page has exactly the
+	 * effect that access would have on the virtual APIC (a write also acts, through
+	 * vapic_register_written()), and the guest goes on after the instruction. Any other access
+	 * stops the run with a message that says what it was.
+	 * SDM 30.4.3.1: "The processor virtualizes a write access to the APIC-access page by writing
+	 * data to the corresponding page offset on the virtual-APIC page."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-5.
 	 */
 	(void)v;
 	TODO("09-5");
@@ -72,12 +66,11 @@ static enum exit_verdict handle_apic_access(struct vcpu *v)
 static enum exit_verdict handle_apic_write(struct vcpu *v)
 {
 	/* TODO 09-7
-	 * SDM 30.4.3.2 and 30.4.3.3: with APIC-register virtualization, a guest write to a
-	 * virtualized register other than VTPR (and, with virtual-interrupt delivery, EOI and a
-	 * self-IPI) lands in the virtual-APIC page and is followed by an APIC-write exit. It is
-	 * trap-like: the write is done, GUEST_RIP is past the instruction; the qualification is
-	 * the register's offset.
-	 * Do: act on the write with vapic_register_written() and resume without moving RIP.
+	 * Achieve: the write the processor has already made to the virtual-APIC page takes effect,
+	 * and the guest goes on exactly where the processor stopped it.
+	 * SDM 30.4.3.3: "every APIC-write VM exit is trap-like: it occurs after completion of the
+	 * operation containing the write access that caused the VM exit"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-7.
 	 */
 	(void)v;
 	TODO("09-7");

@@ -7,16 +7,11 @@
 void vapic_tpr_shadow_enable(struct vcpu *v)
 {
 	/* TODO 09-1
-	 * SDM 25.6.2 (Table 25-6): "use TPR shadow" is bit 21 of the primary processor-based
-	 * controls. SDM 25.6.8: the virtual-APIC address is the physical address of a 4-KByte
-	 * page, "the virtual-APIC page"; VTPR is its byte at 80H. SDM 30.3: with "use TPR shadow"
-	 * 1 and "CR8-load exiting" / "CR8-store exiting" 0, MOV to CR8 writes the source's bits
-	 * 3:0 to VTPR[7:4] (clearing VTPR[3:0] and bytes 3:1) and MOV from CR8 reads VTPR[7:4]:
-	 * no VM exit. Lab 03 turned both CR8 exiting controls on.
-	 * Do: allocate the page (lab09(v)->virtual_apic), write its physical address to the VMCS,
-	 * TPR_THRESHOLD 0, turn "use TPR shadow" on and both CR8 exiting controls off.
-	 * Hint: CPU_USE_TPR_SHADOW, CPU_CR8_LOAD_EXITING, CPU_CR8_STORE_EXITING (vmx_controls.h);
-	 * vmx_adjust_controls() as in every lab.
+	 * Achieve: the guest's MOV to and from CR8 work on a virtual task priority kept in a
+	 * virtual-APIC page of this vCPU (lab09(v)->virtual_apic), with no VM exit and without ever
+	 * reaching the real local APIC; no interrupt is held back yet.
+	 * SDM 25.6.8: "This field is the physical address of the 4-KByte virtual-APIC page."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-1.
 	 */
 	(void)v;
 	TODO("09-1");
@@ -27,15 +22,13 @@ void vapic_tpr_shadow_enable(struct vcpu *v)
 void vapic_deliver(struct vcpu *v, u8 vector)
 {
 	/* TODO 09-2
-	 * SDM 11.8.3.1: bits 7:4 of a vector are its priority class; the processor delivers an
-	 * interrupt only if its class is above the class of the processor priority, which here is
-	 * the task priority, VTPR[7:4]. SDM 25.6.8 and 30.1.2: with "use TPR shadow" (and no
-	 * virtual-interrupt delivery) a MOV to CR8 that leaves VTPR[7:4] below TPR_THRESHOLD[3:0]
-	 * causes a TPR-below-threshold VM exit.
-	 * Do: if the vector's class is above VTPR[7:4], queue it with lab 04's
-	 * vcpu_queue_interrupt(); else hold it in lab09(v) and set TPR_THRESHOLD to its class, so
-	 * that the exit comes exactly when the guest's priority drops below it.
-	 * Hint: the VTPR byte is lab09(v)->virtual_apic[VAPIC_TPR].
+	 * Achieve: `vector` reaches the guest now if the guest's virtual task priority lets it
+	 * through, and otherwise waits (one at a time, in lab09(v)) until the guest lowers its
+	 * priority enough, at which moment the processor hands control back to the hypervisor.
+	 * SDM 30.1.2: "IF VTPR[7:4] < TPR threshold ... THEN cause VM exit due to TPR below threshold;"
+	 * SDM Vol. 3A 11.8.3.1: "the processor priority is set to either to the highest priority
+	 * pending interrupt in the ISR or to the current task priority, whichever is higher."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-2.
 	 */
 	(void)v;
 	(void)vector;
@@ -46,12 +39,11 @@ void vapic_deliver(struct vcpu *v, u8 vector)
 static enum exit_verdict handle_tpr_below_threshold(struct vcpu *v)
 {
 	/* TODO 09-3
-	 * SDM 30.1.2 and 28.1: the TPR-below-threshold exit is trap-like: the MOV to CR8 is
-	 * complete and GUEST_RIP already points past it. SDM 27.3.1.1 (checks on the controls,
-	 * "use TPR shadow" without virtual-interrupt delivery or APIC-access virtualization):
-	 * VM entry fails unless TPR_THRESHOLD[3:0] <= VTPR[7:4].
-	 * Do: set TPR_THRESHOLD back to 0, queue the held vector (if any) with
-	 * vcpu_queue_interrupt(), and resume without moving RIP.
+	 * Achieve: the interrupt 09-2 held back goes to the guest, the next VM entry succeeds, and
+	 * the guest goes on with the instruction after the MOV to CR8 that lowered its priority.
+	 * SDM 30.1.2: "Any VM exit caused by TPR virtualization is trap-like: the instruction causing
+	 * TPR virtualization completes before the VM exit occurs"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-3.
 	 */
 	(void)v;
 	TODO("09-3");

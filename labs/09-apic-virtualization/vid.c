@@ -8,15 +8,12 @@
 void vapic_vid_enable(struct vcpu *v)
 {
 	/* TODO 09-10
-	 * SDM 25.6.2 (Table 25-7): "virtual-interrupt delivery" is bit 9 of the secondary
-	 * controls; SDM 27.2.1.1: it needs "use TPR shadow" and "external-interrupt exiting" (on
-	 * since lab 04). SDM 25.4.2: the guest interrupt status holds RVI (7:0), the highest
-	 * requested virtual interrupt, and SVI (15:8), the highest one in service. SDM 25.6.8:
-	 * the four 64-bit EOI-exit bitmaps (vectors 0-63, 64-127, ...). With this control the
-	 * TPR threshold is not used: the processor compares RVI with VPPR itself (SDM 30.2.1).
-	 * Do: the TPR shadow first if it is not on (09-1); the control on (with "activate
-	 * secondary controls"); RVI = SVI = 0 and all four EOI-exit bitmaps 0.
-	 * Hint: CPU2_VIRTUAL_INTERRUPT_DELIVERY; EOI_EXIT_BITMAP_0 .. _3.
+	 * Achieve: the processor, not the hypervisor, delivers the interrupts 09-11 requests, starting
+	 * from a virtual APIC with nothing requested, nothing in service and no EOI that exits.
+	 * 09-1's TPR shadow is on before.
+	 * SDM 30.2.1: "Evaluation of pending virtual interrupts is caused only by VM entry, TPR
+	 * virtualization, EOI virtualization, self-IPI virtualization, and posted-interrupt processing."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-10.
 	 */
 	(void)v;
 	TODO("09-10");
@@ -26,14 +23,12 @@ void vapic_vid_enable(struct vcpu *v)
 void vapic_vid_request(struct vcpu *v, u8 vector)
 {
 	/* TODO 09-11
-	 * SDM 30.1.1 and 30.2.1: VIRR is the 256-bit virtual IRR at 200H of the virtual-APIC
-	 * page, vector n being bit n % 32 of the register at 200H + 10H * (n / 32). At VM entry
-	 * (and at TPR, EOI and self-IPI virtualization) the processor evaluates RVI: it delivers
-	 * RVI's vector when RVI[7:4] > VPPR[7:4] and the guest can take an interrupt (RFLAGS.IF,
-	 * no STI or MOV SS blocking), then sets RVI to the next highest VIRR bit. So the
-	 * hypervisor sets the VIRR bit and raises RVI to the vector if it is higher.
-	 * Do: set the VIRR bit; RVI = max(RVI, vector), SVI unchanged.
-	 * Hint: vapic_reg(), VAPIC_IRR; GUEST_INTERRUPT_STATUS_RVI() (lab09.h).
+	 * Achieve: `vector` is pending in the virtual APIC, so that the processor delivers it (the
+	 * highest pending first) once the guest can take it, with no injection and no window exit;
+	 * what is in service stays as it is.
+	 * SDM 30.2.1: "IF "interrupt-window exiting" is 0 AND RVI[7:4] > VPPR[7:4] ... THEN recognize
+	 * a pending virtual interrupt;"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-11.
 	 */
 	(void)v;
 	(void)vector;
@@ -44,11 +39,11 @@ void vapic_vid_request(struct vcpu *v, u8 vector)
 void vapic_eoi_exit(struct vcpu *v, u8 vector)
 {
 	/* TODO 09-12
-	 * SDM 25.6.8: EOI_EXIT_BITMAP_k holds vectors 64k to 64k + 63, vector n being bit n % 64.
-	 * SDM 30.1.3: EOI virtualization clears the VISR bit of SVI, sets SVI to the next
-	 * highest, and then causes an EOI-induced exit if the vector's bit is set here;
-	 * otherwise it evaluates pending virtual interrupts. The field encodings are 2 apart.
-	 * Do: set the vector's bit in its bitmap.
+	 * Achieve: the guest's EOI of `vector` causes an EOI-induced VM exit; the EOIs of every other
+	 * vector behave as before.
+	 * SDM 30.1.4: "IF EOI_exit_bitmap[Vector] = 1 ... THEN cause EOI-induced VM exit with Vector as
+	 * exit qualification;"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-12.
 	 */
 	(void)v;
 	(void)vector;
@@ -59,10 +54,11 @@ void vapic_eoi_exit(struct vcpu *v, u8 vector)
 static enum exit_verdict handle_virtualized_eoi(struct vcpu *v)
 {
 	/* TODO 09-13
-	 * SDM 28.2.1 (Table 28-1) and 30.1.3: the EOI-induced exit is trap-like: the EOI write
-	 * (or WRMSR 80BH) is complete and GUEST_RIP is past it; the qualification's bits 7:0
-	 * are the vector whose EOI was virtualized.
-	 * Do: tell lab09(v)->eoi_notify (if set) the vector; resume without moving RIP.
+	 * Achieve: whoever set lab09(v)->eoi_notify learns which vector the guest ended, and the
+	 * guest goes on after its EOI.
+	 * SDM 30.1.4: "Any VM exit caused by EOI virtualization is trap-like: the instruction causing
+	 * EOI virtualization completes before the VM exit occurs"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-13.
 	 */
 	(void)v;
 	TODO("09-13");

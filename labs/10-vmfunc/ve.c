@@ -8,18 +8,14 @@
 void ve_enable(struct vcpu *v)
 {
 	/* TODO 10-5
-	 * SDM 25.6.2 (Table 25-7): "EPT-violation #VE" is bit 18 of the secondary processor-based
-	 * controls. SDM 25.6 (controls for virtualization exceptions): VIRTUALIZATION_EXCEPTION_INFORMATION_ADDRESS is the host-physical
-	 * address of the information area, 4-KiB aligned (checked at VM entry, 27.2.1.1). SDM
-	 * 26.5.7.1: the processor delivers a #VE only while the dword at offset 4 of the area is 0,
-	 * and sets it to FFFFFFFFH when it does; the guest clears it when it is ready for the next.
-	 * SDM 26.5.7.2: a #VE is an exception (vector 20), so bit 20 of the exception bitmap would
-	 * turn it into a VM exit (reason 0) after all.
-	 * Do: refuse (panic naming the bit) a processor without the control; allocate the area
-	 * (lab10(v)->ve_info) with its dword at offset 4 clear, write its address, turn the control
-	 * on, and clear bit 20 of the exception bitmap.
-	 * Hint: MSR_IA32_VMX_PROCBASED_CTLS2 (allowed-1 half), CPU2_EPT_VIOLATION_VE,
-	 * vmx_adjust_controls(), EXCEPTION_BITMAP, VEC_VE.
+	 * Achieve: the EPT violations the SDM calls convertible reach the guest as virtualization
+	 * exceptions (#VE) instead of VM exits, with the information area (lab10(v)->ve_info, one page)
+	 * ready for the first one. A processor without "EPT-violation #VE" is refused with a message
+	 * that names the control.
+	 * SDM 26.5.7.1: "once a virtualization exception occurs, another can occur only if software
+	 * clears this field." SDM 26.5.7: "If bit 20 (#VE) is 1 in the exception bitmap in the VMCS, a
+	 * virtualization exception causes a VM exit"
+	 * Hints: docs/labs/10-vmfunc.md, step 10-5.
 	 */
 	(void)v;
 	TODO("10-5");
@@ -29,13 +25,12 @@ void ve_enable(struct vcpu *v)
 void ept_view_suppress_ve(struct vcpu *v, unsigned view, u64 gpa, bool suppress)
 {
 	/* TODO 10-6
-	 * SDM 29.3.3.2 and Tables 29-4 to 29-6: bit 63 of an EPT leaf is "suppress #VE"; an EPT
-	 * violation at a page whose leaf has it set is a VM exit even with "EPT-violation #VE" on.
-	 * (For a not-present entry the bit of the entry where the walk stopped counts.)
-	 * Do: walk view `view` to the leaf of gpa (lab 07's ept_lookup() walks lab07(v)->pml4:
-	 * point it at the view's table, view 0 being that table itself, and restore it) and set
-	 * or clear bit 63; panic when there is no leaf or no such view.
-	 * Hint: lab10(v)->view_pml4[view], EPT_SUPPRESS_VE.
+	 * Achieve: in view `view` only, an EPT violation at gpa exits (suppress true) or may be a
+	 * #VE (suppress false); other views keep their setting; a view or a page that does not exist is
+	 * refused; lab07(v)->pml4 is what it was before.
+	 * SDM 26.5.7.1: "if an access to that address causes an EPT violation, the EPT violation is
+	 * convertible if and only if bit 63 of the entry is 0."
+	 * Hints: docs/labs/10-vmfunc.md, step 10-6.
 	 */
 	(void)v;
 	(void)view;

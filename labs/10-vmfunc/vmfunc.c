@@ -10,18 +10,14 @@
 void vmfunc_enable(struct vcpu *v)
 {
 	/* TODO 10-1
-	 * SDM 25.6.2 (Table 25-7): "enable VM functions" is bit 13 of the secondary processor-based
-	 * controls. SDM 25.6.14: the VM-function controls (VM_FUNCTION_CONTROLS) enable each
-	 * function by its bit; bit 0 is EPTP switching, which IA32_VMX_VMFUNC (SDM A.11) must
-	 * allow. EPTP switching reads the EPTP list, a 4-KiB-aligned page of 512 EPTPs whose
-	 * address is EPTP_LIST_ADDRESS (SDM 27.2.1.1 checks both at VM entry). SDM 26.5.6.3: VMFUNC
-	 * with ECX = i loads EPTP-list entry i into the EPT pointer and i into the EPTP index.
-	 * Do: refuse (panic naming the bit) a processor without the secondary control or without
-	 * EPTP switching; allocate the list, make the current EPT_POINTER its entry 0 (view 0 is
-	 * lab07(v)->pml4) and EPTP_INDEX 0, write EPTP_LIST_ADDRESS, enable function 0 and the
-	 * secondary control.
-	 * Hint: vmx_controls_allowed() or the allowed-1 half of MSR_IA32_VMX_PROCBASED_CTLS2;
-	 * MSR_IA32_VMX_VMFUNC, VMFUNC_EPTP_SWITCHING, CPU2_ENABLE_VM_FUNCTIONS, vmx_adjust_controls().
+	 * Achieve: the guest can switch EPTs with VMFUNC (EPTP switching) without a VM exit, among
+	 * the views of an EPTP list (lab10(v)->eptp_list) whose entry 0 is the EPT it runs on now
+	 * (view 0, lab07(v)->pml4), starting at EPTP index 0. A processor that lacks VM functions or
+	 * EPTP switching is refused with a message that names what is missing.
+	 * SDM 26.5.6.3: "EPTP switching is VM function 0. This VM function allows software in VMX
+	 * non-root operation to load a new value for the EPT pointer (EPTP), thereby establishing a
+	 * different EPT paging-structure hierarchy"
+	 * Hints: docs/labs/10-vmfunc.md, step 10-1.
 	 */
 	(void)v;
 	TODO("10-1");
@@ -46,14 +42,13 @@ static __maybe_unused u64 *copy_tables(const u64 *table, unsigned level)
 unsigned ept_view_add(struct vcpu *v)
 {
 	/* TODO 10-2
-	 * SDM 29.3.2: the EPT pointer names the PML4 table and the walk reads every table below
-	 * it, so two views that must differ in one leaf need their own copies of every table on
-	 * the way to it. SDM 26.5.6.3: the EPTP VMFUNC loads must pass the VM-entry checks of an
-	 * EPT pointer (27.2.1.1): memory type, walk length, reserved bits; a bad one exits.
-	 * Do: panic when VIEWS_MAX views exist; copy view 0's tables (copy_tables() from its PML4),
-	 * keep the copy's PML4 in view_pml4[], put its EPTP (with accessed and dirty flags as
-	 * EPT_POINTER has them) into the next list entry and return that entry's index.
-	 * Hint: ept_make_eptp(), EPTP_ACCESSED_DIRTY, EPT_LEVELS, virt_to_phys().
+	 * Achieve: a new view, a complete EPT equal to view 0 as it is now, which can then change
+	 * without changing view 0; the next entry of the EPTP list names it with an EPT pointer VMFUNC
+	 * accepts, and the function returns that entry's index (view_pml4[] and views kept up to date).
+	 * SDM 26.5.6.3: "If the selected entry is a valid EPTP value (it would not cause VM entry to
+	 * fail ...), it is stored in the EPTP field of the current VMCS and is used for subsequent
+	 * accesses using guest-physical addresses."
+	 * Hints: docs/labs/10-vmfunc.md, step 10-2.
 	 */
 	(void)v;
 	TODO("10-2");
@@ -63,11 +58,13 @@ unsigned ept_view_add(struct vcpu *v)
 void ept_view_map(struct vcpu *v, unsigned view, u64 gpa, u64 hpa, u64 permissions)
 {
 	/* TODO 10-3
-	 * SDM 29.3.2: a view's leaf is found by the walk from its own PML4 table.
-	 * Do: panic for a view that does not exist; map the page with lab 07's ept_map() on the
-	 * view's tables (lab07(v)->pml4 is the table ept_map() walks; view 0 is that table itself),
-	 * and leave lab07(v)->pml4 as it was.
-	 * Hint: lab10(v)->view_pml4[view], SIZE_4K.
+	 * Achieve: in view `view` only, guest-physical gpa maps the 4-KiB page at hpa with
+	 * `permissions`; a view that does not exist is refused; lab07(v)->pml4 is what it was before,
+	 * so lab 07's handlers keep working on view 0.
+	 * SDM 26.5 (translation of guest-physical addresses using EPT): "guest-physical addresses are
+	 * translated by traversing a set of EPT paging structures to produce physical addresses that are
+	 * used to access memory."
+	 * Hints: docs/labs/10-vmfunc.md, step 10-3.
 	 */
 	(void)v;
 	(void)view;
@@ -81,13 +78,12 @@ void ept_view_map(struct vcpu *v, unsigned view, u64 gpa, u64 hpa, u64 permissio
 static enum exit_verdict handle_vmfunc(struct vcpu *v)
 {
 	/* TODO 10-4
-	 * SDM 26.5.6.2 (VMFUNC exits are fault-like): a VM function that is not enabled,
-	 * an EPTP-list index of 512 or more, or an entry that is not a valid EPTP makes VMFUNC
-	 * exit with reason 59 instead; RIP still points at the VMFUNC, and nothing changed.
-	 * VMFUNC with EAX >= 64 is #UD (SDM Vol. 2B, VMFUNC), which is what the guest would see
-	 * from a processor without the function: the hypervisor reflects the refusal that way.
-	 * Do: count it in lab10(v)->vmfunc_failures, inject #UD (lab 02), resume.
-	 * Hint: vmx_inject_exception(), VEC_UD.
+	 * Achieve: a VMFUNC the processor refused reaches the guest as the #UD a processor without
+	 * the function would raise, pointing at the VMFUNC; lab10(v)->vmfunc_failures counts it; the
+	 * guest's view and EPTP index stay what they were.
+	 * SDM 26.5.6.3: "because this structure contains 512 8-Byte entries, VMFUNC causes a VM exit if
+	 * ECX >= 512". SDM Vol. 2B, VMFUNC: "#UD ... If EAX >= 64."
+	 * Hints: docs/labs/10-vmfunc.md, step 10-4.
 	 */
 	(void)v;
 	TODO("10-4");

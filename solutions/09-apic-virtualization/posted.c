@@ -9,13 +9,13 @@
 void vapic_posted_enable(struct vcpu *v, u8 notification_vector)
 {
 	/* BEGIN 09-14 unused: v, notification_vector
-	 * SDM 25.6.1 (Table 25-5): "process posted interrupts" is bit 7 of the pin-based
-	 * controls; SDM 27.2.1.1: it needs "virtual-interrupt delivery" and "acknowledge
-	 * interrupt on exit" (lab 04). SDM 25.6.8: the posted-interrupt notification vector (a
-	 * 16-bit field, bits 15:8 zero) and the descriptor's physical address, 64-byte aligned.
-	 * Do: virtual-interrupt delivery first (09-10); a zeroed descriptor in a page of its own
-	 * (lab09(v)->pid); both fields; the control on.
-	 * Hint: PIN_PROCESS_POSTED_INTERRUPTS, MSR_IA32_VMX_PINBASED_CTLS.
+	 * Achieve: an interrupt with notification_vector that arrives while the guest runs is
+	 * processed by the processor, without a VM exit, from a zeroed posted-interrupt descriptor of
+	 * this vCPU (lab09(v)->pid). Virtual-interrupt delivery (09-10) is on before.
+	 * SDM 30.6: "Posted-interrupt processing is enabled by setting the "process posted interrupts"
+	 * VM-execution control. The processing is performed in response to the arrival of an
+	 * interrupt with the posted-interrupt notification vector."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-14.
 	 */
 	vapic_vid_enable(v);
 	lab09(v)->pid = page_alloc();
@@ -31,17 +31,11 @@ void vapic_posted_enable(struct vcpu *v, u8 notification_vector)
 void vapic_post(struct vcpu *v, u8 vector)
 {
 	/* BEGIN 09-15 unused: v, vector
-	 * SDM 30.6: the sender sets the vector's PIR bit and then ON, each with a locked
-	 * read-modify-write (the processor clears them concurrently, from another logical
-	 * processor); if ON was clear it sends an IPI with the notification vector to the
-	 * guest's processor. When that interrupt is recognized in VMX non-root operation, the
-	 * processor clears ON, writes EOI to the local APIC, ORs PIR into VIRR, clears PIR, sets
-	 * RVI to the highest and evaluates pending virtual interrupts. Here the guest's processor
-	 * is this one: a self-IPI, pending while the hypervisor runs with interrupts off, arrives
-	 * right after the next VM entry.
-	 * Do: set the PIR bit and ON atomically; if ON was clear, send the self-IPI (fixed
-	 * delivery, shorthand self) with the vector in POSTED_INTERRUPT_NOTIFICATION_VECTOR.
-	 * Hint: __atomic_fetch_or(); apic_write(APIC_ICR_LOW, ...), APIC_ICR_SELF (apic.h).
+	 * Achieve: `vector` is posted in the descriptor, and the guest's processor is notified once
+	 * for any number of posts it has not processed yet, correctly even while a processor clears
+	 * the descriptor at the same time. Posting is not requesting: the virtual APIC is untouched.
+	 * SDM 30.6: "The logical processor performs a logical-OR of PIR into VIRR and clears PIR."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-15.
 	 */
 	struct posted_interrupt_descriptor *pid = lab09(v)->pid;
 	__atomic_fetch_or(&pid->pir[vector / 64], BIT(vector % 64), __ATOMIC_SEQ_CST);

@@ -17,16 +17,12 @@ static inline unsigned x2apic_offset(u32 msr) { return (msr & 0xff) << 4; }
 void vapic_x2apic_enable(struct vcpu *v)
 {
 	/* BEGIN 09-8 unused: v
-	 * SDM 25.6.2 (Table 25-7): "virtualize x2APIC mode" is bit 4 of the secondary controls;
-	 * SDM 27.2.1.1: it needs "use TPR shadow" and excludes "virtualize APIC accesses". SDM
-	 * 30.5: for an MSR in 800H-8FFH whose bitmap bit is 0, RDMSR of 808H (TPR) reads VTPR
-	 * and, with "APIC-register virtualization", every RDMSR reads the virtual-APIC page at
-	 * (ECX & FFH) << 4; WRMSR of 808H writes VTPR (then TPR virtualization, SDM 30.1.2). Any
-	 * other WRMSR whose bitmap bit is 0 goes to the real local APIC: the hypervisor must let
-	 * it exit (SDM 25.6.9: the write bitmap for low MSRs).
-	 * Do: the TPR shadow first if it is not on (09-1); "virtualize x2APIC mode" and
-	 * "APIC-register virtualization" on; make every WRMSR of 800H-8FFH exit except 808H.
-	 * Hint: CPU2_VIRTUALIZE_X2APIC_MODE; msr_intercept() from lab 02.
+	 * Achieve: in x2APIC mode the guest reads every APIC MSR and writes its task priority with no
+	 * VM exit, and every other write of an APIC MSR exits instead of reaching the real local
+	 * APIC. 09-1's TPR shadow is on before.
+	 * SDM 30.5: "A virtual-machine monitor can virtualize these MSR-based APIC accesses by
+	 * configuring the MSR bitmaps (see Section 25.6.9) to ensure that the accesses cause VM exits"
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-8.
 	 */
 	if (!lab09(v)->virtual_apic)
 		vapic_tpr_shadow_enable(v);
@@ -55,13 +51,12 @@ static enum exit_verdict handle_wrmsr(struct vcpu *v)
 	if (msr < X2APIC_MSR_FIRST || msr > X2APIC_MSR_LAST || !lab09(v)->virtual_apic)
 		return lab02_wrmsr(v);
 	/* BEGIN 09-9 unused: msr
-	 * SDM Vol. 3A, 11.12.1.2 (x2APIC register address space): the register at xAPIC offset X is MSR
-	 * 800H + (X >> 4); WRMSR writes EDX:EAX, and every register but ICR (830H, 64 bits: ICR
-	 * low in bits 31:0, ICR high, the destination, in bits 63:32) has 32 bits. SDM 30.5: the
-	 * virtual-APIC page keeps the xAPIC layout.
-	 * Do: write EAX to the virtual-APIC register of the MSR (for ICR, EDX to ICR high first),
-	 * act on it with vapic_register_written(), and skip the WRMSR.
-	 * Hint: x2apic_offset(), vapic_reg(); APIC_ICR_HIGH (apic.h); vmx_skip_instruction().
+	 * Achieve: a WRMSR of an x2APIC register that exited has the effect the write would have on
+	 * the virtual APIC (the register's value in the virtual-APIC page, then
+	 * vapic_register_written()), and the guest goes on after the WRMSR.
+	 * SDM Vol. 3A 11.12.9: "A single MSR write to the Interrupt Command Register is required for
+	 * dispatching an interrupt in x2APIC mode."
+	 * Hints: docs/labs/09-apic-virtualization.md, step 09-9.
 	 */
 	if (msr == X2APIC_ICR)
 		*vapic_reg(v, APIC_ICR_HIGH) = (u32)v->regs.rdx;
