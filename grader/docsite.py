@@ -254,6 +254,74 @@ def unlink_off_site(text, source_rel, on_site):
     return "".join(out)
 
 
+LIST_ITEM = re.compile(r"^( *)([-*+]|\d{1,9}[.)])( +|$)")
+
+
+def python_markdown_lists(text):
+    """GitHub's list layout in the form MkDocs's Python-Markdown reads the same way: a blank line
+    before a list that follows a paragraph, the blocks of an item (paragraphs, nested lists)
+    indented four spaces per level, and fenced code inside an item as an indented code block
+    (Python-Markdown's fences only work outside lists). The GitHub rendering is the reference:
+    docs/ is written for it, only the staged copy is changed."""
+    out, stack = [], []          # stack: (content column in the source, content column here)
+    fence = None                 # inside a fence: (its marker, its indent, shift, inside a list)
+    prev_blank, prev_text = True, False
+    for line in text.splitlines():
+        expanded = line.expandtabs(4)
+        stripped = expanded.lstrip(" ")
+        indent = len(expanded) - len(stripped)
+        if fence:
+            marker, fence_indent, shift, in_list = fence
+            if stripped.startswith(marker) and not stripped.strip(marker[0]).strip():
+                fence = None
+                if not in_list:
+                    out.append(expanded)
+                continue
+            if in_list:
+                out.append(" " * (shift + max(0, indent - fence_indent)) + stripped if stripped else "")
+            else:
+                out.append(line)
+            continue
+        if not stripped:
+            out.append("")
+            prev_blank, prev_text = True, False
+            continue
+        m = LIST_ITEM.match(expanded)
+        f = FENCE.match(expanded)
+        if not m and stack and prev_blank and indent < stack[-1][0]:
+            while stack and indent < stack[-1][0]:
+                stack.pop()
+        if m:
+            while stack and indent < stack[-1][0]:
+                stack.pop()
+            if not stack and prev_text:
+                out.append("")      # Python-Markdown needs a blank line before a list
+            new_indent = stack[-1][1] if stack else indent
+            marker_end = len(m.group(1)) + len(m.group(2))
+            content = marker_end + (len(m.group(3)) if m.group(3) else 1)
+            stack.append((content, new_indent + 4))
+            out.append(" " * new_indent + stripped)
+        elif f and stack and indent >= stack[-1][0] - 1:
+            marker = re.match(r"^(`{3,}|~{3,})", stripped).group(1)
+            fence = (marker, indent, stack[-1][1] + 4, True)
+            if not prev_blank:
+                out.append("")
+        elif f:
+            marker = re.match(r"^(`{3,}|~{3,})", stripped).group(1)
+            fence = (marker, indent, 0, False)
+            stack = []
+            out.append(line)
+        elif stack and indent >= stack[-1][0] - 1:
+            out.append(" " * (stack[-1][1] + max(0, indent - stack[-1][0])) + stripped)
+        elif stack and not prev_blank:
+            out.append(" " * stack[-1][1] + stripped)     # a lazy continuation line
+        else:
+            stack = []
+            out.append(line)
+        prev_blank, prev_text = False, not m and not stack and not stripped.startswith(("#", "|", "<", ">"))
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def nav_pages():
     """The pages mkdocs.yml's nav names (a plain reading of `- ... .md` lines)."""
     pages = []
@@ -276,7 +344,7 @@ def stage(dest=STAGE):
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".md":
             text = drop_instructor_blocks(path.read_text())
-            target.write_text(unlink_off_site(text, rel, on_site))
+            target.write_text(python_markdown_lists(unlink_off_site(text, rel, on_site)))
         else:
             shutil.copyfile(path, target)
     for page in nav_pages():

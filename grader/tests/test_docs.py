@@ -165,3 +165,11 @@ def test_deps_installs_the_docs_tools_for_make_test_and_make_docs():
     for mode in ("docs", "bench"):
         out = subprocess.run(["sh", str(ROOT / "grader" / "deps.sh"), "--list", mode], capture_output=True, text=True)
         assert {"graphviz", "mkdocs"} <= set(out.stdout.split()), (mode, out.stdout)
+
+
+def test_lists_are_staged_for_python_markdown():
+    text = ("Intro:\n- a\n  - nested\n- b\n\n1. step\n\n   ```sh\n   make run\n   ```\n\n"
+            "2. next\n   continued\n\n```\n- not a list\n```\nafter\n")
+    out = docsite.python_markdown_lists(text)
+    assert out == ("Intro:\n\n- a\n    - nested\n- b\n\n1. step\n\n        make run\n\n"
+                   "2. next\n    continued\n\n```\n- not a list\n```\nafter\n"), out
