@@ -261,7 +261,7 @@ def python_markdown_lists(text):
     """GitHub's list layout in the form MkDocs's Python-Markdown reads the same way: a blank line
     before a list that follows a paragraph, the blocks of an item (paragraphs, nested lists)
     indented four spaces per level, and fenced code inside an item as an indented code block
-    (Python-Markdown's fences only work outside lists). The GitHub rendering is the reference:
+    (Python-Markdown's fences only work outside lists); a line starting "#VE" stays text. The GitHub rendering is the reference:
     docs/ is written for it, only the staged copy is changed."""
     out, stack = [], []          # stack: (content column in the source, content column here)
     fence = None                 # inside a fence: (its marker, its indent, shift, inside a list)
@@ -286,6 +286,10 @@ def python_markdown_lists(text):
             out.append("")
             prev_blank, prev_text = True, False
             continue
+        if re.match(r"#{1,6}[^#\s]", stripped):
+            stripped = "\\" + stripped  # "#VE ..." is text for GitHub, a heading for Python-Markdown
+            expanded = " " * indent + stripped
+            line = expanded
         m = LIST_ITEM.match(expanded)
         f = FENCE.match(expanded)
         if not m and stack and prev_blank and indent < stack[-1][0]:

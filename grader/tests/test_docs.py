@@ -169,7 +169,7 @@ def test_deps_installs_the_docs_tools_for_make_test_and_make_docs():
 
 def test_lists_are_staged_for_python_markdown():
     text = ("Intro:\n- a\n  - nested\n- b\n\n1. step\n\n   ```sh\n   make run\n   ```\n\n"
-            "2. next\n   continued\n\n```\n- not a list\n```\nafter\n")
+            "2. next\n   continued\n\n```\n- not a list\n#0 frame\n```\n#VE is text\n")
     out = docsite.python_markdown_lists(text)
     assert out == ("Intro:\n\n- a\n    - nested\n- b\n\n1. step\n\n        make run\n\n"
-                   "2. next\n    continued\n\n```\n- not a list\n```\nafter\n"), out
+                   "2. next\n    continued\n\n```\n- not a list\n#0 frame\n```\n\\#VE is text\n"), out
