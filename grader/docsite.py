@@ -231,14 +231,17 @@ def drop_instructor_blocks(text):
 
 
 def unlink_off_site(text, source_rel, on_site):
-    """Links whose target is not a page or file of the site keep their text, lose the link."""
+    """Links to a file that exists but is not on the site (an instructor page, a file outside
+    docs/) keep their text and lose the link; a link to nothing stays, for mkdocs to refuse."""
     def fix(m):
         bang, label, target = m.group(1), m.group(2), m.group(3)
         if bang or not target or EXTERNAL.match(target) or target.startswith(("#", "mailto:")):
             return m.group(0)
         path_part = target.partition("#")[0]
         joined = os.path.normpath(os.path.join(os.path.dirname(source_rel), path_part))
-        return m.group(0) if joined in on_site else label
+        if joined in on_site or not (DOCS / joined).exists():
+            return m.group(0)       # on the site, or broken: then mkdocs --strict says so
+        return label
 
     out, fenced = [], None
     for line in text.splitlines(keepends=True):
@@ -390,7 +393,8 @@ def build(quiet=True, stage_dir=STAGE, site_dir=SITE, render_first=True):
     config = config_for(stage_dir, site_dir)
     cmd = mkdocs_command() + ["build", "--strict", "--clean", "-f", str(config)]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    said = [l for l in (out.stderr + out.stdout).splitlines() if l.strip() and "INFO" not in l[:20]]
+    said = [re.sub(r"\x1b\[[0-9;]*m", "", l) for l in (out.stderr + out.stdout).splitlines()]
+    said = [l for l in said if l.strip() and not l.startswith("INFO")]
     if out.returncode != 0:
         raise DocsError("mkdocs build --strict failed:\n" + "\n".join(said))
     if not quiet:

@@ -127,9 +127,11 @@ def test_staging_leaves_instructors_out():
     text = ("# Page\n\nfor all\n<!-- instructors -->\nsecret\n<!-- /instructors -->\n"
             "see [the guide](instructors.md#x), [setup](setup.md), [the source](../common/x.c), "
             "`[code](instructors.md)`, [web](https://example.org)\n")
+    text = text.replace("../common/x.c", "../common/vmx/exit_dispatch.c") + "[broken](nowhere.md)\n"
     out = docsite.unlink_off_site(docsite.drop_instructor_blocks(text), "page.md", {"page.md", "setup.md"})
     assert "secret" not in out and "for all" in out
     assert "see the guide, [setup](setup.md), the source, `[code](instructors.md)`, [web](https://example.org)" in out
+    assert "[broken](nowhere.md)" in out, "a broken link must stay, for mkdocs --strict to refuse it"
     assert not docsite.student_only("instructors.md") and not docsite.student_only("instructors/a.md")
     assert not docsite.student_only("diagrams/ept-walk.dot")
     assert docsite.student_only("labs/07-ept.md") and docsite.student_only("images/ept-walk.svg")
