@@ -4,11 +4,11 @@
 #   grader/deps.sh          check, install if root
 #   grader/deps.sh bench    the same, with the chart tool, sim_c, Graphviz and MkDocs too
 #                           (make deps, make test)
-#   grader/deps.sh docs     the same, with Graphviz and MkDocs (make docs)
+#   grader/deps.sh docs     the same, with Graphviz, its font and MkDocs (make docs)
 #   grader/deps.sh --list   print the package list (--list bench, --list docs: with those)
 PACKAGES="build-essential binutils make python3 python3-pytest gdb bochsbios vgabios xz-utils bubblewrap"
 BENCH_PACKAGES="gnuplot-nox similarity-tester"
-DOCS_PACKAGES="graphviz mkdocs"
+DOCS_PACKAGES="graphviz fonts-liberation2 mkdocs"
 
 [ "${1:-}" = "bench" ] || [ "${2:-}" = "bench" ] && PACKAGES="$PACKAGES $BENCH_PACKAGES $DOCS_PACKAGES"
 [ "${1:-}" = "docs" ] || [ "${2:-}" = "docs" ] && PACKAGES="$PACKAGES $DOCS_PACKAGES"

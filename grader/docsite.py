@@ -61,9 +61,31 @@ def dot_version():
     return (out.stderr or out.stdout).strip()
 
 
+# Text widths decide the layout, and they come from whatever font fontconfig picks for
+# "Helvetica". So dot sees one font only: Liberation Sans (Debian's fonts-liberation2, which
+# Graphviz recommends), whatever else the machine has. The SVGs still ask viewers for
+# "Helvetica,sans-Serif".
+FONT_DIR = pathlib.Path("/usr/share/fonts/truetype/liberation2")
+FONTCONFIG = ROOT / "build" / "fontconfig"
+
+
+def font_env():
+    if not (FONT_DIR / "LiberationSans-Regular.ttf").is_file():
+        raise DocsError("the diagrams' font is missing: run `make deps` as root, or apt-get install fonts-liberation2")
+    FONTCONFIG.mkdir(parents=True, exist_ok=True)
+    conf = FONTCONFIG / "fonts.conf"
+    text = (f'<?xml version="1.0"?>\n<fontconfig>\n  <dir>{FONT_DIR}</dir>\n'
+            f'  <cachedir>{FONTCONFIG / "cache"}</cachedir>\n'
+            '  <alias binding="strong"><family>Helvetica</family><prefer><family>Liberation Sans</family></prefer></alias>\n'
+            '</fontconfig>\n')
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
+    return dict(os.environ, FONTCONFIG_FILE=str(conf))
+
+
 def render_one(dot_file):
     """The normalised SVG of one .dot file (bytes)."""
-    out = subprocess.run([dot_binary(), "-Tsvg", str(dot_file)], capture_output=True)
+    out = subprocess.run([dot_binary(), "-Tsvg", str(dot_file)], capture_output=True, env=font_env())
     if out.returncode != 0:
         raise DocsError(f"dot failed on {dot_file.relative_to(ROOT)}: {out.stderr.decode(errors='replace').strip()}")
     return normalise_svg(out.stdout, dot_file.stem)

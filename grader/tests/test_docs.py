@@ -166,7 +166,7 @@ def test_the_nav_lists_every_handout():
 def test_deps_installs_the_docs_tools_for_make_test_and_make_docs():
     for mode in ("docs", "bench"):
         out = subprocess.run(["sh", str(ROOT / "grader" / "deps.sh"), "--list", mode], capture_output=True, text=True)
-        assert {"graphviz", "mkdocs"} <= set(out.stdout.split()), (mode, out.stdout)
+        assert {"graphviz", "fonts-liberation2", "mkdocs"} <= set(out.stdout.split()), (mode, out.stdout)
 
 
 def test_lists_are_staged_for_python_markdown():
