@@ -161,6 +161,9 @@ def test_the_nav_lists_every_handout():
     for lab in manifest.available():
         assert pathlib.Path(lab.handout).relative_to("docs").as_posix() in nav, f"lab {lab.number} is not in mkdocs.yml's nav"
     assert nav[0] == "index.md"
+    home = (ROOT / "docs" / "index.md").read_text()
+    for lab in manifest.available():
+        assert f"(labs/{pathlib.Path(lab.handout).name})" in home, f"docs/index.md does not link lab {lab.number}'s handout"
 
 
 def test_deps_installs_the_docs_tools_for_make_test_and_make_docs():
