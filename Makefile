@@ -8,6 +8,7 @@
 #   make bench LAB=04               what each VM exit costs: a table, a chart in build/bench/
 #   make test                       the project's own test run (what CI runs)
 #   make dist DEST=folder           write a student release (no solutions) into an empty folder
+#   make docs                       the diagrams and the docs site (build/site/index.html)
 #   make help                       everything else
 #
 # Variables: LAB (a lab of labs.toml; default: the highest available), SOURCE (the tree lab LAB
@@ -33,7 +34,7 @@ PYTHON_ANY := $(or $(PYTHON),$(shell command -v /usr/bin/python3 || command -v p
 LAB_ARGS = --lab "$(LAB)" --source "$(SOURCE)" --earlier "$(EARLIER)"
 NEED_PYTEST = @test -n "$(PYTHON)" || { echo "make: pytest is missing. Run 'make deps' as root, or: apt-get install python3-pytest"; exit 1; }
 
-.PHONY: all image run debug gdb grade grade-batch gradescope bench test dist skeletons check-skeletons deps deps-ok bochs \
+.PHONY: all image run debug gdb grade grade-batch gradescope bench test dist docs skeletons check-skeletons deps deps-ok bochs \
 	bochs-gdb probe clean help
 .DEFAULT_GOAL := image
 all: image
@@ -87,6 +88,12 @@ dist: deps-ok
 	@test -f grader/dist.py || { echo "make dist writes a student release from the full tree; this is one already"; exit 2; }
 	@$(PYTHON_ANY) grader/dist.py "$(DEST)"
 
+# docs/diagrams/*.dot -> docs/images/*.svg, then the students' site (no instructor pages).
+docs:
+	@test -f mkdocs.yml || { echo "make docs needs mkdocs.yml and grader/docsite.py (the full tree)"; exit 2; }
+	@sh grader/deps.sh docs
+	@$(PYTHON_ANY) grader/docsite.py build
+
 skeletons:
 	@$(PYTHON_ANY) grader/skeleton.py generate-all
 
@@ -109,5 +116,5 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '1,18p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,19p' Makefile | sed 's/^# \{0,1\}//'
 	@echo "Other targets: image debug gdb probe skeletons check-skeletons deps bochs bochs-gdb clean"

@@ -2,12 +2,16 @@
 # Make sure the Debian packages the labs need are installed: install them when run as root,
 # otherwise print the exact apt-get line and fail. Quiet and fast when nothing is missing.
 #   grader/deps.sh          check, install if root
-#   grader/deps.sh bench    the same, with the chart tool and sim_c too (make deps, make test)
-#   grader/deps.sh --list   print the package list (--list bench: with the chart tool)
+#   grader/deps.sh bench    the same, with the chart tool, sim_c, Graphviz and MkDocs too
+#                           (make deps, make test)
+#   grader/deps.sh docs     the same, with Graphviz, its font and MkDocs (make docs)
+#   grader/deps.sh --list   print the package list (--list bench, --list docs: with those)
 PACKAGES="build-essential binutils make python3 python3-pytest gdb bochsbios vgabios xz-utils bubblewrap"
 BENCH_PACKAGES="gnuplot-nox similarity-tester"
+DOCS_PACKAGES="graphviz fonts-liberation2 mkdocs"
 
-[ "${1:-}" = "bench" ] || [ "${2:-}" = "bench" ] && PACKAGES="$PACKAGES $BENCH_PACKAGES"
+[ "${1:-}" = "bench" ] || [ "${2:-}" = "bench" ] && PACKAGES="$PACKAGES $BENCH_PACKAGES $DOCS_PACKAGES"
+[ "${1:-}" = "docs" ] || [ "${2:-}" = "docs" ] && PACKAGES="$PACKAGES $DOCS_PACKAGES"
 if [ "${1:-}" = "--list" ]; then echo "$PACKAGES"; exit 0; fi
 
 missing=""
