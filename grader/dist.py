@@ -18,7 +18,8 @@ import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
 TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", "common", "labs", "docs", "grader"]
-INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py"}
+INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py",
+                   "grader/instructor_tables.py", "docs/instructors-bugs.md"}
 BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"
 
 
