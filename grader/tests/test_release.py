@@ -353,17 +353,7 @@ def classroom_step(dest, lab):
 
 def reference_answer_lines():
     """The lines of the reference answers (solutions/NN-name/answers.md) below each `Answer:`."""
-    found = set()
-    for path in ROOT.glob("solutions/*/answers.md"):
-        inside = False
-        for line in path.read_text().splitlines():
-            if line.startswith("## "):
-                inside = False
-            elif line.strip().startswith("Answer:"):
-                inside = True
-            elif inside and len(line.strip()) >= 24 and not line.lstrip().startswith(("<!--", ">")):
-                found.add(line.strip())
-    return found
+    return {l for path in ROOT.glob("solutions/*/answers.md") for l in dist.answer_lines(path.read_text())}
 
 
 def assert_answers_shipped(dest):

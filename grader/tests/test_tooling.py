@@ -122,6 +122,23 @@ def test_answers_come_from_the_tree_each_lab_came_from(tmp_path):
     assert inside is None or inside.shown == f"solutions/{FIRST.folder}/answers.md"
 
 
+def test_reference_answers_never_ship(tmp_path, monkeypatch):
+    """make dist refuses a release that holds a line of a reference answer (a template ships)."""
+    fake = tmp_path / "root"
+    tree_with(fake, SAMPLE, name="solutions")
+    (fake / "labs" / FIRST.folder).mkdir(parents=True)
+    (fake / "labs" / FIRST.folder / "answers.md").write_text(SAMPLE.replace(
+        "A 4-KiB aligned region with the revision identifier.", ""))
+    monkeypatch.setattr(dist, "ROOT", fake)
+    assert dist.answer_lines(SAMPLE) == ["A 4-KiB aligned region with the revision identifier."]
+    release = tmp_path / "release"
+    shutil.copytree(fake / "labs", release / "labs")
+    assert dist.leaks(release) == []
+    (release / "docs").mkdir()
+    (release / "docs" / "notes.md").write_text("  A 4-KiB aligned region with the revision identifier.\n")
+    assert [(f, s) for f, s, _ in dist.leaks(release)] == [("docs/notes.md", f"solutions/{FIRST.folder}/answers.md")]
+
+
 def grade(*args):
     proc = subprocess.run([PY, str(ROOT / "grader" / "grade.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=180)
