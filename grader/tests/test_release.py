@@ -377,6 +377,7 @@ def test_student_release(tmp_path):
         assert dist.leaks(dest) == []
         assert not (dest / "docs" / "instructors-bugs.md").exists()
         assert not (dest / "grader" / "instructor_tables.py").exists()
+        assert (dest / ".clang-format").is_file() and (dest / ".editorconfig").is_file()
         assert_answers_shipped(dest)
         run = make_in(dest, "run", f"LAB={FIRST.number}")
         first = make_in(dest, "grade", f"LAB={FIRST.number}")
