@@ -111,18 +111,48 @@ def read_capped(path):
     return data.decode("utf-8", errors="replace")
 
 
+def collapse(text):
+    return " ".join(text.split())
+
+
+def handout_texts(text):
+    """The questions of a handout: the items of its `## Questions` numbered list, each joined
+    into one line with its whitespace collapsed."""
+    items, inside = [], False
+    for line in text.splitlines():
+        if HEADING.match(line):
+            inside = bool(HANDOUT_QUESTIONS.match(line))
+        elif inside and HANDOUT_ITEM.match(line):
+            items.append(HANDOUT_ITEM.sub("", line, count=1))
+        elif inside and items and line.startswith("   ") and line.strip():
+            items[-1] += " " + line.strip()
+        elif inside and items and line.strip() and not line.startswith(" "):
+            inside = False      # the list ended: prose after it
+    return [collapse(i) for i in items]
+
+
+def answers_texts(text):
+    """The questions quoted in an answers.md: the `> ` block of each `## Question N`, joined."""
+    out, current = [], None
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if QUESTION.match(line):
+            current = []
+            out.append(current)
+        elif HEADING.match(line):
+            current = None
+        elif current is not None and line.startswith(">"):
+            current.append(line[1:].strip())
+        elif current is not None and ANSWER.match(line.strip()):
+            current = None
+    return [collapse(" ".join(q)) for q in out]
+
+
 def handout_questions(lab):
     """The number of questions in the handout's `## Questions` section (0 without one)."""
     path = ROOT / lab.handout if lab.handout else None
     if not path or not path.is_file():
         return 0
-    n, inside = 0, False
-    for line in path.read_text(errors="replace").splitlines():
-        if HEADING.match(line):
-            inside = bool(HANDOUT_QUESTIONS.match(line))
-        elif inside and HANDOUT_ITEM.match(line):
-            n += 1
-    return n
+    return len(handout_texts(path.read_text(errors="replace")))
 
 
 def has_questions(lab):

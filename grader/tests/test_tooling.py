@@ -142,6 +142,35 @@ def test_reference_answers_never_ship(tmp_path, monkeypatch):
     assert [(f, s) for f, s, _ in dist.leaks(release)] == [("docs/notes.md", f"solutions/{FIRST.folder}/answers.md")]
 
 
+@pytest.mark.parametrize("lab", manifest.available(), ids=[l.number for l in manifest.available()])
+def test_answers_files_follow_the_handout(lab):
+    """labs/NN-name/answers.md (shipped, unanswered) and solutions/NN-name/answers.md (every
+    question answered) quote the handout's questions, in its order."""
+    asked = answers.handout_texts((ROOT / lab.handout).read_text())
+    template, reference = (ROOT / t / lab.folder / "answers.md" for t in ("labs", "solutions"))
+    if not asked and not template.exists() and not reference.exists():
+        pytest.skip(f"lab {lab.number} asks no written questions (no '## Questions' in {lab.handout})")
+    assert asked, f"{lab.handout} has no '## Questions' list, but answers.md files exist"
+    for path, answered in ((template, 0), (reference, len(asked))):
+        shown = path.relative_to(ROOT)
+        assert path.is_file(), f"{shown} is missing: lab {lab.number}'s handout asks {len(asked)} questions"
+        text = path.read_text()
+        assert text.startswith(f"# Lab {lab.number}: answers\n"), f"{shown}: the first line is not '# Lab {lab.number}: answers'"
+        quoted = answers.answers_texts(text)
+        for i, (a, q) in enumerate(zip(asked, quoted), 1):
+            assert a == q, f"{shown}: question {i} differs from the handout's:\n  handout: {a}\n  answers: {q}"
+        assert len(quoted) == len(asked), f"{shown} quotes {len(quoted)} questions, the handout asks {len(asked)}"
+        assert answers.count(text) == (answered, len(asked)), f"{shown}: answered {answers.count(text)}"
+
+
+def test_handout_and_answers_questions_are_parsed():
+    handout = ("## Steps\n1. not a question\n## Questions\n\n1. First, over\n   two  lines?\n"
+               "2. Second?\n\nProse after the list.\n3. not in the list\n## Challenges\n1. no\n")
+    assert answers.handout_texts(handout) == ["First, over two lines?", "Second?"]
+    text = "# Lab 01: answers\n## Question 1\n> First, over\n>   two lines?\n\nAnswer:\n> quoted in an answer\n"
+    assert answers.answers_texts(text) == ["First, over two lines?"]
+
+
 def grade(*args):
     proc = subprocess.run([PY, str(ROOT / "grader" / "grade.py"), *args], cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=180)
