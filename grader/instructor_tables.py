@@ -90,8 +90,10 @@ def generate():
         "applies to a copy of `solutions/` and proves caught, because the check named fails and its",
         "explanation contains the words in the last column (what the student sees). The step column",
         "is the marker whose block of the reference the edit falls in (`provided` when it falls in",
-        "code the skeleton keeps). The page is regenerated from the mutant list, the checks and the",
-        "markers, and a test fails when it is out of date. See [instructors.md](instructors.md).",
+        "code the skeleton keeps). Under each lab's table, the steps that no mutant breaks: there a",
+        "wrong implementation is not yet proven caught. The page is regenerated from the mutant list,",
+        "the checks and the markers, and a test fails when it is out of date. See",
+        "[instructors.md](instructors.md).",
         "",
         "| Lab | Checks | Points | Bugs caught |",
         "| --- | ---: | ---: | ---: |",
@@ -117,7 +119,18 @@ def generate():
                 first = head if i == 0 else ["", "", ""]
                 out.append("| " + " | ".join(first + [in_words(m[0]), code(m[2]), step_of(m) or "provided",
                                                       code(m[6])]) + " |")
+        broken = {step_of(m) for m in [*MUTANTS, LOOPING] if m[1] == lab.number}
+        steps = all_steps(lab)
+        spared = [s for s in steps if s not in broken]
+        out += ["", f"Steps of lab {lab.number}: {len(steps)}; broken by a mutant: {len(steps) - len(spared)}"
+                + (f"; by none: {', '.join(spared)}." if spared else ".")]
     return "\n".join(out) + "\n"
+
+
+def all_steps(lab):
+    """The marker IDs of the lab's reference files, in step order."""
+    ids = {b for f in lab.files for b, _, _ in steps_in((ROOT / "solutions" / lab.folder / f).read_text())}
+    return sorted(ids, key=lambda i: int(i.split("-")[1]))
 
 
 def main(argv):
