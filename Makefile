@@ -100,6 +100,13 @@ skeletons:
 check-skeletons:
 	@$(PYTHON_ANY) grader/skeleton.py check-all
 
+# Instructors: regenerate docs/instructors-bugs.md (which bugs each check catches) from the
+# mutants, the checks and the markers (a test fails while the committed page is out of date).
+.PHONY: instructor-tables
+instructor-tables:
+	@test -f grader/instructor_tables.py || { echo "make instructor-tables is for instructors: it needs the full tree"; exit 2; }
+	@$(PYTHON_ANY) grader/instructor_tables.py write
+
 deps:
 	@sh grader/deps.sh bench
 

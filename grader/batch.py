@@ -31,6 +31,7 @@ import zipfile
 from xml.sax.saxutils import escape, quoteattr
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import answers  # noqa: E402
 import bochs  # noqa: E402
 import build  # noqa: E402
 import grade  # noqa: E402
@@ -148,6 +149,7 @@ class Outcome:
     def __init__(self, name):
         self.name, self.results, self.reason, self.seconds = name, [], "", 0.0
         self.tree = None
+        self.answers = None     # answers.Report of lab NN, or None (no tree, or no questions)
 
 
 def select_checks(lab, names):
@@ -199,6 +201,13 @@ def grade_submission(name, path, args, checks, binary, work, out):
     if o.reason:
         transcript.append(f"batch: {o.reason}")
     transcript.append(f"  score: {got}/{sum(c.points for c in checks)}")
+    if o.tree is not None:
+        try:
+            o.answers = answers.report(manifest.lab(args.lab), str(o.tree), display="labs")
+        except Exception as e:      # never costs the submission its grade
+            o.answers = answers.Report(args.lab, "", "answers.md", problem=f"not counted ({type(e).__name__})")
+        if o.answers:
+            transcript.append(o.answers.line())
     o.got = got
     write_submission(o, checks, out / name, "\n".join(transcript) + "\n")
     return o
@@ -221,6 +230,7 @@ def write_submission(o, checks, folder, transcript):
     (folder / "results.json").write_text(json.dumps({
         "submission": o.name, "score": o.got, "max_score": total, "reason": o.reason,
         "seconds": round(o.seconds, 2),
+        "answers": o.answers.as_json() if o.answers else None,
         "checks": [{"lab": c.lab, "name": c.name, "score": c.points if ok else 0, "max_score": c.points,
                     "passed": ok, "output": text} for c, ok, text in entries]}, indent=2) + "\n")
     cases = []

@@ -16,6 +16,7 @@ import argparse
 import concurrent.futures
 import dataclasses
 import hashlib
+import json
 import os
 import pathlib
 import re
@@ -241,7 +242,7 @@ def take_files(lab, tree, dest):
     if problems:
         raise BuildError("the submission cannot be graded:\n  " + "\n  ".join(problems))
     ignored = sorted(p.name for p in folder.iterdir() if p.name not in lab.files and p.name not in lab.api
-                     and p.name != "README.md")
+                     and p.name not in ("README.md", "answers.md"))
     return [f"ignored (not listed for lab {lab.number} in labs.toml): {lab.folder}/{', '.join(ignored)}"] if ignored else []
 
 
@@ -423,12 +424,48 @@ def layout_padding(layout_seed, out):
     return pads
 
 
+# ---- compile_commands.json, for editors (clangd, VS Code) ----
+
+COMPILE_DB = ROOT / "compile_commands.json"
+
+
+def compile_entries(chain, trees, sources, includes, reference, submitted, werror):
+    """One entry per C or assembler file of the image, with the flags it is compiled with. A
+    sealed lab file is listed at its real path (labs/<folder>/<file>, or the SOURCE tree's), with
+    the repository's own header folders in place of the sandbox's include/ copy of them."""
+    werr = ["-Werror"] if werror else []
+    sealed = [ROOT / "common" / "include", *api_dirs(chain)]   # what the sandbox's include/ holds
+    entries = []
+
+    def add(src, flags, dirs):
+        src = pathlib.Path(src).resolve()
+        entries.append({"directory": str(ROOT), "file": str(src),
+                        "arguments": [CC, *flags, *[f"-I{d}" for d in dirs], "-c", str(src),
+                                      "-o", f"{src.stem}.o"]})
+    for src in sources:
+        add(src, ASFLAGS if src.suffix == ".S" else CFLAGS + werr, includes)
+    for lab in reference + submitted:
+        for name in lab.files:
+            add(tree_path(trees[lab.number]) / lab.folder / name, CFLAGS + werr,
+                includes if lab in reference else sealed)
+    return entries
+
+
+def write_compile_db(entries):
+    """Replaces compile_commands.json at the repository's root in one step (no half-written file
+    when two builds finish at once)."""
+    tmp = COMPILE_DB.with_name(f".compile_commands.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entries, indent=1) + "\n")
+    os.replace(tmp, COMPILE_DB)
+
+
 def build_image(lab, source="labs", earlier=None, out=None, werror=False, trusted=False,
-                layout_seed="vmx-labs", extra=()):
+                layout_seed="vmx-labs", extra=(), compile_db=False):
     """Builds the image of `lab` with lab `lab` from `source` and earlier labs from `earlier`.
     Trees other than solutions/ are sealed, unless `trusted` (the project's own variants of the
     reference, e.g. its mutants, which then share the object cache). `extra`: more of the
-    grader's own sources, linked with the harness (make bench's grader/bench/)."""
+    grader's own sources, linked with the harness (make bench's grader/bench/). `compile_db`:
+    also write compile_commands.json for this image (make image, make run, make grade)."""
     chain = manifest.chain(lab)
     lab = chain[-1].number
     earlier = earlier or source
@@ -443,6 +480,8 @@ def build_image(lab, source="labs", earlier=None, out=None, werror=False, truste
     ref_objs = compile_trusted([tree_path(trees[l.number]) / l.folder / f for l in reference for f in l.files],
                                includes, werror)
     submitted = [l for l in chain if l not in reference]
+    if compile_db:
+        write_compile_db(compile_entries(chain, trees, sources, includes, reference, submitted, werror))
     sub_objs, notes = [], []
     if submitted:
         work = out / "sealed"
@@ -474,7 +513,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     try:
         built = build_image(a.lab or manifest.last().number, a.source, a.earlier or None,
-                            a.out and pathlib.Path(a.out), a.werror)
+                            a.out and pathlib.Path(a.out), a.werror, compile_db=True)
     except (BuildError, manifest.LabError) as e:
         print(f"build: {e}", file=sys.stderr)
         return 2

@@ -2,7 +2,8 @@
 """`make dist DEST=folder`: writes a student release into an empty folder: common/, the
 skeletons, the grader without its instructor-only parts (mutants, project tests), the docs and
 the README, as a fresh git repository. No reference code: the release is checked for every
-line of every solution block before it is committed.
+line of every solution block and of every reference answer (solutions/NN-name/answers.md)
+before it is committed; the answers templates (labs/NN-name/answers.md) ship.
 
     dist.py DEST
 """
@@ -17,8 +18,9 @@ import classroom  # noqa: E402
 import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
-TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", "common", "labs", "docs", "grader"]
-INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py"}
+TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", ".clang-format", ".editorconfig", "common", "labs", "docs", "grader"]
+INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py",
+                   "grader/instructor_tables.py", "docs/instructors-bugs.md"}
 BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"
 
 
@@ -68,7 +70,29 @@ def secret_lines():
                 s = line.strip()
                 if inside and len(s) >= 16 and s not in public:
                     secrets[s] = f"solutions/{lab.folder}/{path.name}"
+        path = ROOT / "solutions" / lab.folder / "answers.md"
+        if path.is_file():
+            for s in answer_lines(path.read_text(errors="replace")):
+                if s not in public:
+                    secrets[s] = f"solutions/{lab.folder}/answers.md"
     return secrets
+
+
+def answer_lines(text):
+    """The lines of the answers in an answers.md (below each `Answer:`, outside code fences and
+    comments, long enough to be an answer's own words): the reference answers must never ship."""
+    found, inside, fence = [], False, False
+    for line in text.splitlines():
+        s = line.strip()
+        if line.startswith("## "):
+            inside = False
+        elif s.startswith("Answer:"):
+            inside = True
+        elif s.startswith("```"):
+            fence = not fence
+        elif inside and not fence and len(s) >= 24 and not s.startswith(("<!--", ">", "|")):
+            found.append(s)
+    return found
 
 
 def leaks(dest):

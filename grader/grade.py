@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make grade`: builds the image once (sealed), runs every check of labs 01..LAB in its own
 Bochs run, in parallel, prints a line per check as it finishes, then the failures explained
-once, then the points. Exit status: 0 for full marks, 1 otherwise, 2 when it cannot grade, 130
+once, then the points, then how many written questions (answers.md) each lab has answered. Exit status: 0 for full marks, 1 otherwise, 2 when it cannot grade, 130
 when interrupted (no score is printed then).
 
     grade.py --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--seed SEED] [--hidden]
@@ -17,6 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import answers  # noqa: E402
 import bochs  # noqa: E402
 import build  # noqa: E402
 import gradelib  # noqa: E402
@@ -57,7 +58,8 @@ def grade(args, work):
     earlier = args.earlier or args.source
     print(f"grade: labs 01..{lab}: lab {lab} from {args.source}" +
           (f", earlier labs from {earlier}" if int(lab) > 1 else ""), flush=True)
-    built = build.build_image(lab, args.source, earlier, work / "build", layout_seed=args.seed)
+    built = build.build_image(lab, args.source, earlier, work / "build", layout_seed=args.seed,
+                              compile_db=True)
     for note in built.notes:
         print(f"grade: {note}")
     binary = bochs.bochs_binary()
@@ -89,7 +91,19 @@ def grade(args, work):
     print(f"== score ({args.source})")
     print("\n".join(lines))
     print(f"  score: {got}/{total}" + (f"   logs of failed checks: {build.rel(keep)}" if failed else ""))
+    print_answers(lab, sorted({c.lab for c in checks}), args.source, earlier)
     return 0 if got == total else 1
+
+
+def print_answers(lab, graded, source, earlier):
+    """After the score: one line per graded lab with written questions (never part of the score)."""
+    try:
+        found = answers.reports([manifest.lab(n) for n in graded], lab, source, earlier)
+    except Exception as e:      # the report must never cost a grade
+        print(f"answers  not counted: {type(e).__name__}")
+        return
+    for r in found:
+        print(r.line())
 
 
 def main(argv=None):

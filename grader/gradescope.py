@@ -96,7 +96,7 @@ def run(root):
                   "max_score": c.points, "output": text or "passed", "visibility": visibility(c)}
                  for c, ok, text in batch.check_entries(o, checks)]
         doc = {"score": o.got, "tests": tests, "visibility": "visible",
-               "output": o.reason or "all checks passed"}
+               "output": (o.reason or "all checks passed") + (f"\n{o.answers.line()}" if o.answers else "")}
     except (build.BuildError, manifest.LabError, bochs.SetupError, OSError) as e:
         doc = {"score": 0, "tests": [], "output": f"the autograder cannot grade: {e}"}
     finally:

@@ -230,7 +230,7 @@ def main():
                       file=sys.stderr)
                 return 2
             built = build.build_image(args.lab, args.source, args.earlier or None,
-                                      run_folder(args.command, args.lab) / "image")
+                                      run_folder(args.command, args.lab) / "image", compile_db=True)
             for note in built.notes:
                 print(f"{args.command}: {note}")
             args.image, args.elf = built.image, built.elf

@@ -21,7 +21,7 @@ void guest_idt_init(void)
 {
 	idt_fill(guest_idt, guest_vector_stubs);
 	guest_idt[GUEST_USER_RETURN_VECTOR].type_attr |= GATE_DPL3;
-	guest_idt[VEC_NMI].ist = 0;	/* on the interrupted stack: a nested NMI stays visible */
+	guest_idt[VEC_NMI].ist = 0; /* on the interrupted stack: a nested NMI stays visible */
 }
 
 void guest_main(void)

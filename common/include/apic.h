@@ -10,8 +10,8 @@
 #define APIC_ID 0x20
 #define APIC_TPR 0x80
 #define APIC_EOI 0xb0
-#define APIC_SVR 0xf0			/* spurious-interrupt vector; bit 8 = APIC software enable */
-#define APIC_ISR 0x100			/* 8 registers, 0x10 apart, 32 vectors each */
+#define APIC_SVR 0xf0  /* spurious-interrupt vector; bit 8 = APIC software enable */
+#define APIC_ISR 0x100 /* 8 registers, 0x10 apart, 32 vectors each */
 #define APIC_IRR 0x200
 #define APIC_ICR_LOW 0x300
 #define APIC_ICR_HIGH 0x310
@@ -22,7 +22,7 @@
 
 #define APIC_SVR_ENABLE BIT(8)
 #define APIC_ICR_DELIVERY_NMI (4U << 8)
-#define APIC_ICR_SELF (1U << 18)		/* destination shorthand 01: self */
+#define APIC_ICR_SELF (1U << 18) /* destination shorthand 01: self */
 #define APIC_TIMER_DIVIDE_BY_1 0xb
 
 static inline u32 apic_read(u32 reg) { return *(volatile u32 *)(APIC_DEFAULT_BASE + reg); }

@@ -4,8 +4,8 @@
 
 struct io_device {
 	const char *name;
-	u16 base, count;				/* ports base .. base + count - 1 */
-	u32 (*in)(u16 port, unsigned size);		/* size: 1, 2 or 4 bytes */
+	u16 base, count;                    /* ports base .. base + count - 1 */
+	u32 (*in)(u16 port, unsigned size); /* size: 1, 2 or 4 bytes */
 	void (*out)(u16 port, unsigned size, u32 value);
 };
 

@@ -23,5 +23,4 @@ void gdt_init(void);
 void idt_init(void);
 extern u8 kernel_tss[];
 
-#define assert(cond) \
-	((cond) ? (void)0 : panic("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond))
+#define assert(cond) ((cond) ? (void)0 : panic("%s:%d: assertion failed: %s", __FILE__, __LINE__, #cond))

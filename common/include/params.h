@@ -7,14 +7,14 @@
 
 struct boot_params {
 	char magic[8];
-	char check[48];	/* the check to run; empty: the lab's demo check */
-	u64 nonce;	/* chosen by the grader per run; guests compute with it */
-	u32 lab;	/* highest lab in this image (written by the grader) */
-	u32 flags;	/* BOOT_* below */
+	char check[48]; /* the check to run; empty: the lab's demo check */
+	u64 nonce;      /* chosen by the grader per run; guests compute with it */
+	u32 lab;        /* highest lab in this image (written by the grader) */
+	u32 flags;      /* BOOT_* below */
 };
 
 #define BOOT_VERBOSE 1U /* narrate stages and VM exits (make run) */
-#define BOOT_TRACE 2U /* lab 06 and up: print the guest program's instruction trace (make run TRACE=1) */
+#define BOOT_TRACE 2U   /* lab 06 and up: print the guest program's instruction trace (make run TRACE=1) */
 
 /* What the kernel reads: a copy of the sector, at an address that moves with the image's layout
  * (grader/build.py: layout_padding). kmain() takes it first thing and wipes the sector, so no

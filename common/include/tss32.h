@@ -3,7 +3,7 @@
 #include "types.h"
 
 struct tss32 {
-	u16 back_link, reserved0;	/* previous task link */
+	u16 back_link, reserved0; /* previous task link */
 	u32 esp0;
 	u16 ss0, reserved1;
 	u32 esp1;
@@ -14,20 +14,20 @@ struct tss32 {
 	u32 eax, ecx, edx, ebx, esp, ebp, esi, edi;
 	u16 es, reserved4, cs, reserved5, ss, reserved6, ds, reserved7, fs, reserved8, gs, reserved9;
 	u16 ldt, reserved10;
-	u16 trap;			/* bit 0: T (debug trap) */
+	u16 trap; /* bit 0: T (debug trap) */
 	u16 io_map_base;
 } __packed;
 
-#define TSS32_MIN_LIMIT 0x67		/* a 32-bit TSS is at least 104 bytes */
+#define TSS32_MIN_LIMIT 0x67 /* a 32-bit TSS is at least 104 bytes */
 
 /* Segment descriptor fields (SDM 3.4.5) */
 #define DESC_TYPE(d) (((d) >> 40) & 0xf)
 #define DESC_S(d) (((d) >> 44) & 1)
 #define DESC_PRESENT(d) (((d) >> 47) & 1)
 #define DESC_BASE(d) ((((d) >> 16) & 0xffffff) | ((((d) >> 56) & 0xff) << 24))
-#define DESC_RAW_LIMIT(d) (((d) & 0xffff) | (((d) >> 32) & 0xf0000))
+#define DESC_RAW_LIMIT(d) (((d)&0xffff) | (((d) >> 32) & 0xf0000))
 #define DESC_G(d) (((d) >> 55) & 1)
-#define DESC_BUSY_BIT (1UL << 41)	/* type bit 1 of a TSS descriptor */
+#define DESC_BUSY_BIT (1UL << 41) /* type bit 1 of a TSS descriptor */
 
 enum system_descriptor_type {
 	SYS_TYPE_TSS32_AVAILABLE = 0x9,

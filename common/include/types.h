@@ -20,13 +20,13 @@ typedef _Bool bool;
 #define BIT(n) (1UL << (n))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PAGE_SIZE 4096UL
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((a) - 1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((a)-1))
 
 #define __noreturn __attribute__((noreturn))
 #define __aligned(n) __attribute__((aligned(n)))
 #define __packed __attribute__((packed))
 #define __used __attribute__((used))
-#define __maybe_unused __attribute__((unused))	/* a helper a skeleton's TODO leaves uncalled */
+#define __maybe_unused __attribute__((unused)) /* a helper a skeleton's TODO leaves uncalled */
 #define __section(s) __attribute__((section(s)))
 
 void *memset(void *dst, int c, size_t n);

@@ -8,7 +8,7 @@
 
 /* What a VM exit tells the hypervisor (SDM 28.2), read once by exit_dispatch(). */
 struct vm_exit {
-	u32 reason;		/* full exit-reason field */
+	u32 reason; /* full exit-reason field */
 	u64 qualification;
 	u32 instruction_length;
 	u64 guest_rip;
@@ -18,14 +18,14 @@ struct vm_exit {
 
 struct vcpu {
 	struct guest_regs regs;
-	void *vmxon_region;	/* 4-KiB VMXON region (SDM 25.11.5) */
-	void *vmcs;		/* 4-KiB VMCS region (SDM 25.2) */
-	bool launched;		/* VMLAUNCH done: VMRESUME from now on */
+	void *vmxon_region; /* 4-KiB VMXON region (SDM 25.11.5) */
+	void *vmcs;         /* 4-KiB VMCS region (SDM 25.2) */
+	bool launched;      /* VMLAUNCH done: VMRESUME from now on */
 	struct vm_exit exit;
 	u64 exit_count[EXIT_REASON_TABLE_SIZE];
 	u64 guest_entry, guest_stack; /* where the guest starts, set by the check */
 
-	void *lab_state[LAB_MAX + 1];	/* each lab's own state: labNN(v) in its labNN.h */
+	void *lab_state[LAB_MAX + 1]; /* each lab's own state: labNN(v) in its labNN.h */
 };
 
 /*
@@ -38,8 +38,8 @@ enum vmx_status vmx_enter(struct guest_regs *regs, bool launched);
 
 /* What an exit handler tells the run loop. */
 enum exit_verdict {
-	EXIT_RESUME,	/* go back to the guest */
-	EXIT_STOP,	/* the guest is done: leave the run loop */
+	EXIT_RESUME, /* go back to the guest */
+	EXIT_STOP,   /* the guest is done: leave the run loop */
 };
 
 typedef enum exit_verdict (*exit_handler)(struct vcpu *v);
@@ -79,8 +79,7 @@ void *guest_linear_to_host(struct vcpu *v, u64 gla);
  * order after the VMCS is set up and before the first VM entry, and a finish with
  * LAB_FINISH(lab, fn), run in lab order after the guest is done. */
 typedef void (*lab_hook_fn)(struct vcpu *v);
-#define LAB_SETUP(lab, fn) \
-	static const lab_hook_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn
+#define LAB_SETUP(lab, fn) static const lab_hook_fn lab_setup_##fn __section(".lab_setup." #lab) __used = fn
 #define LAB_FINISH(lab, fn) \
 	static const lab_hook_fn lab_finish_##fn __section(".lab_finish." #lab) __used = fn
 

@@ -13,31 +13,31 @@ enum vmx_status {
 };
 
 /* SDM 31.4 VM-instruction error numbers */
-#define VM_INSTRUCTION_ERRORS(X)                                                               \
-	X(1, "VMCALL executed in VMX root operation")                                          \
-	X(2, "VMCLEAR with invalid physical address")                                          \
-	X(3, "VMCLEAR with VMXON pointer")                                                     \
-	X(4, "VMLAUNCH with non-clear VMCS")                                                   \
-	X(5, "VMRESUME with non-launched VMCS")                                                \
-	X(6, "VMRESUME after VMXOFF (VMXOFF and VMXON between VMLAUNCH and VMRESUME)")        \
-	X(7, "VM entry with invalid control field(s)")                                         \
-	X(8, "VM entry with invalid host-state field(s)")                                      \
-	X(9, "VMPTRLD with invalid physical address")                                          \
-	X(10, "VMPTRLD with VMXON pointer")                                                    \
-	X(11, "VMPTRLD with incorrect VMCS revision identifier")                               \
-	X(12, "VMREAD/VMWRITE from/to unsupported VMCS component")                             \
-	X(13, "VMWRITE to read-only VMCS component")                                           \
-	X(15, "VMXON executed in VMX root operation")                                          \
-	X(16, "VM entry with invalid executive-VMCS pointer")                                  \
-	X(17, "VM entry with non-launched executive VMCS")                                     \
-	X(18, "VM entry with executive-VMCS pointer not VMXON pointer")                        \
-	X(19, "VMCALL with non-clear VMCS")                                                    \
-	X(20, "VMCALL with invalid VM-exit control fields")                                    \
-	X(22, "VMCALL with incorrect MSEG revision identifier")                                \
-	X(23, "VMXOFF under dual-monitor treatment of SMIs and SMM")                           \
-	X(24, "VMCALL with invalid SMM-monitor features")                                      \
-	X(25, "VM entry with invalid VM-execution control fields in executive VMCS")          \
-	X(26, "VM entry with events blocked by MOV SS")                                        \
+#define VM_INSTRUCTION_ERRORS(X) \
+	X(1, "VMCALL executed in VMX root operation") \
+	X(2, "VMCLEAR with invalid physical address") \
+	X(3, "VMCLEAR with VMXON pointer") \
+	X(4, "VMLAUNCH with non-clear VMCS") \
+	X(5, "VMRESUME with non-launched VMCS") \
+	X(6, "VMRESUME after VMXOFF (VMXOFF and VMXON between VMLAUNCH and VMRESUME)") \
+	X(7, "VM entry with invalid control field(s)") \
+	X(8, "VM entry with invalid host-state field(s)") \
+	X(9, "VMPTRLD with invalid physical address") \
+	X(10, "VMPTRLD with VMXON pointer") \
+	X(11, "VMPTRLD with incorrect VMCS revision identifier") \
+	X(12, "VMREAD/VMWRITE from/to unsupported VMCS component") \
+	X(13, "VMWRITE to read-only VMCS component") \
+	X(15, "VMXON executed in VMX root operation") \
+	X(16, "VM entry with invalid executive-VMCS pointer") \
+	X(17, "VM entry with non-launched executive VMCS") \
+	X(18, "VM entry with executive-VMCS pointer not VMXON pointer") \
+	X(19, "VMCALL with non-clear VMCS") \
+	X(20, "VMCALL with invalid VM-exit control fields") \
+	X(22, "VMCALL with incorrect MSEG revision identifier") \
+	X(23, "VMXOFF under dual-monitor treatment of SMIs and SMM") \
+	X(24, "VMCALL with invalid SMM-monitor features") \
+	X(25, "VM entry with invalid VM-execution control fields in executive VMCS") \
+	X(26, "VM entry with events blocked by MOV SS") \
 	X(28, "Invalid operand to INVEPT/INVVPID")
 
 /* The SDM's words for a VM-instruction error number. */
@@ -52,14 +52,14 @@ static inline enum vmx_status vmx_status_from(u8 cf, u8 zf)
 	return cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_SUCCEED;
 }
 
-#define VMX_INSN_MEM(insn, operand)                                                 \
-	({                                                                          \
-		u8 cf, zf;                                                          \
-		__asm__ volatile(insn " %[op]; " VMX_STATUS_ASM                     \
-				 : [cf] "=qm"(cf), [zf] "=qm"(zf)                   \
-				 : [op] "m"(operand)                                \
-				 : "cc", "memory");                                 \
-		vmx_status_from(cf, zf);                                            \
+#define VMX_INSN_MEM(insn, operand) \
+	({ \
+		u8 cf, zf; \
+		__asm__ volatile(insn " %[op]; " VMX_STATUS_ASM \
+				 : [cf] "=qm"(cf), [zf] "=qm"(zf) \
+				 : [op] "m"(operand) \
+				 : "cc", "memory"); \
+		vmx_status_from(cf, zf); \
 	})
 
 static inline enum vmx_status vmxon(u64 vmxon_region_pa) { return VMX_INSN_MEM("vmxon", vmxon_region_pa); }
@@ -70,7 +70,9 @@ static inline enum vmx_status vmptrst(u64 *vmcs_pa)
 {
 	u8 cf, zf;
 	__asm__ volatile("vmptrst %[op]; " VMX_STATUS_ASM
-			 : [op] "=m"(*vmcs_pa), [cf] "=qm"(cf), [zf] "=qm"(zf) : : "cc", "memory");
+			 : [op] "=m"(*vmcs_pa), [cf] "=qm"(cf), [zf] "=qm"(zf)
+			 :
+			 : "cc", "memory");
 	return vmx_status_from(cf, zf);
 }
 
@@ -86,7 +88,8 @@ static inline enum vmx_status vmread(enum vmcs_field field, u64 *value)
 	u8 cf, zf;
 	__asm__ volatile("vmread %[f], %[v]; " VMX_STATUS_ASM
 			 : [v] "=rm"(*value), [cf] "=qm"(cf), [zf] "=qm"(zf)
-			 : [f] "r"((u64)field) : "cc");
+			 : [f] "r"((u64)field)
+			 : "cc");
 	return vmx_status_from(cf, zf);
 }
 
@@ -95,7 +98,8 @@ static inline enum vmx_status vmwrite(enum vmcs_field field, u64 value)
 	u8 cf, zf;
 	__asm__ volatile("vmwrite %[v], %[f]; " VMX_STATUS_ASM
 			 : [cf] "=qm"(cf), [zf] "=qm"(zf)
-			 : [f] "r"((u64)field), [v] "rm"(value) : "cc");
+			 : [f] "r"((u64)field), [v] "rm"(value)
+			 : "cc");
 	return vmx_status_from(cf, zf);
 }
 
@@ -107,8 +111,12 @@ enum invvpid_type {
 	INVVPID_ALL_CONTEXT = 2,
 	INVVPID_SINGLE_CONTEXT_RETAINING_GLOBALS = 3,
 };
-struct invept_descriptor { u64 eptp, reserved; };
-struct invvpid_descriptor { u64 vpid, linear_address; };
+struct invept_descriptor {
+	u64 eptp, reserved;
+};
+struct invvpid_descriptor {
+	u64 vpid, linear_address;
+};
 
 /* INVEPT (SDM 31.3): invalidates cached EPT translations. Out of line: the grader counts the
  * successful ones (grader/harness/observe.c), since Bochs flushes its TLB at every VM entry and
@@ -121,7 +129,8 @@ static inline enum vmx_status invvpid(enum invvpid_type type, u16 vpid, u64 line
 	u8 cf, zf;
 	__asm__ volatile("invvpid %[d], %[t]; " VMX_STATUS_ASM
 			 : [cf] "=qm"(cf), [zf] "=qm"(zf)
-			 : [d] "m"(d), [t] "r"((u64)type) : "cc", "memory");
+			 : [d] "m"(d), [t] "r"((u64)type)
+			 : "cc", "memory");
 	return vmx_status_from(cf, zf);
 }
 

@@ -78,12 +78,12 @@
 #define ENTRY_LOAD_IA32_EFER BIT(15)
 
 /* A.1 IA32_VMX_BASIC */
-#define VMX_BASIC_REVISION_ID_MASK 0x7fffffffUL   /* 30:0 */
+#define VMX_BASIC_REVISION_ID_MASK 0x7fffffffUL               /* 30:0 */
 #define VMX_BASIC_VMCS_SIZE(basic) (((basic) >> 32) & 0x1fff) /* 44:32 */
 #define VMX_BASIC_TRUE_CONTROLS BIT(55)
 
 /* A.6 IA32_VMX_MISC */
-#define VMX_MISC_PREEMPTION_TIMER_RATE(misc) ((misc) & 0x1f) /* 4:0 */
+#define VMX_MISC_PREEMPTION_TIMER_RATE(misc) ((misc)&0x1f) /* 4:0 */
 #define VMX_MISC_ACTIVITY_HLT BIT(6)
 #define VMX_MISC_CR3_TARGET_COUNT(misc) (((misc) >> 16) & 0x1ff) /* 24:16 */
 
@@ -117,15 +117,15 @@ enum guest_activity_state {
 #define INTERRUPTIBILITY_BLOCKING_BY_NMI BIT(3)
 
 /* 25.4.1 Segment access rights, the format of the VMCS guest AR fields (Table 25-2) */
-#define AR_TYPE(t) ((u32)(t) & 0xf)   /* 3:0 */
-#define AR_S BIT(4)                   /* descriptor type: 1 = code or data */
-#define AR_DPL(d) ((u32)(d) << 5)     /* 6:5 */
-#define AR_P BIT(7)                   /* present */
+#define AR_TYPE(t) ((u32)(t)&0xf) /* 3:0 */
+#define AR_S BIT(4)               /* descriptor type: 1 = code or data */
+#define AR_DPL(d) ((u32)(d) << 5) /* 6:5 */
+#define AR_P BIT(7)               /* present */
 #define AR_AVL BIT(12)
-#define AR_L BIT(13)                  /* 64-bit code segment */
-#define AR_DB BIT(14)                 /* default operation size */
-#define AR_G BIT(15)                  /* granularity */
-#define AR_UNUSABLE BIT(16)           /* segment unusable */
+#define AR_L BIT(13)        /* 64-bit code segment */
+#define AR_DB BIT(14)       /* default operation size */
+#define AR_G BIT(15)        /* granularity */
+#define AR_UNUSABLE BIT(16) /* segment unusable */
 #define SEG_TYPE_DATA_RW_ACCESSED 0x3
 #define SEG_TYPE_CODE_RX_ACCESSED 0xb
 #define SEG_TYPE_LDT 0x2

@@ -96,9 +96,26 @@
 
 /* Exception vectors (SDM 6.3.1) */
 enum {
-	VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6,
-	VEC_NM = 7, VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14,
-	VEC_MF = 16, VEC_AC = 17, VEC_MC = 18, VEC_XM = 19, VEC_VE = 20, VEC_CP = 21,
+	VEC_DE = 0,
+	VEC_DB = 1,
+	VEC_NMI = 2,
+	VEC_BP = 3,
+	VEC_OF = 4,
+	VEC_BR = 5,
+	VEC_UD = 6,
+	VEC_NM = 7,
+	VEC_DF = 8,
+	VEC_TS = 10,
+	VEC_NP = 11,
+	VEC_SS = 12,
+	VEC_GP = 13,
+	VEC_PF = 14,
+	VEC_MF = 16,
+	VEC_AC = 17,
+	VEC_MC = 18,
+	VEC_XM = 19,
+	VEC_VE = 20,
+	VEC_CP = 21,
 };
 
 struct cpuid_regs {
@@ -114,7 +131,8 @@ struct descriptor_table {
 static inline struct cpuid_regs cpuid(u32 leaf, u32 subleaf)
 {
 	struct cpuid_regs r;
-	__asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+	__asm__ volatile("cpuid"
+			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
 			 : "a"(leaf), "c"(subleaf));
 	return r;
 }
@@ -131,17 +149,14 @@ static inline void wrmsr(u32 msr, u64 value)
 	__asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)value), "d"((u32)(value >> 32)));
 }
 
-#define DEFINE_CR_ACCESSORS(n)                                              \
-	static inline u64 read_cr##n(void)                                  \
-	{                                                                   \
-		u64 v;                                                      \
-		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));           \
-		return v;                                                   \
-	}                                                                   \
-	static inline void write_cr##n(u64 v)                               \
-	{                                                                   \
-		__asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); \
-	}
+#define DEFINE_CR_ACCESSORS(n) \
+	static inline u64 read_cr##n(void) \
+	{ \
+		u64 v; \
+		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); \
+		return v; \
+	} \
+	static inline void write_cr##n(u64 v) { __asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); }
 DEFINE_CR_ACCESSORS(0)
 DEFINE_CR_ACCESSORS(2)
 DEFINE_CR_ACCESSORS(3)
@@ -162,12 +177,12 @@ static inline u64 read_rflags(void)
 	return v;
 }
 
-#define DEFINE_SEG_READER(seg)                                  \
-	static inline u16 read_##seg(void)                      \
-	{                                                       \
-		u16 v;                                          \
+#define DEFINE_SEG_READER(seg) \
+	static inline u16 read_##seg(void) \
+	{ \
+		u16 v; \
 		__asm__ volatile("mov %%" #seg ", %0" : "=r"(v)); \
-		return v;                                       \
+		return v; \
 	}
 DEFINE_SEG_READER(cs)
 DEFINE_SEG_READER(ss)
@@ -250,12 +265,24 @@ static inline u64 read_dr(unsigned n)
 {
 	u64 v = 0;
 	switch (n) {
-	case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
-	case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
-	case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
-	case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
-	case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
-	case 7: __asm__ volatile("mov %%dr7, %0" : "=r"(v)); break;
+	case 0:
+		__asm__ volatile("mov %%dr0, %0" : "=r"(v));
+		break;
+	case 1:
+		__asm__ volatile("mov %%dr1, %0" : "=r"(v));
+		break;
+	case 2:
+		__asm__ volatile("mov %%dr2, %0" : "=r"(v));
+		break;
+	case 3:
+		__asm__ volatile("mov %%dr3, %0" : "=r"(v));
+		break;
+	case 6:
+		__asm__ volatile("mov %%dr6, %0" : "=r"(v));
+		break;
+	case 7:
+		__asm__ volatile("mov %%dr7, %0" : "=r"(v));
+		break;
 	}
 	return v;
 }
@@ -263,12 +290,24 @@ static inline u64 read_dr(unsigned n)
 static inline void write_dr(unsigned n, u64 v)
 {
 	switch (n) {
-	case 0: __asm__ volatile("mov %0, %%dr0" : : "r"(v)); break;
-	case 1: __asm__ volatile("mov %0, %%dr1" : : "r"(v)); break;
-	case 2: __asm__ volatile("mov %0, %%dr2" : : "r"(v)); break;
-	case 3: __asm__ volatile("mov %0, %%dr3" : : "r"(v)); break;
-	case 6: __asm__ volatile("mov %0, %%dr6" : : "r"(v)); break;
-	case 7: __asm__ volatile("mov %0, %%dr7" : : "r"(v)); break;
+	case 0:
+		__asm__ volatile("mov %0, %%dr0" : : "r"(v));
+		break;
+	case 1:
+		__asm__ volatile("mov %0, %%dr1" : : "r"(v));
+		break;
+	case 2:
+		__asm__ volatile("mov %0, %%dr2" : : "r"(v));
+		break;
+	case 3:
+		__asm__ volatile("mov %0, %%dr3" : : "r"(v));
+		break;
+	case 6:
+		__asm__ volatile("mov %0, %%dr6" : : "r"(v));
+		break;
+	case 7:
+		__asm__ volatile("mov %0, %%dr7" : : "r"(v));
+		break;
 	}
 }
 
@@ -279,6 +318,6 @@ static inline void hlt(void) { __asm__ volatile("hlt"); }
 #define PTE_PRESENT BIT(0)
 #define PTE_WRITABLE BIT(1)
 #define PTE_USER BIT(2)
-#define PTE_PAGE_SIZE BIT(7)		/* PDPTE: 1-GiB page; PDE: 2-MiB page */
-#define PTE_ADDRESS_MASK 0x000ffffffffff000UL	/* 51:12 (of a large page: 51:30 or 51:21) */
-#define CPUID_80000008_EAX_MAXPHYADDR(eax) ((eax) & 0xff)	/* 7:0 */
+#define PTE_PAGE_SIZE BIT(7)                            /* PDPTE: 1-GiB page; PDE: 2-MiB page */
+#define PTE_ADDRESS_MASK 0x000ffffffffff000UL           /* 51:12 (of a large page: 51:30 or 51:21) */
+#define CPUID_80000008_EAX_MAXPHYADDR(eax) ((eax)&0xff) /* 7:0 */

@@ -14,16 +14,13 @@ void apic_init(void)
 void apic_timer_oneshot(u8 vector, u32 count)
 {
 	apic_write(APIC_TIMER_DIVIDE, APIC_TIMER_DIVIDE_BY_1);
-	apic_write(APIC_LVT_TIMER, vector);	/* one-shot, not masked */
+	apic_write(APIC_LVT_TIMER, vector); /* one-shot, not masked */
 	apic_write(APIC_TIMER_INITIAL_COUNT, count);
 }
 
 void apic_eoi(void) { apic_write(APIC_EOI, 0); }
 
-bool apic_in_service(u8 vector)
-{
-	return (apic_read(APIC_ISR + 0x10 * (vector / 32)) >> (vector % 32)) & 1;
-}
+bool apic_in_service(u8 vector) { return (apic_read(APIC_ISR + 0x10 * (vector / 32)) >> (vector % 32)) & 1; }
 
 /* The "self" shorthand allows only fixed delivery: address our own APIC ID instead. */
 void apic_self_nmi(void)

@@ -14,10 +14,7 @@ u8 kernel_tss[TSS_SIZE] __aligned(16);
 static u8 fault_stack[8192] __aligned(16);
 static u8 ring0_stack[8192] __aligned(16);
 
-static void tss_set(unsigned offset, u64 value)
-{
-	memcpy(kernel_tss + offset, &value, sizeof(value));
-}
+static void tss_set(unsigned offset, u64 value) { memcpy(kernel_tss + offset, &value, sizeof(value)); }
 
 /* Writes the 16-byte TSS descriptor (SDM 8.2.3) and loads TR. */
 void gdt_init(void)
@@ -26,9 +23,8 @@ void gdt_init(void)
 	tss_set(TSS_RSP0, (u64)(ring0_stack + sizeof(ring0_stack)));
 	tss_set(TSS_IST1, (u64)(fault_stack + sizeof(fault_stack)));
 	kernel_tss[TSS_IOMAP_BASE] = TSS_SIZE; /* no I/O permission bitmap: CPL 3 gets no port */
-	gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
-			   ((u64)TSS_TYPE_AVAILABLE_64 << 40) | DESC_PRESENT |
-			   (((base >> 24) & 0xff) << 56);
+	gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | ((u64)TSS_TYPE_AVAILABLE_64 << 40) |
+			   DESC_PRESENT | (((base >> 24) & 0xff) << 56);
 	gdt[SEL_TSS / 8 + 1] = base >> 32;
 	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS));
 }

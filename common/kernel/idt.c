@@ -10,11 +10,10 @@
 struct idt_gate host_idt[IDT_VECTORS] __aligned(16);
 
 static const char *const exception_names[32] = {
-	[VEC_DE] = "#DE", [VEC_DB] = "#DB", [VEC_NMI] = "NMI", [VEC_BP] = "#BP",
-	[VEC_OF] = "#OF", [VEC_BR] = "#BR", [VEC_UD] = "#UD", [VEC_NM] = "#NM",
-	[VEC_DF] = "#DF", [VEC_TS] = "#TS", [VEC_NP] = "#NP", [VEC_SS] = "#SS",
-	[VEC_GP] = "#GP", [VEC_PF] = "#PF", [VEC_MF] = "#MF", [VEC_AC] = "#AC",
-	[VEC_MC] = "#MC", [VEC_XM] = "#XM", [VEC_VE] = "#VE", [VEC_CP] = "#CP",
+	[VEC_DE] = "#DE", [VEC_DB] = "#DB", [VEC_NMI] = "NMI", [VEC_BP] = "#BP", [VEC_OF] = "#OF",
+	[VEC_BR] = "#BR", [VEC_UD] = "#UD", [VEC_NM] = "#NM",  [VEC_DF] = "#DF", [VEC_TS] = "#TS",
+	[VEC_NP] = "#NP", [VEC_SS] = "#SS", [VEC_GP] = "#GP",  [VEC_PF] = "#PF", [VEC_MF] = "#MF",
+	[VEC_AC] = "#AC", [VEC_MC] = "#MC", [VEC_XM] = "#XM",  [VEC_VE] = "#VE", [VEC_CP] = "#CP",
 };
 
 const char *exception_name(u64 vector)

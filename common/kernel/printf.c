@@ -2,7 +2,7 @@
 #include "kernel.h"
 
 struct sink {
-	char *buf;	/* NULL: write to the console */
+	char *buf; /* NULL: write to the console */
 	size_t size;
 	size_t len;
 };

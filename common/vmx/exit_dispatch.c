@@ -37,14 +37,15 @@ static const char *reason_name(unsigned reason)
 	return name ? name : "unknown";
 }
 
-static bool reserved[EXIT_REASON_TABLE_SIZE];	/* reasons whose handler belongs to the grader */
+static bool reserved[EXIT_REASON_TABLE_SIZE]; /* reasons whose handler belongs to the grader */
 
 void exit_register(unsigned reason, exit_handler h)
 {
 	if (reason >= EXIT_REASON_TABLE_SIZE)
 		panic("exit_register: exit reason %u is out of range", reason);
 	if (reserved[reason])
-		panic("exit_register: exit reason %u (%s) belongs to the grader", reason, reason_name(reason));
+		panic("exit_register: exit reason %u (%s) belongs to the grader", reason,
+		      reason_name(reason));
 	handlers[reason] = h;
 }
 
@@ -97,8 +98,8 @@ static void __noreturn entry_failed_after_checks(struct vcpu *v)
 static void __noreturn unexpected_exit(struct vcpu *v)
 {
 	unsigned basic = EXIT_REASON_BASIC(v->exit.reason);
-	printf("VMX: unexpected VM exit: reason %u (%s), qualification 0x%lx, guest RIP 0x%lx\n",
-	       basic, reason_name(basic), v->exit.qualification, v->exit.guest_rip);
+	printf("VMX: unexpected VM exit: reason %u (%s), qualification 0x%lx, guest RIP 0x%lx\n", basic,
+	       reason_name(basic), v->exit.qualification, v->exit.guest_rip);
 	vmcs_dump();
 	panic("no handler for VM exit reason %u (%s)", basic, reason_name(basic));
 }
@@ -107,8 +108,8 @@ static void __noreturn unexpected_exit(struct vcpu *v)
 static void __noreturn exit_storm(struct vcpu *v, unsigned basic, unsigned count, const char *cause)
 {
 	printf("VMX: exit storm: %u VM exits in a row for %s (reason %u) at guest RIP 0x%lx, "
-	       "qualification 0x%lx. Likely cause: %s\n", count, reason_name(basic), basic,
-	       v->exit.guest_rip, v->exit.qualification, cause);
+	       "qualification 0x%lx. Likely cause: %s\n",
+	       count, reason_name(basic), basic, v->exit.guest_rip, v->exit.qualification, cause);
 	panic("exit storm: %s at guest RIP 0x%lx", reason_name(basic), v->exit.guest_rip);
 }
 
@@ -150,11 +151,13 @@ static void window_watch(struct vcpu *v, unsigned basic)
 	bool injecting = vmcs_read(VM_ENTRY_INTERRUPTION_INFORMATION) & INTR_INFO_VALID;
 	empty = is_window_exit(basic) && !injecting ? empty + 1 : 0;
 	if (empty >= STORM_EMPTY_WINDOWS)
-		exit_storm(v, basic, empty, basic == EXIT_REASON_NMI_WINDOW ?
-			   "NMI-window exiting stays on although no NMI is injected: turn it off "
-			   "when no NMI waits (primary processor-based VM-execution controls)" :
-			   "interrupt-window exiting stays on although no interrupt is injected: turn "
-			   "it off when no interrupt waits (primary processor-based VM-execution controls)");
+		exit_storm(
+			v, basic, empty,
+			basic == EXIT_REASON_NMI_WINDOW
+				? "NMI-window exiting stays on although no NMI is injected: turn it off "
+				  "when no NMI waits (primary processor-based VM-execution controls)"
+				: "interrupt-window exiting stays on although no interrupt is injected: turn "
+				  "it off when no interrupt waits (primary processor-based VM-execution controls)");
 }
 
 static void narrate(struct vcpu *v, unsigned basic)

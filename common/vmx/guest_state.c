@@ -8,8 +8,8 @@
 static u64 *reg_slot(struct vcpu *v, unsigned index)
 {
 	u64 *const slots[16] = {
-		&v->regs.rax, &v->regs.rcx, &v->regs.rdx, &v->regs.rbx, NULL, &v->regs.rbp,
-		&v->regs.rsi, &v->regs.rdi, &v->regs.r8, &v->regs.r9, &v->regs.r10, &v->regs.r11,
+		&v->regs.rax, &v->regs.rcx, &v->regs.rdx, &v->regs.rbx, NULL,         &v->regs.rbp,
+		&v->regs.rsi, &v->regs.rdi, &v->regs.r8,  &v->regs.r9,  &v->regs.r10, &v->regs.r11,
 		&v->regs.r12, &v->regs.r13, &v->regs.r14, &v->regs.r15,
 	};
 	if (index >= 16)
@@ -60,7 +60,7 @@ bool guest_load_segment(struct vcpu *v, enum vmcs_field selector_field, u16 sele
 	if (ldtr ? DESC_S(*entry) || DESC_TYPE(*entry) != SEG_TYPE_LDT : !DESC_S(*entry))
 		return false;
 	if (!ldtr)
-		*entry |= 1UL << 40;	/* a code/data load sets the accessed bit */
+		*entry |= 1UL << 40; /* a code/data load sets the accessed bit */
 	vmcs_write_guest_segment(selector_field, selector, DESC_BASE(*entry), desc_limit(*entry),
 				 desc_access_rights(*entry));
 	return true;

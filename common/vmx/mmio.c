@@ -33,15 +33,15 @@ static unsigned modrm_length(const u8 *p, unsigned available)
 {
 	unsigned mod = p[0] >> 6, rm = p[0] & 7, n = 1;
 	if (mod == 3)
-		return 0;	/* a register operand: not a memory access */
-	if (rm == 4) {	/* a SIB byte follows */
+		return 0; /* a register operand: not a memory access */
+	if (rm == 4) {    /* a SIB byte follows */
 		if (available < 2)
 			return 0;
 		if (mod == 0 && (p[1] & 7) == 5)
-			n += 4;	/* no base: disp32 */
+			n += 4; /* no base: disp32 */
 		n++;
 	} else if (mod == 0 && rm == 5) {
-		n += 4;		/* RIP-relative disp32 */
+		n += 4; /* RIP-relative disp32 */
 	}
 	if (mod == 1)
 		n += 1;
@@ -71,7 +71,7 @@ bool mmio_decode(const u8 *bytes, unsigned available, struct mmio_instruction *o
 	i += modrm;
 	if (out->immediate) {
 		if (out->reg != 0 || i + 4 > available)
-			return false;	/* C7 /0 only */
+			return false; /* C7 /0 only */
 		s32 imm = (s32)(bytes[i] | bytes[i + 1] << 8 | bytes[i + 2] << 16 | (u32)bytes[i + 3] << 24);
 		out->value = out->size == 8 ? (u64)(s64)imm : (u32)imm;
 		i += 4;

@@ -38,8 +38,8 @@ u32 vmx_adjust_controls(u32 wanted, u32 capability_msr, const char *what)
 	if (refused) {
 		for (unsigned bit = 0; bit < 32; bit++)
 			if (refused & BIT(bit))
-				printf("VMX: %s bit %u is not allowed to be 1 by MSR 0x%x\n", what,
-				       bit, vmx_control_msr(capability_msr));
+				printf("VMX: %s bit %u is not allowed to be 1 by MSR 0x%x\n", what, bit,
+				       vmx_control_msr(capability_msr));
 		panic("vmx_adjust_controls: this CPU does not support the %s requested", what);
 	}
 	return wanted | must_be_1;

@@ -15,10 +15,7 @@ CHECK(01, vmcs, "vmcs-load", .last_stage = STAGE_VMCS);
 
 /* The guest's first instruction that exits is VMCALL(HC_DONE, value derived from the nonce):
  * the value can only reach the grader if VM entry worked and the exit came back to the host. */
-static void guest_first_exit(u64 nonce)
-{
-	hypercall(HC_DONE, nonce ^ FIRST_EXIT_DONE_XOR, 0);
-}
+static void guest_first_exit(u64 nonce) { hypercall(HC_DONE, nonce ^ FIRST_EXIT_DONE_XOR, 0); }
 CHECK(01, first_exit, "first-exit", .last_stage = STAGE_RUN, .guest = guest_first_exit);
 /* The host state after that exit is compared with the state before the run (harness.c). */
 CHECK(01, host_state, "host-state", .last_stage = STAGE_RUN, .guest = guest_first_exit);
@@ -141,15 +138,23 @@ CHECK(01, guest_state, "guest-state", .last_stage = STAGE_RUN, .guest = guest_st
 static struct cpuid_regs cpuid_encoded(u32 leaf, unsigned prefixes)
 {
 	struct cpuid_regs r;
-#define CPUID_WITH(prefix)                                                      \
-	__asm__ volatile(prefix "cpuid"                                        \
-			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)  \
+#define CPUID_WITH(prefix) \
+	__asm__ volatile(prefix "cpuid" \
+			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) \
 			 : "a"(leaf), "c"(0))
 	switch (prefixes) {
-	case 0: CPUID_WITH(""); break;
-	case 1: CPUID_WITH(".byte 0x3e\n\t"); break;
-	case 2: CPUID_WITH(".byte 0x3e, 0x3e\n\t"); break;
-	default: CPUID_WITH(".byte 0x3e, 0x3e, 0x3e\n\t"); break;
+	case 0:
+		CPUID_WITH("");
+		break;
+	case 1:
+		CPUID_WITH(".byte 0x3e\n\t");
+		break;
+	case 2:
+		CPUID_WITH(".byte 0x3e, 0x3e\n\t");
+		break;
+	default:
+		CPUID_WITH(".byte 0x3e, 0x3e, 0x3e\n\t");
+		break;
 	}
 #undef CPUID_WITH
 	return r;
@@ -167,9 +172,19 @@ static void cpuid_dirty(u32 leaf, u32 subleaf, u64 out[4])
 
 /* Leaves and subleaves whose real answers differ from each other on Bochs's CPU models. */
 static const u32 cpuid_inputs[][2] = {
-	{ HV_CPUID_LEAF, 0 }, { HV_CPUID_LEAF, CPUID_IGNORED_SUBLEAF }, { 0, 0 }, { 1, 0 },
-	{ 1, CPUID_IGNORED_SUBLEAF }, { 4, 0 }, { 4, 1 }, { 7, 0 }, { 0xb, 1 }, { 0xd, 1 },
-	{ 0x80000000, 0 }, { 0x80000001, 0 }, { HV_CPUID_LEAF + 1, 0 },
+	{ HV_CPUID_LEAF, 0 },
+	{ HV_CPUID_LEAF, CPUID_IGNORED_SUBLEAF },
+	{ 0, 0 },
+	{ 1, 0 },
+	{ 1, CPUID_IGNORED_SUBLEAF },
+	{ 4, 0 },
+	{ 4, 1 },
+	{ 7, 0 },
+	{ 0xb, 1 },
+	{ 0xd, 1 },
+	{ 0x80000000, 0 },
+	{ 0x80000001, 0 },
+	{ HV_CPUID_LEAF + 1, 0 },
 };
 static const char *const cpuid_register_names[4] = { "eax", "ebx", "ecx", "edx" };
 
@@ -177,7 +192,8 @@ static void report_cpuid(const char *prefix, u32 leaf, u32 subleaf, const u64 r[
 {
 	char key[64];
 	for (unsigned i = 0; i < 4; i++) {
-		snprintf(key, sizeof(key), "%scpuid.%x.%x.%s", prefix, leaf, subleaf, cpuid_register_names[i]);
+		snprintf(key, sizeof(key), "%scpuid.%x.%x.%s", prefix, leaf, subleaf,
+			 cpuid_register_names[i]);
 		if (prefix[0])
 			report_fact(key, "0x%lx", r[i]);
 		else
@@ -243,7 +259,7 @@ static void setup_cpuid_exit(struct vcpu *v)
 {
 	(void)v;
 	student_cpuid = exit_handler_for(EXIT_REASON_CPUID);
-	if (student_cpuid)	/* none registered: the run names the unexpected exit */
+	if (student_cpuid) /* none registered: the run names the unexpected exit */
 		exit_register(EXIT_REASON_CPUID, observe_cpuid_skip);
 }
 
@@ -256,8 +272,8 @@ static void verify_cpuid_exit(struct vcpu *v)
 	else
 		report_fact("cpuid.skip", "%s", CPUID_SKIP_RIGHT);
 }
-CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid,
-      .setup = setup_cpuid_exit, .verify = verify_cpuid_exit);
+CHECK(01, cpuid_exit, "cpuid-exit", .last_stage = STAGE_RUN, .guest = guest_cpuid, .setup = setup_cpuid_exit,
+      .verify = verify_cpuid_exit);
 
 /* ---- interrupt-shadow: the skip ends blocking by STI and by MOV SS (SDM 25.4.2) ---- */
 
@@ -312,7 +328,9 @@ static u64 sti_cpuid(void)
 			 "cpuid\n"
 			 "1:\tnop\n\t"
 			 "cli"
-			 : "=&r"(after) : "i"(HV_CPUID_LEAF) : "rax", "rbx", "rcx", "rdx", "memory");
+			 : "=&r"(after)
+			 : "i"(HV_CPUID_LEAF)
+			 : "rax", "rbx", "rcx", "rdx", "memory");
 	return interrupt_rip - after;
 }
 
@@ -330,7 +348,9 @@ static u64 mov_ss_cpuid(void)
 			 "cpuid\n"
 			 "1:\tnop\n\t"
 			 "cli"
-			 : "=&r"(after) : "i"(HV_CPUID_LEAF) : "rax", "rbx", "rcx", "rdx", "memory");
+			 : "=&r"(after)
+			 : "i"(HV_CPUID_LEAF)
+			 : "rax", "rbx", "rcx", "rdx", "memory");
 	return interrupt_rip - after;
 }
 
@@ -357,8 +377,8 @@ static void setup_interrupt_shadow(struct vcpu *v)
 	vmcs_write(PIN_BASED_VM_EXECUTION_CONTROLS, pin);
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, primary & ~(u64)CPU_NMI_WINDOW_EXITING);
 }
-CHECK(01, interrupt_shadow, "interrupt-shadow", .last_stage = STAGE_RUN,
-      .guest = guest_interrupt_shadow, .setup = setup_interrupt_shadow);
+CHECK(01, interrupt_shadow, "interrupt-shadow", .last_stage = STAGE_RUN, .guest = guest_interrupt_shadow,
+      .setup = setup_interrupt_shadow);
 
 /* ---- bring-up-inputs: steps 01-1..01-3 run in the guest, where CPUID, RDMSR, WRMSR, MOV to
  * CR0/CR4 and port I/O exit to this check, which answers with inputs the real machine never
@@ -369,10 +389,10 @@ CHECK(01, interrupt_shadow, "interrupt-shadow", .last_stage = STAGE_RUN,
 static struct {
 	u32 cpuid1_ecx;
 	u64 feature_control;
-	u64 cr0, cr4;				/* what the guest reads (the read shadows) */
-	u64 fixed[MSR_FIXED_COUNT];		/* IA32_VMX_CR0_FIXED0 ... IA32_VMX_CR4_FIXED1 */
+	u64 cr0, cr4;               /* what the guest reads (the read shadows) */
+	u64 fixed[MSR_FIXED_COUNT]; /* IA32_VMX_CR0_FIXED0 ... IA32_VMX_CR4_FIXED1 */
 } emulated = {
-	.cr0 = CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE,	/* NE clear, caching off */
+	.cr0 = CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE, /* NE clear, caching off */
 	.cr4 = CR4_VMXE | CR4_PGE | CR4_PAE,
 };
 
@@ -531,8 +551,8 @@ static void guest_bring_up_inputs(u64 nonce)
 	guest_report("inputs.locked_inside_smx_only.panicked",
 		     step_panics("inputs.locked_inside_smx_only.console", call_enable_feature_control));
 
-	emulated.feature_control = FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_INSIDE_SMX |
-				   FEATURE_CONTROL_VMXON_OUTSIDE_SMX;
+	emulated.feature_control =
+		FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMXON_INSIDE_SMX | FEATURE_CONTROL_VMXON_OUTSIDE_SMX;
 	seen.feature_control_writes = 0;
 	guest_report("inputs.locked_inside_and_outside.panicked",
 		     step_panics(NULL, call_enable_feature_control));
@@ -542,7 +562,8 @@ static void guest_bring_up_inputs(u64 nonce)
 /* The inputs, for the grader to compute what the SDM's rules give, and the captured panic. */
 static void verify_bring_up_inputs(struct vcpu *v)
 {
-	static const char *const names[MSR_FIXED_COUNT] = { "cr0_fixed0", "cr0_fixed1", "cr4_fixed0", "cr4_fixed1" };
+	static const char *const names[MSR_FIXED_COUNT] = { "cr0_fixed0", "cr0_fixed1", "cr4_fixed0",
+							    "cr4_fixed1" };
 	char key[48];
 	(void)v;
 	report_fact("inputs.cr0", "0x%lx", emulated.cr0);
@@ -561,11 +582,12 @@ CHECK(01, bring_up_inputs, "bring-up-inputs", .last_stage = STAGE_RUN, .guest = 
  * check answers one of them with VMfailInvalid or VMfailValid: the step must report the failure
  * and panic, not carry on. ---- */
 
-#define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
-static volatile unsigned failing_instruction;	/* exit reason of the instruction that fails */
-static volatile u64 failing_error;		/* 0: VMfailInvalid; else VMfailValid, this error */
-static volatile u64 vmx_instructions;		/* exit reasons so far, one per byte, latest low */
-static struct vcpu sandbox;			/* the vCPU the steps work on in the guest */
+#define RFLAGS_VMX_STATUS \
+	(RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
+static volatile unsigned failing_instruction; /* exit reason of the instruction that fails */
+static volatile u64 failing_error;            /* 0: VMfailInvalid; else VMfailValid, this error */
+static volatile u64 vmx_instructions;         /* exit reasons so far, one per byte, latest low */
+static struct vcpu sandbox;                   /* the vCPU the steps work on in the guest */
 
 static bool is_vm_entry(unsigned reason)
 {
@@ -589,15 +611,15 @@ static enum exit_verdict answer_vmx_instruction(struct vcpu *v)
 
 /* VM-exit instruction information (SDM 28.2.5): a memory operand is described by the same bits
  * for VMREAD and VMWRITE as for VMCLEAR, VMPTRLD, VMPTRST and VMXON. */
-static unsigned operand_info_scaling(u64 i) { return i & 3; }			/* 1:0 */
-static unsigned operand_info_index(u64 i) { return (i >> 18) & 0xf; }		/* 21:18 */
-static bool operand_info_index_invalid(u64 i) { return (i >> 22) & 1; }	/* 22 */
-static unsigned operand_info_base(u64 i) { return (i >> 23) & 0xf; }		/* 26:23 */
-static bool operand_info_base_invalid(u64 i) { return (i >> 27) & 1; }	/* 27 */
+static unsigned operand_info_scaling(u64 i) { return i & 3; }           /* 1:0 */
+static unsigned operand_info_index(u64 i) { return (i >> 18) & 0xf; }   /* 21:18 */
+static bool operand_info_index_invalid(u64 i) { return (i >> 22) & 1; } /* 22 */
+static unsigned operand_info_base(u64 i) { return (i >> 23) & 0xf; }    /* 26:23 */
+static bool operand_info_base_invalid(u64 i) { return (i >> 27) & 1; }  /* 27 */
 /* Only for VMREAD and VMWRITE. */
-static unsigned vmread_info_reg1(u64 i) { return (i >> 3) & 0xf; }		/* 6:3 */
-static bool vmread_info_register(u64 i) { return (i >> 10) & 1; }		/* 10: 1 = register */
-static unsigned vmread_info_reg2(u64 i) { return (i >> 28) & 0xf; }		/* 31:28: the field */
+static unsigned vmread_info_reg1(u64 i) { return (i >> 3) & 0xf; }  /* 6:3 */
+static bool vmread_info_register(u64 i) { return (i >> 10) & 1; }   /* 10: 1 = register */
+static unsigned vmread_info_reg2(u64 i) { return (i >> 28) & 0xf; } /* 31:28: the field */
 
 /* The guest's memory operand: base + index * scale + displacement (the exit qualification);
  * segment bases are 0 and memory is shared. */
@@ -655,7 +677,7 @@ static void setup_vmx_failures(struct vcpu *v)
 {
 	(void)v;
 	guest_console_capture();
-	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr);	/* IA32_VMX_BASIC: the real one */
+	exit_register(EXIT_REASON_RDMSR, emulate_rdmsr); /* IA32_VMX_BASIC: the real one */
 	exit_register(EXIT_REASON_VMXON, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMCLEAR, answer_vmx_instruction);
 	exit_register(EXIT_REASON_VMPTRLD, answer_vmx_instruction);
@@ -667,9 +689,21 @@ static void setup_vmx_failures(struct vcpu *v)
 	exit_register(EXIT_REASON_VMPTRST, answer_vmptrst);
 }
 
-static void call_vmx_on(u64 unused) { (void)unused; vmx_on(&sandbox); }
-static void call_vmcs_load(u64 unused) { (void)unused; vmcs_load(&sandbox); }
-static void call_vmx_off(u64 unused) { (void)unused; vmx_off(&sandbox); }
+static void call_vmx_on(u64 unused)
+{
+	(void)unused;
+	vmx_on(&sandbox);
+}
+static void call_vmcs_load(u64 unused)
+{
+	(void)unused;
+	vmcs_load(&sandbox);
+}
+static void call_vmx_off(u64 unused)
+{
+	(void)unused;
+	vmx_off(&sandbox);
+}
 
 /* vcpu_run() with the sandbox's VMCS clear (its entry is VMLAUNCH) or launched (VMRESUME). */
 static void call_vcpu_run(u64 unused)
@@ -690,7 +724,7 @@ static void call_vcpu_run_launched(u64 unused)
 static const struct {
 	const char *name;
 	unsigned failing;
-	u64 error;	/* 0: VMfailInvalid; else VMfailValid with this VM-instruction error */
+	u64 error; /* 0: VMfailInvalid; else VMfailValid with this VM-instruction error */
 	void (*step)(u64);
 } failure_scenarios[] = {
 	{ "vmxon", EXIT_REASON_VMXON, 0, call_vmx_on },
@@ -748,5 +782,5 @@ static void verify_vmx_failures(struct vcpu *v)
 CHECK(01, vmx_failures, "vmx-failures", .last_stage = STAGE_RUN, .guest = guest_vmx_failures,
       .setup = setup_vmx_failures, .verify = verify_vmx_failures);
 
-CHECK(01, vmxoff, "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid,
-      .verify = verify_cpuid, .demo = true);
+CHECK(01, vmxoff, "vmxoff", .last_stage = STAGE_VMXOFF, .guest = guest_cpuid, .verify = verify_cpuid,
+      .demo = true);

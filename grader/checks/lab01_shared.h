@@ -18,7 +18,7 @@
 #define CPUID_SKIP_RIGHT "resumed at RIP + length after each CPUID"
 
 /* vmx-failures: the VM-instruction errors (SDM 31.4) the VMfailValid answers carry. */
-#define VMCLEAR_ERROR_INVALID_ADDRESS 2		/* VMCLEAR with invalid physical address */
-#define VMPTRLD_ERROR_BAD_REVISION 11		/* VMPTRLD with incorrect VMCS revision identifier */
-#define VM_ENTRY_ERROR_INVALID_CONTROLS 7	/* VM entry with invalid control field(s) */
-#define VM_ENTRY_ERROR_INVALID_HOST_STATE 8	/* VM entry with invalid host-state field(s) */
+#define VMCLEAR_ERROR_INVALID_ADDRESS 2     /* VMCLEAR with invalid physical address */
+#define VMPTRLD_ERROR_BAD_REVISION 11       /* VMPTRLD with incorrect VMCS revision identifier */
+#define VM_ENTRY_ERROR_INVALID_CONTROLS 7   /* VM entry with invalid control field(s) */
+#define VM_ENTRY_ERROR_INVALID_HOST_STATE 8 /* VM entry with invalid host-state field(s) */

@@ -17,10 +17,10 @@
 #define MOV_DR_EXITS 26
 
 /* The accumulator device (lab02.c: acc_in/acc_out, modelled by lab02.py: Accumulator). */
-#define DEVICE_BASE 0x7ffe		/* 0x7ffe-0x8001: straddles I/O bitmaps A and B */
+#define DEVICE_BASE 0x7ffe /* 0x7ffe-0x8001: straddles I/O bitmaps A and B */
 #define DEVICE_PORTS 4
-#define IMMEDIATE_BASE 0xe0		/* 0xe0-0xe3: the same device, reachable as IN/OUT imm8 */
-#define TOP_PORT 0xfffe			/* io_intercept(TOP_PORT, 4) must stop at port 0xffff */
+#define IMMEDIATE_BASE 0xe0 /* 0xe0-0xe3: the same device, reachable as IN/OUT imm8 */
+#define TOP_PORT 0xfffe     /* io_intercept(TOP_PORT, 4) must stop at port 0xffff */
 
 /* The virtual MSR of labs/02-exits/msr.c (the lab defines it in its own file too). */
 #define HV_MSR_SCRATCH 0x40000100U

@@ -12,50 +12,80 @@
 
 /* mov_to_<cr>_<reg>(value): MOV to CRn from `reg`. The MOV carries the global label
  * lab03_mov_to_<cr>_<reg>: an injected #GP must report that RIP (the MOV did not complete). */
-#define MOV_TO_CR(cr, reg)                                                              \
-	extern const u8 lab03_mov_to_##cr##_##reg[];                                    \
-	static GUEST_CODE void mov_to_##cr##_##reg(u64 value)                           \
-	{                                                                               \
-		register u64 r __asm__(#reg) = value;                                   \
-		__asm__ volatile(".globl lab03_mov_to_" #cr "_" #reg "\n"               \
-				 "lab03_mov_to_" #cr "_" #reg ": mov %0, %%" #cr        \
-				 : : "r"(r) : "memory");                                \
+#define MOV_TO_CR(cr, reg) \
+	extern const u8 lab03_mov_to_##cr##_##reg[]; \
+	static GUEST_CODE void mov_to_##cr##_##reg(u64 value) \
+	{ \
+		register u64 r __asm__(#reg) = value; \
+		__asm__ volatile(".globl lab03_mov_to_" #cr "_" #reg "\n" \
+				 "lab03_mov_to_" #cr "_" #reg ": mov %0, %%" #cr \
+				 : \
+				 : "r"(r) \
+				 : "memory"); \
 	}
 /* mov_from_<cr>_<reg>(): MOV from CRn to `reg`. */
-#define MOV_FROM_CR(cr, reg)                                                            \
-	static GUEST_CODE u64 mov_from_##cr##_##reg(void)                               \
-	{                                                                               \
-		register u64 r __asm__(#reg);                                           \
-		__asm__ volatile("mov %%" #cr ", %0" : "=r"(r) : : "memory");           \
-		return r;                                                               \
+#define MOV_FROM_CR(cr, reg) \
+	static GUEST_CODE u64 mov_from_##cr##_##reg(void) \
+	{ \
+		register u64 r __asm__(#reg); \
+		__asm__ volatile("mov %%" #cr ", %0" : "=r"(r) : : "memory"); \
+		return r; \
 	}
 /* RSP as the register of a MOV (SDM Table 28-3: 4 = RSP, which a VM exit keeps in
  * GUEST_RSP, not with the other registers). RDX holds the stack pointer meanwhile. */
-#define MOV_CR_RSP(cr)                                                                  \
-	static GUEST_CODE void mov_to_##cr##_rsp(u64 value)                             \
-	{                                                                               \
+#define MOV_CR_RSP(cr) \
+	static GUEST_CODE void mov_to_##cr##_rsp(u64 value) \
+	{ \
 		__asm__ volatile("mov %%rsp, %%rdx\n\tmov %0, %%rsp\n\tmov %%rsp, %%" #cr \
-				 "\n\tmov %%rdx, %%rsp" : : "r"(value) : "rdx", "memory"); \
-	}                                                                               \
-	static GUEST_CODE u64 mov_from_##cr##_rsp(void)                                 \
-	{                                                                               \
-		u64 value;                                                              \
+				 "\n\tmov %%rdx, %%rsp" \
+				 : \
+				 : "r"(value) \
+				 : "rdx", "memory"); \
+	} \
+	static GUEST_CODE u64 mov_from_##cr##_rsp(void) \
+	{ \
+		u64 value; \
 		__asm__ volatile("mov %%rsp, %%rdx\n\tmov %%" #cr ", %%rsp\n\tmov %%rsp, %0" \
-				 "\n\tmov %%rdx, %%rsp" : "=r"(value) : : "rdx", "memory"); \
-		return value;                                                           \
+				 "\n\tmov %%rdx, %%rsp" \
+				 : "=r"(value) \
+				 : \
+				 : "rdx", "memory"); \
+		return value; \
 	}
-#define MOV_CR(cr, reg) MOV_TO_CR(cr, reg) MOV_FROM_CR(cr, reg)
+#define MOV_CR(cr, reg) \
+	MOV_TO_CR(cr, reg) \
+	MOV_FROM_CR(cr, reg)
 
 MOV_TO_CR(cr0, r9)
 MOV_TO_CR(cr0, r10)
 MOV_TO_CR(cr0, r13)
 MOV_TO_CR(cr4, r14)
-MOV_CR(cr3, rax) MOV_CR(cr3, rcx) MOV_CR(cr3, rdx) MOV_CR(cr3, rbx) MOV_CR_RSP(cr3)
-MOV_CR(cr3, r8) MOV_CR(cr3, r9) MOV_CR(cr3, r12) MOV_CR(cr3, r13) MOV_CR(cr3, r14)
+MOV_CR(cr3, rax)
+MOV_CR(cr3, rcx)
+MOV_CR(cr3, rdx)
+MOV_CR(cr3, rbx)
+MOV_CR_RSP(cr3)
+MOV_CR(cr3, r8)
+MOV_CR(cr3, r9)
+MOV_CR(cr3, r12)
+MOV_CR(cr3, r13)
+MOV_CR(cr3, r14)
 MOV_CR(cr3, r15)
-MOV_CR(cr8, rax) MOV_CR(cr8, rcx) MOV_CR(cr8, rdx) MOV_CR(cr8, rbx) MOV_CR_RSP(cr8)
-MOV_CR(cr8, rbp) MOV_CR(cr8, rsi) MOV_CR(cr8, rdi) MOV_CR(cr8, r8) MOV_CR(cr8, r9)
-MOV_CR(cr8, r10) MOV_CR(cr8, r11) MOV_CR(cr8, r12) MOV_CR(cr8, r13) MOV_CR(cr8, r14)
+MOV_CR(cr8, rax)
+MOV_CR(cr8, rcx)
+MOV_CR(cr8, rdx)
+MOV_CR(cr8, rbx)
+MOV_CR_RSP(cr8)
+MOV_CR(cr8, rbp)
+MOV_CR(cr8, rsi)
+MOV_CR(cr8, rdi)
+MOV_CR(cr8, r8)
+MOV_CR(cr8, r9)
+MOV_CR(cr8, r10)
+MOV_CR(cr8, r11)
+MOV_CR(cr8, r12)
+MOV_CR(cr8, r13)
+MOV_CR(cr8, r14)
 MOV_CR(cr8, r15)
 
 static u64 smsw(void)
@@ -77,9 +107,21 @@ static void lmsw_memory(u64 source)
 	u16 word = (u16)source;
 	__asm__ volatile("lmsw %0" : : "m"(word) : "memory");
 }
-static void clts(u64 a) { (void)a; __asm__ volatile("clts"); }
-static void fpu_op(u64 a) { (void)a; __asm__ volatile("fninit"); }
-static void rdtsc_op(u64 a) { (void)a; __asm__ volatile("rdtsc" : : : "rax", "rdx"); }
+static void clts(u64 a)
+{
+	(void)a;
+	__asm__ volatile("clts");
+}
+static void fpu_op(u64 a)
+{
+	(void)a;
+	__asm__ volatile("fninit");
+}
+static void rdtsc_op(u64 a)
+{
+	(void)a;
+	__asm__ volatile("rdtsc" : : : "rax", "rdx");
+}
 static void do_write_cr0(u64 v) { write_cr0(v); }
 
 
@@ -90,7 +132,7 @@ static u64 fault_of(void (*fn)(u64), u64 arg)
 {
 	if (guest_catch(fn, arg, &last_fault))
 		return last_fault.vector;
-	last_fault = (struct guest_fault){0};
+	last_fault = (struct guest_fault){ 0 };
 	return NO_FAULT;
 }
 
@@ -199,21 +241,21 @@ static void guest_clts_lmsw(u64 nonce)
 	(void)nonce;
 	guest_report("ts.start_fpu", fault_of(fpu_op, 0));
 	guest_report("ts.start_view", read_cr0() & CR0_VIEW);
-	clts(0);				/* shadow TS = 0: no exit, real TS stays 1 */
+	clts(0); /* shadow TS = 0: no exit, real TS stays 1 */
 	guest_report("ts.clts_no_exit_fpu", fault_of(fpu_op, 0));
 	mov_to_cr0_r10(read_cr0() | CR0_TS);
 	guest_report("ts.set_view", read_cr0() & CR0_VIEW);
-	guest_report("ts.clts_exit_fault", fault_of(clts, 0));	/* shadow TS = 1: exits */
+	guest_report("ts.clts_exit_fault", fault_of(clts, 0)); /* shadow TS = 1: exits */
 	guest_report("ts.clts_exit_view", read_cr0() & CR0_VIEW);
 	guest_report("ts.clts_exit_fpu", fault_of(fpu_op, 0));
 	guest_report("lmsw.reg_fault", fault_of(lmsw_r11, LMSW_REGISTER_SOURCE));
 	guest_report("lmsw.reg_view", read_cr0() & CR0_VIEW);
 	guest_report("lmsw.reg_fpu", fault_of(fpu_op, 0));
-	lmsw_r11(CR0_PE | CR0_TS);		/* only MP changes: not owned, no exit */
+	lmsw_r11(CR0_PE | CR0_TS); /* only MP changes: not owned, no exit */
 	guest_report("lmsw.mp_view", read_cr0() & CR0_VIEW);
 	guest_report("lmsw.memory_fault", fault_of(lmsw_memory, LMSW_MEMORY_SOURCE));
 	guest_report("lmsw.memory_view", read_cr0() & CR0_VIEW);
-	clts(0);				/* shadow TS = 0 again: no exit */
+	clts(0); /* shadow TS = 0 again: no exit */
 	guest_report("ts.final_fpu", fault_of(fpu_op, 0));
 }
 
@@ -234,27 +276,28 @@ static u64 clone_page_tables(void)
  * The step's panic() is captured: console bytes kept, the shutdown OUT answered with #UD,
  * which guest_catch() around the step catches. ---- */
 
-#define CR3_TARGET_FIELDS 4	/* CR3_TARGET_VALUE0 .. CR3_TARGET_VALUE3 */
+#define CR3_TARGET_FIELDS 4 /* CR3_TARGET_VALUE0 .. CR3_TARGET_VALUE3 */
 #define NO_FIELD (~0UL)
-#define RFLAGS_VMX_STATUS (RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
-#define VMX_ERROR_UNSUPPORTED_COMPONENT 12	/* SDM 31.4 */
+#define RFLAGS_VMX_STATUS \
+	(RFLAGS_CF | RFLAGS_PF | BIT(4) | RFLAGS_ZF | BIT(7) | BIT(11)) /* CF PF AF ZF SF OF */
+#define VMX_ERROR_UNSUPPORTED_COMPONENT 12                              /* SDM 31.4 */
 
 /* SDM 28.2.5: the VM-exit instruction information of VMREAD and VMWRITE. */
-static inline unsigned vmrw_info_scale(u64 i) { return i & 3; }                               /* 1:0 */
-static inline enum gpr vmrw_info_reg1(u64 i) { return (enum gpr)((i >> 3) & 0xf); }          /* 6:3 */
-static inline bool vmrw_info_register_operand(u64 i) { return i & BIT(10); }                  /* 10 */
-static inline enum gpr vmrw_info_index(u64 i) { return (enum gpr)((i >> 18) & 0xf); }         /* 21:18 */
-static inline bool vmrw_info_index_invalid(u64 i) { return i & BIT(22); }                     /* 22 */
-static inline enum gpr vmrw_info_base(u64 i) { return (enum gpr)((i >> 23) & 0xf); }          /* 26:23 */
-static inline bool vmrw_info_base_invalid(u64 i) { return i & BIT(27); }                      /* 27 */
+static inline unsigned vmrw_info_scale(u64 i) { return i & 3; }                                /* 1:0 */
+static inline enum gpr vmrw_info_reg1(u64 i) { return (enum gpr)((i >> 3) & 0xf); }            /* 6:3 */
+static inline bool vmrw_info_register_operand(u64 i) { return i & BIT(10); }                   /* 10 */
+static inline enum gpr vmrw_info_index(u64 i) { return (enum gpr)((i >> 18) & 0xf); }          /* 21:18 */
+static inline bool vmrw_info_index_invalid(u64 i) { return i & BIT(22); }                      /* 22 */
+static inline enum gpr vmrw_info_base(u64 i) { return (enum gpr)((i >> 23) & 0xf); }           /* 26:23 */
+static inline bool vmrw_info_base_invalid(u64 i) { return i & BIT(27); }                       /* 27 */
 static inline enum gpr vmrw_info_field_register(u64 i) { return (enum gpr)((i >> 28) & 0xf); } /* 31:28 */
 
 static struct {
 	u64 count, value[CR3_TARGET_FIELDS];
-	u64 error;		/* VM_INSTRUCTION_ERROR of the last VMfailValid */
-	u64 unsupported_field;	/* the first field it was asked for and does not have, or NO_FIELD */
+	u64 error;             /* VM_INSTRUCTION_ERROR of the last VMfailValid */
+	u64 unsupported_field; /* the first field it was asked for and does not have, or NO_FIELD */
 } sandbox_vmcs;
-static u64 real_misc, misc_answer;	/* IA32_VMX_MISC, and what the guest's RDMSR of it returns */
+static u64 real_misc, misc_answer; /* IA32_VMX_MISC, and what the guest's RDMSR of it returns */
 static struct vcpu *target_vcpu;
 
 static u64 *sandbox_field(u64 field)
@@ -270,7 +313,7 @@ static u64 *sandbox_field(u64 field)
 /* The guest address of a memory operand (64-bit mode: segment bases 0, 64-bit addresses). */
 static u64 *vmrw_memory_operand(struct vcpu *v, u64 info)
 {
-	u64 address = v->exit.qualification;	/* the displacement */
+	u64 address = v->exit.qualification; /* the displacement */
 	if (!vmrw_info_base_invalid(info))
 		address += guest_reg_read(v, vmrw_info_base(info));
 	if (!vmrw_info_index_invalid(info))
@@ -340,10 +383,7 @@ static void sandbox_reset(u64 used, u64 supported)
 static void call_cr3_target_add(u64 cr3) { cr3_target_add(target_vcpu, cr3); }
 
 /* Runs cr3_target_add(cr3); returns whether it panicked (reached shutdown()). */
-static bool cr3_target_add_panics(u64 cr3)
-{
-	return guest_step_panics(call_cr3_target_add, cr3);
-}
+static bool cr3_target_add_panics(u64 cr3) { return guest_step_panics(call_cr3_target_add, cr3); }
 
 static char full_console[sizeof(guest_console.text)];
 static u64 full_unsupported_field;
@@ -426,9 +466,12 @@ static const struct {
 	void (*to)(u64);
 	u64 (*from)(void);
 } cr8_gpr[] = {
-#define CR8_GPR(reg) { mov_to_cr8_##reg, mov_from_cr8_##reg }
+#define CR8_GPR(reg) \
+	{ \
+		mov_to_cr8_##reg, mov_from_cr8_##reg \
+	}
 	CR8_GPR(rax), CR8_GPR(rcx), CR8_GPR(rdx), CR8_GPR(rbx), CR8_GPR(rsp), CR8_GPR(rbp),
-	CR8_GPR(rsi), CR8_GPR(rdi), CR8_GPR(r8), CR8_GPR(r9), CR8_GPR(r10), CR8_GPR(r11),
+	CR8_GPR(rsi), CR8_GPR(rdi), CR8_GPR(r8),  CR8_GPR(r9),  CR8_GPR(r10), CR8_GPR(r11),
 	CR8_GPR(r12), CR8_GPR(r13), CR8_GPR(r14), CR8_GPR(r15),
 #undef CR8_GPR
 };
@@ -479,11 +522,10 @@ CHECK(03, cr0_shadow, "cr0-shadow", .last_stage = STAGE_RUN, .guest = guest_cr0,
       .setup = setup_report_initial, .verify = report_host_crs, .demo = true);
 CHECK(03, cr0_faults, "cr0-faults", .last_stage = STAGE_RUN, .guest = guest_cr0_faults,
       .setup = setup_report_initial, .verify = report_host_crs);
-CHECK(03, cr4_vmxe, "cr4-vmxe", .last_stage = STAGE_RUN, .guest = guest_cr4,
-      .setup = setup_cr4, .verify = report_host_crs);
+CHECK(03, cr4_vmxe, "cr4-vmxe", .last_stage = STAGE_RUN, .guest = guest_cr4, .setup = setup_cr4,
+      .verify = report_host_crs);
 CHECK(03, clts_lmsw, "clts-lmsw", .last_stage = STAGE_RUN, .guest = guest_clts_lmsw,
       .setup = setup_ts_ne_split, .verify = report_host_crs);
 CHECK(03, cr3, "cr3-exiting", .last_stage = STAGE_RUN, .guest = guest_cr3, .setup = setup_cr3,
       .verify = verify_cr3);
-CHECK(03, cr8, "cr8-exiting", .last_stage = STAGE_RUN, .guest = guest_cr8,
-      .verify = verify_cr8);
+CHECK(03, cr8, "cr8-exiting", .last_stage = STAGE_RUN, .guest = guest_cr8, .verify = verify_cr8);

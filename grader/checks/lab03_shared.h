@@ -2,7 +2,7 @@
  * (grader/spec/lab03.py, through gradelib.C) share. One source: the spec reads them from here. */
 #pragma once
 #include "x86.h"
-#include "lab02_shared.h"	/* NO_FAULT: what fault_of() returns when nothing faulted */
+#include "lab02_shared.h" /* NO_FAULT: what fault_of() returns when nothing faulted */
 
 /* The bits of CR0 the clts-lmsw guest reports of its view (read_cr0() & CR0_VIEW). */
 #define CR0_VIEW (CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE)

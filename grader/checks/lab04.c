@@ -7,9 +7,9 @@
 #include "lab04.h"
 #include "lab04_shared.h"
 
-#define TIMER_TICKS 50000		/* the one-shot fires this long after the check's setup */
-#define SPIN_LIMIT 3000000UL		/* how long a guest waits for an event before giving up */
-#define GATE_PRESENT 0x80		/* type_attr bit 7 of an IDT gate */
+#define TIMER_TICKS 50000    /* the one-shot fires this long after the check's setup */
+#define SPIN_LIMIT 3000000UL /* how long a guest waits for an event before giving up */
+#define GATE_PRESENT 0x80    /* type_attr bit 7 of an IDT gate */
 _Static_assert(VEC_REINJECT == HV_VECTOR_BASE - 1 && VEC_HOST == HV_VECTOR_BASE,
 	       "lab04_shared.h: the vectors on both sides of HV_VECTOR_BASE (lab04.h)");
 
@@ -58,8 +58,16 @@ static void arm_timer(u8 vector)
 	apic_timer_oneshot(vector, TIMER_TICKS);
 }
 
-static void setup_reinject(struct vcpu *v) { (void)v; arm_timer(VEC_REINJECT); }
-static void setup_consume(struct vcpu *v) { (void)v; arm_timer(VEC_HOST); }
+static void setup_reinject(struct vcpu *v)
+{
+	(void)v;
+	arm_timer(VEC_REINJECT);
+}
+static void setup_consume(struct vcpu *v)
+{
+	(void)v;
+	arm_timer(VEC_HOST);
+}
 
 static void setup_direct(struct vcpu *v)
 {
@@ -95,7 +103,11 @@ static void guest_window(u64 nonce)
 	guest_report("irq.arrived_with_if0", seen_in_cli);
 }
 
-static void setup_window(struct vcpu *v) { (void)v; arm_timer(VEC_WINDOW); }
+static void setup_window(struct vcpu *v)
+{
+	(void)v;
+	arm_timer(VEC_WINDOW);
+}
 
 /* Events queued before the first entry, with the guest's first instruction at first_entry
  * (IF = 1) and the given blocking: they may arrive only after it, at first_label. */
@@ -179,7 +191,11 @@ static void guest_nmi(u64 nonce)
 
 /* Exceptions that exit through the exception bitmap go back to the guest unchanged. */
 static void load_fs(u64 selector) { __asm__ volatile("mov %0, %%fs" : : "r"((u16)selector)); }
-static void run_ud2(u64 unused) { (void)unused; __asm__ volatile("ud2"); }
+static void run_ud2(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile("ud2");
+}
 
 static void report_fault(const char *vector_key, const char *error_key, void (*fn)(u64), u64 arg)
 {
@@ -214,7 +230,9 @@ static void faulting_iret(u64 unused)
 	(void)unused;
 	__asm__ volatile("mov %%rsp, %%rax\n"
 			 "push %0\n push %%rax\n pushf\n push %1\n push %2\n iretq"
-			 : : "i"(SEL_KERNEL_DS), "i"(SEL_KERNEL_CS64), "r"(1UL << 63) : "rax", "memory");
+			 :
+			 : "i"(SEL_KERNEL_DS), "i"(SEL_KERNEL_CS64), "r"(1UL << 63)
+			 : "rax", "memory");
 }
 
 static void record_nmi_then_faulting_iret(struct trap_frame *f)
@@ -281,7 +299,7 @@ static enum exit_verdict repair_gate(struct vcpu *v)
 		report_fact("vectoring.error", "0x%lx", vmcs_read(IDT_VECTORING_ERROR_CODE));
 	guest_idt[broken_vector].selector = SEL_KERNEL_CS64;
 	guest_idt[broken_vector].type_attr |= GATE_PRESENT;
-	vmcs_write(VM_ENTRY_INSTRUCTION_LENGTH, 0);	/* no length left from an earlier injection */
+	vmcs_write(VM_ENTRY_INSTRUCTION_LENGTH, 0); /* no length left from an earlier injection */
 	return EXIT_RESUME;
 }
 
@@ -303,7 +321,7 @@ static void setup_vectoring(struct vcpu *v)
 
 static void guest_vectoring(u64 nonce)
 {
-	guest_idt[VEC_VECTORING].selector = 0;	/* a null code selector: #GP(0) */
+	guest_idt[VEC_VECTORING].selector = 0; /* a null code selector: #GP(0) */
 	guest_wait_with_if1(nonce);
 }
 
@@ -313,7 +331,11 @@ static void guest_vectoring(u64 nonce)
  * need the VM-entry instruction length (SDM 25.8.3, 27.2.1.3). */
 extern char after_int[], after_int3[], after_icebp[];
 
-static void setup_vectoring_soft(struct vcpu *v) { (void)v; break_gate_then_exit_on(VEC_SOFT, BIT(VEC_GP)); }
+static void setup_vectoring_soft(struct vcpu *v)
+{
+	(void)v;
+	break_gate_then_exit_on(VEC_SOFT, BIT(VEC_GP));
+}
 
 /* Guest side: a null code selector in the gate of `vector`; repair_gate() restores it. */
 static void break_gate(u8 vector)
@@ -359,7 +381,11 @@ static void guest_vectoring_soft(u64 nonce)
 
 /* A #GP with an error code whose delivery finds the #GP gate not present: the #NP exits,
  * and the #GP, error code included, must reach the guest after the repair. */
-static void setup_vectoring_error(struct vcpu *v) { (void)v; break_gate_then_exit_on(VEC_GP, BIT(VEC_NP)); }
+static void setup_vectoring_error(struct vcpu *v)
+{
+	(void)v;
+	break_gate_then_exit_on(VEC_GP, BIT(VEC_NP));
+}
 
 static void guest_vectoring_error(u64 nonce)
 {
@@ -374,8 +400,7 @@ CHECK(04, consume, "extint-consume", .last_stage = STAGE_RUN, .guest = guest_wai
       .setup = setup_consume, .verify = verify_consume);
 CHECK(04, direct, "extint-direct", .last_stage = STAGE_RUN, .guest = guest_wait_with_if1,
       .setup = setup_direct);
-CHECK(04, window, "interrupt-window", .last_stage = STAGE_RUN, .guest = guest_window,
-      .setup = setup_window);
+CHECK(04, window, "interrupt-window", .last_stage = STAGE_RUN, .guest = guest_window, .setup = setup_window);
 CHECK(04, sti_shadow, "sti-shadow", .last_stage = STAGE_RUN, .guest = guest_after_first,
       .setup = setup_sti_shadow);
 CHECK(04, mov_ss_shadow, "mov-ss-shadow", .last_stage = STAGE_RUN, .guest = guest_after_first,
@@ -391,7 +416,7 @@ CHECK(04, nmi_iret_fault, "nmi-iret-fault", .last_stage = STAGE_RUN, .guest = gu
       .setup = setup_nmi_iret_fault);
 CHECK(04, vectoring, "idt-vectoring", .last_stage = STAGE_RUN, .guest = guest_vectoring,
       .setup = setup_vectoring, .demo = true);
-CHECK(04, vectoring_soft, "idt-vectoring-soft", .last_stage = STAGE_RUN,
-      .guest = guest_vectoring_soft, .setup = setup_vectoring_soft);
-CHECK(04, vectoring_error, "idt-vectoring-error", .last_stage = STAGE_RUN,
-      .guest = guest_vectoring_error, .setup = setup_vectoring_error);
+CHECK(04, vectoring_soft, "idt-vectoring-soft", .last_stage = STAGE_RUN, .guest = guest_vectoring_soft,
+      .setup = setup_vectoring_soft);
+CHECK(04, vectoring_error, "idt-vectoring-error", .last_stage = STAGE_RUN, .guest = guest_vectoring_error,
+      .setup = setup_vectoring_error);

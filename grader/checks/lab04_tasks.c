@@ -11,11 +11,11 @@
 
 #define GDT32_ENTRIES 21
 #define IDT32_ENTRIES 0x53
-#define PDE_4M 0x87			/* present, writable, user, 4-MiB page */
+#define PDE_4M 0x87 /* present, writable, user, 4-MiB page */
 #define GATE_INTERRUPT_32 0x8e
 #define GATE_TASK 0x85
-#define DATA32 0x00cf92000000ffffUL	/* flat read/write data, DPL 0 */
-#define CODE32 0x00cf9a000000ffffUL	/* flat execute/read code, DPL 0 */
+#define DATA32 0x00cf92000000ffffUL /* flat read/write data, DPL 0 */
+#define CODE32 0x00cf9a000000ffffUL /* flat execute/read code, DPL 0 */
 #define DESC_DPL3 (3UL << 45)
 #define DESC_S_BIT (1UL << 44)
 #define DESC_P_BIT (1UL << 47)
@@ -111,7 +111,7 @@ static void enter_protected_mode(u64 *gdt, u64 *idt, u32 *pd, struct tss32 *tss_
 	vmcs_write(GUEST_RIP, (u64)task_main);
 	vmcs_write(GUEST_RSP, stack_top());
 	vmcs_write(GUEST_RFLAGS, RFLAGS_FIXED);
-	vmcs_write(GUEST_DR7, DR7_ALL_ENABLES);	/* breakpoints at linear 0, never executed */
+	vmcs_write(GUEST_DR7, DR7_ALL_ENABLES); /* breakpoints at linear 0, never executed */
 }
 
 /* The processor checked the new TSS descriptor before the exit; the hypervisor reads it again
@@ -129,7 +129,7 @@ static bool damage(struct vcpu *v)
 	u16 selector = ts_qual_selector(v->exit.qualification) & ~3;
 	bool iret = ts_qual_source(v->exit.qualification) == TASK_SWITCH_IRET;
 	if (iret && selector == SEL_TSS_A && !iret_damaged) {
-		gdt[SEL_TSS_A / 8] &= ~DESC_BUSY_BIT;	/* B's first IRET back: A no longer busy */
+		gdt[SEL_TSS_A / 8] &= ~DESC_BUSY_BIT; /* B's first IRET back: A no longer busy */
 		iret_damaged = true;
 		return true;
 	}
@@ -138,7 +138,7 @@ static bool damage(struct vcpu *v)
 	else if (selector == SEL_TSS_F)
 		gdt[SEL_TSS_F / 8] &= ~DESC_P_BIT;
 	else if (selector == SEL_TSS_G)
-		gdt[SEL_TSS_G / 8] |= DESC_S_BIT;	/* a code segment with the TSS's type bits */
+		gdt[SEL_TSS_G / 8] |= DESC_S_BIT; /* a code segment with the TSS's type bits */
 	else if (selector == SEL_TSS_I)
 		gdt[SEL_TSS_I / 8] = (gdt[SEL_TSS_I / 8] & ~(0xfUL << 40)) | ((u64)SEG_TYPE_LDT << 40);
 	else if (selector == SEL_TSS_H)
@@ -209,14 +209,14 @@ static void fill_gdt(u64 *gdt, u32 cr3, struct tss32 *a, struct tss32 *b)
 	gdt[SEL_TSS_A / 8] = tss_descriptor(a, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_BUSY, true);
 	gdt[SEL_TSS_B / 8] = tss_descriptor(b, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_SHORT / 8] = tss_descriptor(page_alloc(), 0x40, SYS_TYPE_TSS32_AVAILABLE, true);
-	gdt[SEL_TSS_NOT_PRESENT / 8] = tss_descriptor(page_alloc(), TSS32_MIN_LIMIT,
-						      SYS_TYPE_TSS32_AVAILABLE, false);
+	gdt[SEL_TSS_NOT_PRESENT / 8] =
+		tss_descriptor(page_alloc(), TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, false);
 	tss_e = new_task(task_e_entry, cr3, 0xe);
 	gdt[SEL_TSS_E / 8] = tss_descriptor(tss_e, TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
 	const u16 damaged[] = { SEL_TSS_F, SEL_TSS_G, SEL_TSS_H, SEL_TSS_I };
 	for (unsigned i = 0; i < ARRAY_SIZE(damaged); i++)
-		gdt[damaged[i] / 8] = tss_descriptor(new_task(task_e_entry, cr3, damaged[i]),
-						     TSS32_MIN_LIMIT, SYS_TYPE_TSS32_AVAILABLE, true);
+		gdt[damaged[i] / 8] = tss_descriptor(new_task(task_e_entry, cr3, damaged[i]), TSS32_MIN_LIMIT,
+						     SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_H / 8] |= DESC_DPL3;
 }
 
@@ -261,7 +261,7 @@ static void setup_tasks(struct vcpu *v)
 	u64 *gdt = page_alloc(), *idt = page_alloc();
 	u32 cr3 = (u32)(u64)pd;
 	struct tss32 *a = page_alloc();
-	a->cr3 = cr3;			/* static: a task switch never saves CR3 (SDM 8.2.1) */
+	a->cr3 = cr3; /* static: a task switch never saves CR3 (SDM 8.2.1) */
 	a->io_map_base = sizeof(struct tss32);
 	struct tss32 *b = new_task_b((u32)(u64)page_directory());
 	struct tss32 *c = new_task(task_c_entry, cr3, 0xc);
@@ -273,7 +273,7 @@ static void setup_tasks(struct vcpu *v)
 					    SYS_TYPE_TSS32_AVAILABLE, true);
 	gdt[SEL_TSS_K / 8] = tss_descriptor(new_task(task_k_entry, cr3, 0xb), TSS32_MIN_LIMIT,
 					    SYS_TYPE_TSS32_AVAILABLE, true);
-	vcpu_queue_interrupt(v, VEC_EXTINT_TASK_GATE);	/* waits for A's STI */
+	vcpu_queue_interrupt(v, VEC_EXTINT_TASK_GATE); /* waits for A's STI */
 	fill_idt(idt);
 	canary_a = (u32)(boot_params.nonce >> 32) | 1;
 	gdt32_ptr = (u32)(u64)gdt;

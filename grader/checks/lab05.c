@@ -9,10 +9,10 @@
 #include "lab05_shared.h"
 #include "params.h"
 
-#define MAX_SLICES 100000			/* a single guest's run hook gives up after this */
-#define NARRATED_EXITS 12			/* make run: timer exits narrated */
-#define SCHED_MAX_TIMER_EXITS 1000		/* the sched checks need fewer than 400 */
-#define HC_SCHED_DONE 32			/* guest B's end (guest A ends with HC_DONE) */
+#define MAX_SLICES 100000          /* a single guest's run hook gives up after this */
+#define NARRATED_EXITS 12          /* make run: timer exits narrated */
+#define SCHED_MAX_TIMER_EXITS 1000 /* the sched checks need fewer than 400 */
+#define HC_SCHED_DONE 32           /* guest B's end (guest A ends with HC_DONE) */
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
@@ -96,8 +96,8 @@ static void rate_phase(const char *prefix, u64 rate, u64 nonce)
 {
 	char key[32];
 	u64 small = (nonce >> 8) & 0xffffff;
-	u64 wide = (((nonce >> 8) & 0xffffffffUL) | BIT(31)) << (rate - 2);	/* >= 2^32, value < 2^32 */
-	u64 huge = (1UL << (32 + rate)) + (nonce >> 48);		/* its value above 2^32 - 1 */
+	u64 wide = (((nonce >> 8) & 0xffffffffUL) | BIT(31)) << (rate - 2); /* >= 2^32, value < 2^32 */
+	u64 huge = (1UL << (32 + rate)) + (nonce >> 48);                    /* its value above 2^32 - 1 */
 	fake_rate = rate;
 	snprintf(key, sizeof(key), "%s.rate", prefix);
 	guest_report(key, preemption_timer_rate());
@@ -121,15 +121,19 @@ static void guest_rate(u64 nonce)
  * other than 0; their VMREADs and VMWRITEs exit and go to three fields the check keeps ---- */
 
 static volatile u64 scaled_pin, scaled_exit, scaled_value;
-static struct vcpu scaled_vcpu;		/* the vCPU the guest passes to the student's code */
+static struct vcpu scaled_vcpu; /* the vCPU the guest passes to the student's code */
 
 static volatile u64 *scaled_field(u64 field)
 {
 	switch (field) {
-	case PIN_BASED_VM_EXECUTION_CONTROLS: return &scaled_pin;
-	case VM_EXIT_CONTROLS: return &scaled_exit;
-	case VMX_PREEMPTION_TIMER_VALUE: return &scaled_value;
-	default: return NULL;
+	case PIN_BASED_VM_EXECUTION_CONTROLS:
+		return &scaled_pin;
+	case VM_EXIT_CONTROLS:
+		return &scaled_exit;
+	case VMX_PREEMPTION_TIMER_VALUE:
+		return &scaled_value;
+	default:
+		return NULL;
 	}
 }
 
@@ -160,7 +164,7 @@ static enum exit_verdict handle_scaled_vmx(struct vcpu *v)
 	} else if (slot) {
 		*slot = reg ? guest_reg_read(v, (info >> 3) & 15) : *scaled_operand(v, info);
 	}
-	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_CF | RFLAGS_ZF));	/* VMsucceed */
+	vmcs_write(GUEST_RFLAGS, vmcs_read(GUEST_RFLAGS) & ~(RFLAGS_CF | RFLAGS_ZF)); /* VMsucceed */
 	vmx_advance_rip(v);
 	return EXIT_RESUME;
 }
@@ -173,7 +177,7 @@ static void setup_scaled(struct vcpu *v)
 	student_timer = exit_handler_for(EXIT_REASON_VMX_PREEMPTION_TIMER_EXPIRED);
 	scaled_pin = vmcs_read(PIN_BASED_VM_EXECUTION_CONTROLS);
 	scaled_exit = vmcs_read(VM_EXIT_CONTROLS);
-	(void)lab05(&scaled_vcpu);	/* its page, allocated by the host */
+	(void)lab05(&scaled_vcpu); /* its page, allocated by the host */
 }
 
 static void guest_scaled(u64 nonce)
@@ -184,7 +188,7 @@ static void guest_scaled(u64 nonce)
 	guest_report("scaled.activate", !!(scaled_pin & PIN_ACTIVATE_VMX_PREEMPTION_TIMER));
 	guest_report("scaled.save", !!(scaled_exit & EXIT_SAVE_VMX_PREEMPTION_TIMER_VALUE));
 	guest_report("scaled.start", scaled_value);
-	scaled_value = 0;	/* what a timer exit saves */
+	scaled_value = 0; /* what a timer exit saves */
 	student_timer(&scaled_vcpu);
 	guest_report("scaled.handler", scaled_value);
 	fake_rate = 0;
@@ -194,11 +198,11 @@ static void guest_scaled(u64 nonce)
 
 extern char slice_loop[], save_loop[], hlt_entry[], zero_entry[];
 __asm__(".text\n"
-	"slice_loop: inc %rcx\n"		/* RCX = 0, RDX = the bound */
+	"slice_loop: inc %rcx\n" /* RCX = 0, RDX = the bound */
 	"	cmp %rdx, %rcx\n"
 	"	jb slice_loop\n"
 	"	mov %rcx, %rdi\n"
-	"	mov $2, %eax\n"			/* HC_DONE */
+	"	mov $2, %eax\n" /* HC_DONE */
 	"	vmcall\n"
 	"	jmp .\n");
 
@@ -217,10 +221,7 @@ static enum exit_verdict observe_slice(struct vcpu *v)
 	return student_timer(v);
 }
 
-static void verify_slice(struct vcpu *v)
-{
-	report_fact("slice.preemptions", "%lu", lab05(v)->preemptions);
-}
+static void verify_slice(struct vcpu *v) { report_fact("slice.preemptions", "%lu", lab05(v)->preemptions); }
 
 static void setup_slice(struct vcpu *v)
 {
@@ -235,16 +236,16 @@ static void setup_slice(struct vcpu *v)
 /* ---- timer-save: every iteration exits (CPUID); the slice spans many iterations ---- */
 
 __asm__(".text\n"
-	"save_loop: xor %eax, %eax\n"		/* R8 = 0, R9 = the bound */
+	"save_loop: xor %eax, %eax\n" /* R8 = 0, R9 = the bound */
 	"	cpuid\n"
 	"	.rept " XSTR(SAVE_LOOP_NOPS) "\n nop\n .endr\n"
-	"	inc %r8\n"
-	"	cmp %r9, %r8\n"
-	"	jb save_loop\n"
-	"	mov %r8, %rdi\n"
-	"	mov $2, %eax\n"			/* HC_DONE */
-	"	vmcall\n"
-	"	jmp .\n");
+					     "	inc %r8\n"
+					     "	cmp %r9, %r8\n"
+					     "	jb save_loop\n"
+					     "	mov %r8, %rdi\n"
+					     "	mov $2, %eax\n" /* HC_DONE */
+					     "	vmcall\n"
+					     "	jmp .\n");
 
 static enum exit_verdict observe_save(struct vcpu *v)
 {
@@ -273,7 +274,7 @@ static void setup_save(struct vcpu *v)
 __asm__(".text\n"
 	"hlt_entry: hlt\n"
 	".globl timer_hlt_after\n"
-	"timer_hlt_after: mov $2, %eax\n"		/* HC_DONE, RDI = the check's value */
+	"timer_hlt_after: mov $2, %eax\n" /* HC_DONE, RDI = the check's value */
 	"	vmcall\n"
 	"	jmp .\n");
 extern char timer_hlt_after[];
@@ -285,15 +286,15 @@ static enum exit_verdict observe_hlt(struct vcpu *v)
 		snprintf(key, sizeof(key), "hlt.activity%u", timer_exits + 1);
 		report_fact(key, "%lu", vmcs_read(GUEST_ACTIVITY_STATE));
 	}
-	v->exit.instruction_length = HLT_UNDEFINED_LENGTH;	/* undefined at exit 52 (Bochs: 0) */
+	v->exit.instruction_length = HLT_UNDEFINED_LENGTH; /* undefined at exit 52 (Bochs: 0) */
 	enum exit_verdict verdict = student_timer(v);
 	if (timer_exits < HLT_EXITS) {
 		snprintf(key, sizeof(key), "hlt.rip_after_hlt%u", timer_exits + 1);
 		report_fact(key, "%d", vmcs_read(GUEST_RIP) == (u64)timer_hlt_after);
 	}
-	vmcs_write(GUEST_RIP, (u64)timer_hlt_after);	/* the rest of the run stays sane */
+	vmcs_write(GUEST_RIP, (u64)timer_hlt_after); /* the rest of the run stays sane */
 	if (++timer_exits == HLT_EXITS)
-		vmcs_write(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE);	/* the check wakes the guest */
+		vmcs_write(GUEST_ACTIVITY_STATE, ACTIVITY_ACTIVE); /* the check wakes the guest */
 	return verdict;
 }
 
@@ -358,7 +359,7 @@ static void setup_zero(struct vcpu *v)
 {
 	student_timer_wrapped(observe_zero);
 	preemption_timer_start(v, HLT_SLICE);
-	vmcs_write(VMX_PREEMPTION_TIMER_VALUE, 0);	/* the check wants the exit at once */
+	vmcs_write(VMX_PREEMPTION_TIMER_VALUE, 0); /* the check wants the exit at once */
 	guest_idt_init();
 	guest_interrupt_hook = record_zero_irq;
 	vmcs_write(GUEST_IDTR_BASE, (u64)guest_idt);
@@ -377,7 +378,7 @@ static void guest_zero(u64 nonce)
 
 /* ---- sched-round-robin (three guests), sched-weighted (two): the student's scheduler ---- */
 
-static volatile u64 progress[3];	/* each guest's loop counter, in shared memory */
+static volatile u64 progress[3]; /* each guest's loop counter, in shared memory */
 static struct vcpu guest_b, guest_c;
 static u8 guest_b_stack[8192] __aligned(16), guest_c_stack[8192] __aligned(16);
 
@@ -409,7 +410,7 @@ static void guest_sched_a(u64 nonce)
 	guest_report("sched.c_during_a", c_after - c_before);
 }
 
-static volatile u64 other_iterations;	/* B's and C's loops */
+static volatile u64 other_iterations; /* B's and C's loops */
 
 /* Guests B and C: their own entries, the guest IDT, a longer loop than A's. */
 void sched_guest_other(unsigned me);
@@ -437,7 +438,8 @@ static enum exit_verdict guest_other_done(struct vcpu *v)
 	}
 	if (done[v == &guest_c])
 		panic("sched check: guest %c was entered again after it stopped: a guest whose run "
-		      "loop ended without a preemption is done", guest_name(v));
+		      "loop ended without a preemption is done",
+		      guest_name(v));
 	done[v == &guest_c] = true;
 	return EXIT_STOP;
 }
@@ -455,7 +457,8 @@ static enum exit_verdict narrate_timer(struct vcpu *v)
 	enum exit_verdict verdict = student_timer(v);
 	if (++timer_exits > SCHED_MAX_TIMER_EXITS)
 		panic("sched check: %d timer exits and the guests are still not done (fewer than 400 "
-		      "expected): slices far shorter than given?", SCHED_MAX_TIMER_EXITS);
+		      "expected): slices far shorter than given?",
+		      SCHED_MAX_TIMER_EXITS);
 	if (verbose() && timer_exits <= NARRATED_EXITS)
 		printf("sched: guest %c preempted (exit 52) at rip 0x%lx; loop counters A=%lu B=%lu C=%lu\n",
 		       guest_name(v), v->exit.guest_rip, progress[0], progress[1], progress[2]);
@@ -475,7 +478,7 @@ static void run_sched(struct vcpu *v, u64 weight, unsigned guests)
 	prepare_other(&guest_b, sched_guest_b_entry, guest_b_stack, sizeof(guest_b_stack));
 	if (guests == 3)
 		prepare_other(&guest_c, sched_guest_c_entry, guest_c_stack, sizeof(guest_c_stack));
-	student_timer_wrapped(narrate_timer);	/* after the labs' setups for B, which register theirs */
+	student_timer_wrapped(narrate_timer); /* after the labs' setups for B, which register theirs */
 	sched_add(&s, v, slice);
 	sched_add(&s, &guest_b, weight * slice);
 	if (guests == 3)
@@ -491,7 +494,7 @@ static void run_sched(struct vcpu *v, u64 weight, unsigned guests)
 	sched_run(&s);
 	if (verbose())
 		printf("sched: all guests done after %u preemptions\n", timer_exits);
-	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED)	/* the harness's VMCS again */
+	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED) /* the harness's VMCS again */
 		panic("sched check: VMPTRLD of the harness's VMCS failed");
 }
 
@@ -500,19 +503,16 @@ static void run_weighted(struct vcpu *v) { run_sched(v, SCHED_WEIGHT, 2); }
 
 CHECK(05, support, "timer-support", .last_stage = STAGE_RUN, .guest = guest_support,
       .setup = setup_fake_msrs);
-CHECK(05, rate, "timer-rate", .last_stage = STAGE_RUN, .guest = guest_rate,
-      .setup = setup_fake_msrs);
-CHECK(05, scaled, "timer-scaled", .last_stage = STAGE_RUN, .guest = guest_scaled,
-      .setup = setup_scaled);
+CHECK(05, rate, "timer-rate", .last_stage = STAGE_RUN, .guest = guest_rate, .setup = setup_fake_msrs);
+CHECK(05, scaled, "timer-scaled", .last_stage = STAGE_RUN, .guest = guest_scaled, .setup = setup_scaled);
 CHECK(05, slice, "timer-slice", .last_stage = STAGE_RUN, .setup = setup_slice, .run = run_single,
       .verify = verify_slice);
 CHECK(05, save, "timer-save", .last_stage = STAGE_RUN, .setup = setup_save, .run = run_single,
       .verify = verify_preemptions);
 CHECK(05, hlt, "timer-hlt", .last_stage = STAGE_RUN, .setup = setup_hlt, .run = run_hlt,
       .verify = verify_preemptions);
-CHECK(05, zero, "timer-zero-inject", .last_stage = STAGE_RUN, .guest = guest_zero,
-      .setup = setup_zero, .run = run_single);
+CHECK(05, zero, "timer-zero-inject", .last_stage = STAGE_RUN, .guest = guest_zero, .setup = setup_zero,
+      .run = run_single);
 CHECK(05, round_robin, "sched-round-robin", .last_stage = STAGE_RUN, .guest = guest_sched_a,
       .run = run_round_robin, .demo = true);
-CHECK(05, weighted, "sched-weighted", .last_stage = STAGE_RUN, .guest = guest_sched_a,
-      .run = run_weighted);
+CHECK(05, weighted, "sched-weighted", .last_stage = STAGE_RUN, .guest = guest_sched_a, .run = run_weighted);

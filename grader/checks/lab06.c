@@ -47,7 +47,7 @@ static enum exit_verdict lab06_hypercall(struct vcpu *v)
 {
 	switch (v->regs.rax) {
 	case HC_TRACE_START:
-		if (!v->regs.rdi)	/* mtf-trace: the start that ends its long trace */
+		if (!v->regs.rdi) /* mtf-trace: the start that ends its long trace */
 			report_fact("long_trace.length", "%u", lab06(v)->trace_length);
 		mtf_trace_start(v, (unsigned)v->regs.rdi);
 		break;
@@ -232,7 +232,7 @@ static void verify_hlt(struct vcpu *v)
 static void guest_interrupt(u64 nonce)
 {
 	(void)nonce;
-	apic_write(APIC_ICR_HIGH, apic_read(APIC_ID) & 0xff000000U);	/* to this APIC */
+	apic_write(APIC_ICR_HIGH, apic_read(APIC_ID) & 0xff000000U); /* to this APIC */
 	event_program(APIC_ICR_SELF | VEC_HOST_IPI);
 }
 
@@ -277,7 +277,11 @@ static void verify_breakpoints(struct vcpu *v)
 
 /* The guest's own exceptions, #UD through the exception bitmap and its own INT3, must still
  * reach it with a breakpoint set. */
-static void run_ud2(u64 unused) { (void)unused; __asm__ volatile("ud2"); }
+static void run_ud2(u64 unused)
+{
+	(void)unused;
+	__asm__ volatile("ud2");
+}
 
 extern char after_own_int3[];
 static void run_int3(u64 unused)
@@ -354,21 +358,21 @@ static void trace_mode_setup(struct vcpu *v)
 }
 LAB_SETUP(06, trace_mode_setup);
 
-CHECK(06, trace, "mtf-trace", .last_stage = STAGE_RUN, .guest = trace_program,
-      .setup = setup_trace, .verify = verify_trace, .demo = true);
-CHECK(06, rep, "mtf-rep", .last_stage = STAGE_RUN, .guest = rep_program,
-      .setup = setup_tracer, .verify = verify_rep);
-CHECK(06, fault, "mtf-fault", .last_stage = STAGE_RUN, .guest = guest_fault,
-      .setup = setup_tracer, .verify = verify_fault);
-CHECK(06, inject, "mtf-inject", .last_stage = STAGE_RUN, .guest = guest_inject,
-      .setup = setup_tracer, .verify = verify_inject);
-CHECK(06, hlt, "mtf-hlt", .last_stage = STAGE_RUN, .guest = hlt_program,
-      .setup = setup_hlt, .verify = verify_hlt);
+CHECK(06, trace, "mtf-trace", .last_stage = STAGE_RUN, .guest = trace_program, .setup = setup_trace,
+      .verify = verify_trace, .demo = true);
+CHECK(06, rep, "mtf-rep", .last_stage = STAGE_RUN, .guest = rep_program, .setup = setup_tracer,
+      .verify = verify_rep);
+CHECK(06, fault, "mtf-fault", .last_stage = STAGE_RUN, .guest = guest_fault, .setup = setup_tracer,
+      .verify = verify_fault);
+CHECK(06, inject, "mtf-inject", .last_stage = STAGE_RUN, .guest = guest_inject, .setup = setup_tracer,
+      .verify = verify_inject);
+CHECK(06, hlt, "mtf-hlt", .last_stage = STAGE_RUN, .guest = hlt_program, .setup = setup_hlt,
+      .verify = verify_hlt);
 CHECK(06, vs_timer, "mtf-vs-timer", .last_stage = STAGE_RUN, .guest = guest_inject_with_timer,
       .setup = setup_tracer, .verify = verify_inject);
 CHECK(06, vs_interrupt, "mtf-vs-interrupt", .last_stage = STAGE_RUN, .guest = guest_interrupt,
       .setup = setup_tracer, .verify = verify_interrupt);
-CHECK(06, breakpoints, "breakpoint", .last_stage = STAGE_RUN, .guest = bp_program,
-      .setup = setup_breakpoints, .verify = verify_breakpoints);
-CHECK(06, chain, "breakpoint-chain", .last_stage = STAGE_RUN, .guest = guest_chain,
-      .setup = setup_chain, .verify = verify_chain);
+CHECK(06, breakpoints, "breakpoint", .last_stage = STAGE_RUN, .guest = bp_program, .setup = setup_breakpoints,
+      .verify = verify_breakpoints);
+CHECK(06, chain, "breakpoint-chain", .last_stage = STAGE_RUN, .guest = guest_chain, .setup = setup_chain,
+      .verify = verify_chain);

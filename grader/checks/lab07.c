@@ -47,17 +47,23 @@ static void device_write(u64 offset, unsigned size, u64 value)
 }
 
 static const struct mmio_device device = {
-	.name = "lab07-device", .gpa = MMIO_GPA, .size = PAGE_SIZE,
-	.read = device_read, .write = device_write,
+	.name = "lab07-device",
+	.gpa = MMIO_GPA,
+	.size = PAGE_SIZE,
+	.read = device_read,
+	.write = device_write,
 };
 
 /* ---- the guest's hypercalls ---- */
 
 static const char *const report_keys[REPORT_KEYS] = {
-	[REPORT_BIG_DIGEST] = "guest.big_digest", [REPORT_HUGE_READ] = "guest.huge_read",
+	[REPORT_BIG_DIGEST] = "guest.big_digest",
+	[REPORT_HUGE_READ] = "guest.huge_read",
 	[REPORT_DEMAND_FIRST_READS] = "guest.demand_first_reads",
-	[REPORT_DEMAND_DIGEST] = "guest.demand_digest", [REPORT_MMIO_MIX] = "guest.mmio_mix",
-	[REPORT_MMIO_ID] = "guest.mmio_id", [REPORT_MISCONFIG_SURVIVED] = "guest.misconfig_survived",
+	[REPORT_DEMAND_DIGEST] = "guest.demand_digest",
+	[REPORT_MMIO_MIX] = "guest.mmio_mix",
+	[REPORT_MMIO_ID] = "guest.mmio_id",
+	[REPORT_MISCONFIG_SURVIVED] = "guest.misconfig_survived",
 };
 
 /* Runs `step` and reports how many INVEPTs it executed, of which type, for which EPTP. */
@@ -248,7 +254,10 @@ static enum exit_verdict narrated_violation(struct vcpu *v)
 		return verdict;
 	unsigned allowed = ept_qual_allowed(q);
 	printf("EPT violation: %s of guest-physical 0x%lx (guest-linear 0x%lx), the translation allowed "
-	       "%c%c%c: ", ept_qual_fetch(q) ? "instruction fetch" : ept_qual_write(q) ? "write" : "read",
+	       "%c%c%c: ",
+	       ept_qual_fetch(q)   ? "instruction fetch"
+	       : ept_qual_write(q) ? "write"
+				   : "read",
 	       gpa, ept_qual_linear_valid(q) ? vmcs_read(GUEST_LINEAR_ADDRESS) : 0,
 	       allowed & EPT_ACCESS_READ ? 'r' : '-', allowed & EPT_ACCESS_WRITE ? 'w' : '-',
 	       allowed & EPT_ACCESS_EXECUTE ? 'x' : '-');
@@ -273,7 +282,6 @@ static void setup_guest(struct vcpu *v, u64 phases)
 	if (student_violation)
 		exit_register(EXIT_REASON_EPT_VIOLATION, narrated_violation);
 }
-
 
 
 static void report_leaf(const char *name, u64 gpa, u64 hpa)
@@ -321,8 +329,10 @@ static void verify_eptp(struct vcpu *v)
 		    (vmcs_read(EPT_POINTER) & EPT_ADDRESS_MASK) == virt_to_phys(lab07(v)->pml4));
 	report_fact("eptp.made_without_ad", "0x%lx", ept_make_eptp(0x123000, false));
 	report_fact("eptp.made_with_ad", "0x%lx", ept_make_eptp(0xabc000, true));
-	report_fact("eptp.primary_controls", "0x%lx", vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
-	report_fact("eptp.secondary_controls", "0x%lx", vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	report_fact("eptp.primary_controls", "0x%lx",
+		    vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	report_fact("eptp.secondary_controls", "0x%lx",
+		    vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
 	lab07_audit_isolation(v);
 }
 
@@ -338,16 +348,25 @@ static void verify_mmio(struct vcpu *v)
 static void verify_misconfig(struct vcpu *v)
 {
 	const u64 wb = (u64)MEMORY_TYPE_WB << EPT_MEMORY_TYPE_SHIFT, table = 0x5000;
-	const struct { u64 entry; unsigned level; } samples[] = {
-		{ table | EPT_WRITE | wb, 1 }, { table | EPT_RWX | wb, 1 },
+	const struct {
+		u64 entry;
+		unsigned level;
+	} samples[] = {
+		{ table | EPT_WRITE | wb, 1 },
+		{ table | EPT_RWX | wb, 1 },
 		{ table | EPT_READ | 2UL << EPT_MEMORY_TYPE_SHIFT, 1 },
 		{ table | EPT_READ | 7UL << EPT_MEMORY_TYPE_SHIFT, 1 },
-		{ table | EPT_RWX | EPT_LARGE_PAGE, 4 }, { table | EPT_RWX | BIT(3), 2 },
+		{ table | EPT_RWX | EPT_LARGE_PAGE, 4 },
+		{ table | EPT_RWX | BIT(3), 2 },
 		{ SIZE_2M | BIT(13) | EPT_READ | wb | EPT_LARGE_PAGE, 2 },
 		{ SIZE_1G | BIT(21) | EPT_READ | wb | EPT_LARGE_PAGE, 3 },
-		{ BIT(45) | table | EPT_READ | wb, 1 }, { table | EPT_EXECUTE | wb, 1 },
-		{ 0, 1 }, { table | EPT_RWX, 3 }, { SIZE_1G | EPT_READ | wb | EPT_LARGE_PAGE, 3 },
-		{ table | EPT_RWX | 2UL << EPT_MEMORY_TYPE_SHIFT, 3 }, { table | EPT_WRITE, 4 },
+		{ BIT(45) | table | EPT_READ | wb, 1 },
+		{ table | EPT_EXECUTE | wb, 1 },
+		{ 0, 1 },
+		{ table | EPT_RWX, 3 },
+		{ SIZE_1G | EPT_READ | wb | EPT_LARGE_PAGE, 3 },
+		{ table | EPT_RWX | 2UL << EPT_MEMORY_TYPE_SHIFT, 3 },
+		{ table | EPT_WRITE, 4 },
 		{ table | EPT_READ | 3UL << EPT_MEMORY_TYPE_SHIFT, 1 },
 		{ SIZE_2M | BIT(12) | EPT_READ | wb | EPT_LARGE_PAGE, 2 },
 	};
@@ -403,7 +422,8 @@ CHECK(07, eptp, "ept-eptp", .last_stage = STAGE_RUN, .setup = setup_ram, .verify
 CHECK(07, leaves, "ept-leaves", .last_stage = STAGE_RUN, .setup = setup_ram, .verify = verify_leaves);
 CHECK(07, isolation, "ept-isolation", .last_stage = STAGE_RUN, .setup = setup_isolation,
       .verify = lab07_audit_isolation, .demo = true);
-CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand, .verify = lab07_audit_isolation);
+CHECK(07, demand, "ept-demand", .last_stage = STAGE_RUN, .setup = setup_demand,
+      .verify = lab07_audit_isolation);
 CHECK(07, mmio, "ept-mmio", .last_stage = STAGE_RUN, .setup = setup_mmio, .verify = verify_mmio);
 CHECK(07, protect, "ept-write-protect", .last_stage = STAGE_RUN, .setup = setup_protect,
       .verify = verify_protect);

@@ -231,7 +231,8 @@ static void audit_leaves(struct vcpu *v, u64 table_pa, unsigned level, u64 gpa_b
 		leaves++;
 		if (!leaf_allowed(v, gpa, hpa, size)) {
 			if (!bad_leaves)
-				report_fact("isolation.first_bad_leaf", "gpa 0x%lx -> hpa 0x%lx, size 0x%lx", gpa, hpa, size);
+				report_fact("isolation.first_bad_leaf", "gpa 0x%lx -> hpa 0x%lx, size 0x%lx",
+					    gpa, hpa, size);
 			bad_leaves++;
 		}
 	}

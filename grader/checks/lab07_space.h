@@ -3,11 +3,11 @@
 #include "types.h"
 #include "vcpu.h"
 
-#define HOST_RAM_END 0x8000000UL	/* Bochs's 128 MiB (mm.c) */
-#define HOST_IMAGE_END 0x200000UL	/* the kernel, its stacks and tables (mm.c starts here) */
-#define PDE_2M_PAT BIT(12)		/* the PAT bit of a 2-MiB PDE (SDM 3A Table 4-17) */
+#define HOST_RAM_END 0x8000000UL  /* Bochs's 128 MiB (mm.c) */
+#define HOST_IMAGE_END 0x200000UL /* the kernel, its stacks and tables (mm.c starts here) */
+#define PDE_2M_PAT BIT(12)        /* the PAT bit of a 2-MiB PDE (SDM 3A Table 4-17) */
 
-extern u8 *lab07_guest_ram, *lab07_big_page;	/* host blocks behind guest RAM and BIG_GPA */
+extern u8 *lab07_guest_ram, *lab07_big_page; /* host blocks behind guest RAM and BIG_GPA */
 
 /* 2 MiB of zeroed, contiguous, 2-MiB-aligned host memory (lab 08's guest RAM too). */
 u8 *lab07_alloc_2m(void);

@@ -16,16 +16,16 @@
 
 #define LEAVES_MAX (GUEST_RAM_SIZE / PAGE_SIZE + DEMAND_TOUCHES + 8)
 #define TABLES_MAX 32
-#define NARRATED 4		/* make run: exits of each kind narrated per guest */
+#define NARRATED 4 /* make run: exits of each kind narrated per guest */
 
 /* One guest of the check and what the grader learns about it. */
 struct sweeper {
-	char key, name;			/* 'a', 'A' (the harness's vCPU) or 'b', 'B' */
+	char key, name; /* 'a', 'A' (the harness's vCPU) or 'b', 'B' */
 	struct vcpu *v;
 	u8 *ram;
 	u64 tag, probes, caught, preemptions, demand_exits;
 	bool done;
-	u64 *pml4;			/* from its VMCS's EPT pointer, after the run */
+	u64 *pml4; /* from its VMCS's EPT pointer, after the run */
 	u64 leaf_hpa[LEAVES_MAX], tables[TABLES_MAX], probe[SWEEP_LIST_MAX];
 	unsigned leaf_count, table_count;
 	u64 leaves, bad_leaves, own_pages, stray_pages;
@@ -72,7 +72,9 @@ static void write_params(struct sweeper *g, struct sweeper *other)
 		list[n++] = DEMAND_GPA + (DEMAND_STRIDE * k + (boot_params.nonce & 31)) * PAGE_SIZE;
 	params[P_SWEEP_REACH / 8] = n;
 	for (u64 block = SIZE_2M; block < HOST_RAM_END; block += SIZE_2M)
-		add_probe(list, &n, block + ((boot_params.nonce >> 8) + block / SIZE_2M * 97 + (u64)g->key * 41) % 512 * PAGE_SIZE);
+		add_probe(list, &n,
+			  block + ((boot_params.nonce >> 8) + block / SIZE_2M * 97 + (u64)g->key * 41) % 512 *
+					  PAGE_SIZE);
 	add_probe(list, &n, virt_to_phys(other->ram) + (boot_params.nonce >> 20) % 512 * PAGE_SIZE);
 	add_probe(list, &n, virt_to_phys(other->ram) + G_CODE);
 	add_probe(list, &n, virt_to_phys(lab07(other->v)->pml4));
@@ -100,8 +102,9 @@ static enum exit_verdict catch_probe(struct vcpu *v)
 		enum exit_verdict verdict = student_violation(v);
 		if (verbose() && in_demand(gpa) && ++g->demand_exits <= NARRATED)
 			printf("EPT violation: guest %c writes guest-physical 0x%lx in its demand region: %s\n",
-			       g->name, gpa, lab07(v)->demand_pages != before ?
-			       "a fresh host page of its own now backs it" : "not handled");
+			       g->name, gpa,
+			       lab07(v)->demand_pages != before ? "a fresh host page of its own now backs it"
+								: "not handled");
 		return verdict;
 	}
 	if (verbose() && g->caught < NARRATED)
@@ -121,7 +124,8 @@ static enum exit_verdict count_preemption(struct vcpu *v)
 		return student_timer(v);
 	if (verbose() && g->preemptions < NARRATED)
 		printf("sched: guest %c preempted (exit 52) at guest RIP 0x%lx: its slice is over%s\n",
-		       g->name, v->exit.guest_rip, g->preemptions + 1 == NARRATED ? " (further ones not shown)" : "");
+		       g->name, v->exit.guest_rip,
+		       g->preemptions + 1 == NARRATED ? " (further ones not shown)" : "");
 	g->preemptions++;
 	return student_timer(v);
 }
@@ -136,7 +140,8 @@ static enum exit_verdict sweep_end(struct vcpu *v)
 	}
 	if (g->done)
 		panic("ept-two-guests: guest %c was entered again after it stopped: a guest whose run "
-		      "loop ended without a preemption is done", g->name);
+		      "loop ended without a preemption is done",
+		      g->name);
 	g->done = true;
 	snprintf(key, sizeof(key), "two.%c.lost", g->key);
 	report_fact(key, "%lu", v->regs.rdi);
@@ -172,7 +177,7 @@ static void run_two(struct vcpu *v)
 	u64 slice = SWEEP_SLICE_BASE + boot_params.nonce % SWEEP_SLICE_RANGE;
 	struct scheduler s = { 0 };
 	guests[1] = (struct sweeper){ .key = 'b', .name = 'B', .v = &vcpu_b, .tag = tag_of(1) };
-	vmcs_load(&vcpu_b);	/* guest B's VMCS is current from here on */
+	vmcs_load(&vcpu_b); /* guest B's VMCS is current from here on */
 	harness_prepare_vcpu(&vcpu_b, G_CODE, G_STACK_TOP);
 	guests[1].ram = lab07_space_build_ram(&vcpu_b, PHASE_SWEEP);
 	vcpu_before_entry(&vcpu_b);
@@ -190,12 +195,13 @@ static void run_two(struct vcpu *v)
 	if (verbose())
 		for (unsigned i = 0; i < 2; i++)
 			printf("two guests: %c has VMCS 0x%lx, EPT pointer 0x%lx, RAM at host 0x%lx, a slice of "
-			       "%lu TSC ticks\n", guests[i].name, virt_to_phys(guests[i].v->vmcs),
-			       lab07(guests[i].v)->eptp, virt_to_phys(guests[i].ram), slice);
+			       "%lu TSC ticks\n",
+			       guests[i].name, virt_to_phys(guests[i].v->vmcs), lab07(guests[i].v)->eptp,
+			       virt_to_phys(guests[i].ram), slice);
 	sched_add(&s, v, slice);
 	sched_add(&s, &vcpu_b, slice);
 	sched_run(&s);
-	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED)	/* the harness's VMCS again */
+	if (vmptrld(virt_to_phys(v->vmcs)) != VMX_SUCCEED) /* the harness's VMCS again */
 		panic("ept-two-guests: VMPTRLD of the harness's VMCS failed");
 }
 
@@ -306,10 +312,12 @@ static void scan_page(u64 hpa)
 		} else if (!g->stray_pages++) {
 			char key[48];
 			snprintf(key, sizeof(key), "two.%c.first_stray", g->key);
-			report_fact(key, "guest-physical 0x%lx found at host 0x%lx (%s)", value & ~SWEEP_TAG_MASK,
-				    hpa, overlaps(hpa, 1, virt_to_phys(guests[1 - i].ram), GUEST_RAM_SIZE) ?
-				    "the other guest's RAM" : hypervisor_page(hpa) ? "the hypervisor's" :
-				    "not this guest's");
+			report_fact(key, "guest-physical 0x%lx found at host 0x%lx (%s)",
+				    value & ~SWEEP_TAG_MASK, hpa,
+				    overlaps(hpa, 1, virt_to_phys(guests[1 - i].ram), GUEST_RAM_SIZE)
+					    ? "the other guest's RAM"
+				    : hypervisor_page(hpa) ? "the hypervisor's"
+							   : "not this guest's");
 		}
 	}
 }
@@ -348,9 +356,13 @@ static void scan_host_memory(void)
 
 static void report_sweeper(struct sweeper *g)
 {
-	const struct { const char *what; u64 value; } facts[] = {
-		{ "leaves", g->leaves }, { "bad_leaves", g->bad_leaves }, { "own_pages", g->own_pages },
-		{ "stray_pages", g->stray_pages }, { "probes", g->probes }, { "caught", g->caught },
+	const struct {
+		const char *what;
+		u64 value;
+	} facts[] = {
+		{ "leaves", g->leaves },           { "bad_leaves", g->bad_leaves },
+		{ "own_pages", g->own_pages },     { "stray_pages", g->stray_pages },
+		{ "probes", g->probes },           { "caught", g->caught },
 		{ "preemptions", g->preemptions },
 	};
 	char key[48];

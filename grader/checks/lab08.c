@@ -11,22 +11,23 @@
 #include "lab08_space.h"
 #include "params.h"
 
-#define VGA_TEXT 0xb8000		/* the text screen of mode 3: 80 x 25 (character, attribute) */
+#define VGA_TEXT 0xb8000 /* the text screen of mode 3: 80 x 25 (character, attribute) */
 #define VGA_COLUMNS 80
-#define VGA_CRTC_PORTS 0x3d4		/* the BIOS's own devices: INT 10h moves the cursor here, */
-#define ATA_PRIMARY_PORTS 0x1f0		/* INT 13h reads the disk here */
+#define VGA_CRTC_PORTS 0x3d4    /* the BIOS's own devices: INT 10h moves the cursor here, */
+#define ATA_PRIMARY_PORTS 0x1f0 /* INT 13h reads the disk here */
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
 
 /* ---- the ports a BIOS guest must not reach: what reaches them (ug_firmware_io makes them exit) ---- */
 
-static char port_log[96], shutdown_text[16];	/* writes to the other ports; to 0x8900 */
+static char port_log[96], shutdown_text[16]; /* writes to the other ports; to 0x8900 */
 
 static void guard_out(u16 port, unsigned size, u32 value)
 {
 	(void)size;
 	if (verbose())
-		printf("machine port 0x%x: the guest's write of 0x%x stopped by the hypervisor\n", port, value);
+		printf("machine port 0x%x: the guest's write of 0x%x stopped by the hypervisor\n", port,
+		       value);
 	unsigned n = strlen(shutdown_text);
 	if (port == PORT_BOCHS_SHUTDOWN && n + 1 < sizeof(shutdown_text)) {
 		shutdown_text[n] = value >= ' ' && value < 0x7f ? (char)value : '?';
@@ -39,25 +40,41 @@ static void guard_out(u16 port, unsigned size, u32 value)
 static u32 guard_in(u16 port, unsigned size)
 {
 	(void)size;
-	return port == PORT_SYSTEM_CONTROL_A ? 0x02 : 0;	/* A20 on, no reset */
+	return port == PORT_SYSTEM_CONTROL_A ? 0x02 : 0; /* A20 on, no reset */
 }
 
 static const struct io_device guards[] = {
 	{ .name = "8042 data", .base = PORT_KBC_DATA, .count = 1, .in = guard_in, .out = guard_out },
 	{ .name = "8042 command", .base = PORT_KBC_COMMAND, .count = 1, .in = guard_in, .out = guard_out },
-	{ .name = "system control A", .base = PORT_SYSTEM_CONTROL_A, .count = 1, .in = guard_in, .out = guard_out },
-	{ .name = "rombios debug", .base = PORT_ROMBIOS_DEBUG, .count = PORT_DEBUG_COUNT, .in = guard_in, .out = guard_out },
-	{ .name = "vgabios debug", .base = PORT_VGABIOS_DEBUG, .count = PORT_DEBUG_COUNT, .in = guard_in, .out = guard_out },
+	{ .name = "system control A",
+	  .base = PORT_SYSTEM_CONTROL_A,
+	  .count = 1,
+	  .in = guard_in,
+	  .out = guard_out },
+	{ .name = "rombios debug",
+	  .base = PORT_ROMBIOS_DEBUG,
+	  .count = PORT_DEBUG_COUNT,
+	  .in = guard_in,
+	  .out = guard_out },
+	{ .name = "vgabios debug",
+	  .base = PORT_VGABIOS_DEBUG,
+	  .count = PORT_DEBUG_COUNT,
+	  .in = guard_in,
+	  .out = guard_out },
 	{ .name = "reset control", .base = PORT_RESET_CONTROL, .count = 1, .in = guard_in, .out = guard_out },
-	{ .name = "bochs shutdown", .base = PORT_BOCHS_SHUTDOWN, .count = 1, .in = guard_in, .out = guard_out },
+	{ .name = "bochs shutdown",
+	  .base = PORT_BOCHS_SHUTDOWN,
+	  .count = 1,
+	  .in = guard_in,
+	  .out = guard_out },
 };
 
 /* ---- the guest's hypercalls ---- */
 
 static const char *const report_names[REPORT_KEYS] = {
-	[REPORT_REAL] = "real", [REPORT_PROTECTED] = "protected", [REPORT_PAE] = "pae",
-	[REPORT_IA32E] = "ia32e", [REPORT_INTERRUPT] = "interrupt", [REPORT_EXCEPTION] = "exception",
-	[REPORT_DISK] = "disk", [REPORT_E820_COUNT] = "e820_count", [REPORT_E801] = "e801",
+	[REPORT_REAL] = "real",   [REPORT_PROTECTED] = "protected",   [REPORT_PAE] = "pae",
+	[REPORT_IA32E] = "ia32e", [REPORT_INTERRUPT] = "interrupt",   [REPORT_EXCEPTION] = "exception",
+	[REPORT_DISK] = "disk",   [REPORT_E820_COUNT] = "e820_count", [REPORT_E801] = "e801",
 };
 
 /* The guest's mode as the VMCS holds it at this exit (SDM 28.3: saved by the processor). */
@@ -91,7 +108,7 @@ static void report(u32 key, u32 value)
 static enum exit_verdict ug_hypercall(struct vcpu *v)
 {
 	switch ((u32)v->regs.rax) {
-	case 0xe820:	/* the hypervisor's INT 15h stub: its E820h call */
+	case 0xe820: /* the hypervisor's INT 15h stub: its E820h call */
 		ug_e820_answer(v);
 		break;
 	case HC_UG_REPORT:
@@ -131,10 +148,7 @@ static void refuse_ia32e_in_real_mode(void)
 }
 
 /* A failed VM entry of this guest, explained by the rule its state breaks (08-7). */
-static const char *explain_guest_state(void)
-{
-	return ug_state_problem_name(ug_check_guest_state());
-}
+static const char *explain_guest_state(void) { return ug_state_problem_name(ug_check_guest_state()); }
 
 static void setup_guest(struct vcpu *v, u64 phases)
 {
@@ -150,7 +164,8 @@ static void setup_guest(struct vcpu *v, u64 phases)
 
 static void report_controls(void)
 {
-	report_fact("ug.controls.secondary", "0x%lx", vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	report_fact("ug.controls.secondary", "0x%lx",
+		    vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
 	report_fact("ug.controls.entry", "0x%lx", vmcs_read(VM_ENTRY_CONTROLS));
 	report_fact("ug.controls.exit", "0x%lx", vmcs_read(VM_EXIT_CONTROLS));
 	report_fact("ug.controls.cr0_mask", "0x%lx", vmcs_read(CR0_GUEST_HOST_MASK));
@@ -181,8 +196,8 @@ static void report_data_segments(void)
 	char text[160] = "";
 	for (unsigned i = 0; i < ARRAY_SIZE(fields); i++) {
 		unsigned n = strlen(text);
-		snprintf(text + n, sizeof(text) - n, "%s0x%lx:0x%lx:0x%lx", n ? "," : "", vmcs_read(fields[i][0]),
-			 vmcs_read(fields[i][1]), vmcs_read(fields[i][2]));
+		snprintf(text + n, sizeof(text) - n, "%s0x%lx:0x%lx:0x%lx", n ? "," : "",
+			 vmcs_read(fields[i][0]), vmcs_read(fields[i][1]), vmcs_read(fields[i][2]));
 	}
 	report_fact("start.segments", "%s", text);
 }
@@ -209,7 +224,10 @@ static void setup_walk(struct vcpu *v)
  * error code goes with exactly the hardware exceptions that have one (SDM 27.2.1.3, 6.3.1). */
 static void probe_protected_injections(struct vcpu *v)
 {
-	static const struct { u8 vector; enum interruption_type type; } events[] = {
+	static const struct {
+		u8 vector;
+		enum interruption_type type;
+	} events[] = {
 		{ VEC_GP, INTR_TYPE_HARDWARE_EXCEPTION }, { VEC_PF, INTR_TYPE_HARDWARE_EXCEPTION },
 		{ VEC_UD, INTR_TYPE_HARDWARE_EXCEPTION }, { VEC_GP, INTR_TYPE_SOFTWARE_INTERRUPT },
 		{ VEC_GP, INTR_TYPE_EXTERNAL_INTERRUPT },
@@ -242,7 +260,7 @@ static void setup_bios(struct vcpu *v, u64 phases)
 	setup_guest(v, phases);
 	for (unsigned i = 0; i < ARRAY_SIZE(guards); i++)
 		io_device_register(&guards[i]);
-	io_intercept(v, VGA_CRTC_PORTS, 2);	/* as an earlier setup may have: 08-8 clears them */
+	io_intercept(v, VGA_CRTC_PORTS, 2); /* as an earlier setup may have: 08-8 clears them */
 	io_intercept(v, ATA_PRIMARY_PORTS, 8);
 	ug_firmware_io(v);
 	ug_hook_int15(v, UG_INT15_STUB);
@@ -264,7 +282,8 @@ static void report_vga_row(void)
 	row[n] = 0;
 	report_fact("bios.vga_row", "%s", row);
 	if (verbose())
-		printf("the guest printed, read back from the VGA text screen (row %u): \"%s\"\n", BIOS_ROW, row);
+		printf("the guest printed, read back from the VGA text screen (row %u): \"%s\"\n", BIOS_ROW,
+		       row);
 }
 
 static void report_e820(void)
@@ -326,18 +345,24 @@ static const struct sample samples[] = {
 	{ VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE_GUEST, 0, 0, 0 },
 	{ GUEST_SS_ACCESS_RIGHTS, AR_DPL(3), 0, 0, 0 },
 	{ GUEST_RFLAGS, RFLAGS_VM, 0, 0, 0 },
-	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
-	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, 0, 0 },
+	{ VM_ENTRY_INTERRUPTION_INFORMATION,
+	  INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
+		  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP,
+	  0, 0, 0 },
 	/* sound: each rule above holds only in real mode, or only with the control */
-	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
-	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, GUEST_CR0, CR0_PE },
+	{ VM_ENTRY_INTERRUPTION_INFORMATION,
+	  INTR_INFO_VALID | INTR_INFO_DELIVER_ERROR_CODE |
+		  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP,
+	  0, GUEST_CR0, CR0_PE },
 	{ GUEST_RFLAGS, RFLAGS_VM, 0, GUEST_CR0, CR0_PE },
 	{ GUEST_SS_ACCESS_RIGHTS, AR_DPL(3), 0, GUEST_CR0, CR0_PE },
 	{ GUEST_CR0, CR0_PE | CR0_PG, 0, GUEST_CR4, CR4_PAE },
 	{ SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU2_UNRESTRICTED_GUEST, GUEST_CR0, CR0_PG },
-	{ PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU_ACTIVATE_SECONDARY_CONTROLS, GUEST_CR0, CR0_PG },
-	{ VM_ENTRY_INTERRUPTION_INFORMATION, INTR_INFO_DELIVER_ERROR_CODE |
-	  INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, 0, 0 },
+	{ PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, 0, CPU_ACTIVATE_SECONDARY_CONTROLS, GUEST_CR0,
+	  CR0_PG },
+	{ VM_ENTRY_INTERRUPTION_INFORMATION,
+	  INTR_INFO_DELIVER_ERROR_CODE | INTR_TYPE_HARDWARE_EXCEPTION << INTR_INFO_TYPE_SHIFT | VEC_GP, 0, 0,
+	  0 },
 	/* broken again: IA-32e mode with PE and PG but without PAE */
 	{ VM_ENTRY_CONTROLS, ENTRY_IA32E_MODE_GUEST, 0, GUEST_CR0, CR0_PE | CR0_PG },
 };

@@ -14,14 +14,14 @@
 extern const char lab08_guest_start[], lab08_guest_end[];
 extern const u64 lab08_pae_entry_offset;
 
-#define GDT_CODE32 0x00cf9a000000ffffUL	/* base 0, limit 4 GiB, execute/read, D = 1 */
-#define GDT_DATA 0x00cf92000000ffffUL		/* base 0, limit 4 GiB, read/write */
-#define GDT_CODE64 0x00af9a000000ffffUL	/* L = 1 */
+#define GDT_CODE32 0x00cf9a000000ffffUL /* base 0, limit 4 GiB, execute/read, D = 1 */
+#define GDT_DATA 0x00cf92000000ffffUL   /* base 0, limit 4 GiB, read/write */
+#define GDT_CODE64 0x00af9a000000ffffUL /* L = 1 */
 #define AR_FLAT_CODE32 (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
 #define AR_FLAT_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P | AR_DB | AR_G)
 
-#define VGA_MEMORY_END 0xc0000		/* VGA memory ends, the option ROMs begin */
-#define CR3_PAE_IGNORED 0x18		/* PWT, PCD: with PAE paging CR3 bits 4:0 are ignored */
+#define VGA_MEMORY_END 0xc0000 /* VGA memory ends, the option ROMs begin */
+#define CR3_PAE_IGNORED 0x18   /* PWT, PCD: with PAE paging CR3 bits 4:0 are ignored */
 
 u8 *lab08_ram;
 
@@ -31,10 +31,11 @@ static void build_page_tables(u32 nonce)
 {
 	const u64 rw = PTE_PRESENT | PTE_WRITABLE;
 	for (unsigned i = 0; i < 4; i++) {
-		u64 *pd = (u64 *)(lab08_ram + UG_PD + i * PAGE_SIZE), *pt = (u64 *)(lab08_ram + UG_PT + i * PAGE_SIZE);
-		((u64 *)(lab08_ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT;	/* SDM 4.4.1 */
+		u64 *pd = (u64 *)(lab08_ram + UG_PD + i * PAGE_SIZE),
+		    *pt = (u64 *)(lab08_ram + UG_PT + i * PAGE_SIZE);
+		((u64 *)(lab08_ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT; /* SDM 4.4.1 */
 		if (i == 0)
-			pd[0] = 0 | rw | PTE_PAGE_SIZE;	/* the first 2 MiB: linear = physical */
+			pd[0] = 0 | rw | PTE_PAGE_SIZE; /* the first 2 MiB: linear = physical */
 		pd[UG_DATA_LINEAR / SIZE_2M] = (UG_PT + i * PAGE_SIZE) | rw;
 		pt[0] = (UG_DATA + i * PAGE_SIZE) | rw;
 		*(u32 *)(lab08_ram + UG_DATA + i * PAGE_SIZE + DATA_OFFSET) = (nonce ^ i) * DATA_MULTIPLIER;
@@ -90,7 +91,8 @@ static u64 lab08_pae_pdpt(u32 nonce)
 {
 	u64 pdpt = UG_PAE_PDPT + PAE_PDPT_SIZE * (1 + nonce % PAE_PDPT_SLOTS);
 	for (unsigned i = 0; i < 4; i++)
-		((u64 *)(lab08_ram + pdpt))[i] = ((u64 *)(lab08_ram + UG_PAE_PDPT))[i] | PAE_PDPTE_CACHE_BITS(nonce, i);
+		((u64 *)(lab08_ram + pdpt))[i] =
+			((u64 *)(lab08_ram + UG_PAE_PDPT))[i] | PAE_PDPTE_CACHE_BITS(nonce, i);
 	return pdpt;
 }
 

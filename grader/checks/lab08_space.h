@@ -3,7 +3,7 @@
 #include "types.h"
 #include "vcpu.h"
 
-extern u8 *lab08_ram;	/* the host block behind the guest's RAM */
+extern u8 *lab08_ram; /* the host block behind the guest's RAM */
 
 /* Builds the guest's memory for `phases`, turns EPT on (ept_enable) and maps the guest's space
  * (ept_map): its RAM, and the machine's first megabyte where a BIOS needs it. */

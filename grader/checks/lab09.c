@@ -9,14 +9,14 @@
 #include "lab09_shared.h"
 #include "params.h"
 
-#define SPIN 200000UL			/* long enough for a wrongly early interrupt to arrive */
+#define SPIN 200000UL /* long enough for a wrongly early interrupt to arrive */
 
 static bool verbose(void) { return boot_params.flags & BOOT_VERBOSE; }
 
 /* ---- the guest's side ---- */
 
 static volatile u64 stage, after, seen_count, seen_vector, seen_stage, seen_after;
-static bool quiet;		/* the tour (make run): the same programs, without their facts */
+static bool quiet; /* the tour (make run): the same programs, without their facts */
 
 static void say(const char *key, u64 value)
 {
@@ -83,7 +83,10 @@ static void guest_tpr_threshold(u64 nonce)
 	write_cr8(TPR_START >> 4);
 	spin();
 	stage = STAGE_LOWERED;
-	__asm__ volatile("mov %1, %%cr8\n\tincq %0" : "+m"(after) : "r"((u64)(TPR_START >> 4) - 1) : "memory");
+	__asm__ volatile("mov %1, %%cr8\n\tincq %0"
+			 : "+m"(after)
+			 : "r"((u64)(TPR_START >> 4) - 1)
+			 : "memory");
 	spin();
 	stage = STAGE_ZERO;
 	write_cr8(0);
@@ -102,8 +105,10 @@ static void guest_apic_page(u64 nonce)
 {
 	u32 lvt = LVT_MASKED | (u32)(0x20 + nonce % 0xc0);
 	u32 id = apic_get(APIC_ID);
-	__asm__ volatile("movl %1, (%2)\n\tincq %0" : "+m"(after)
-			 : "r"(lvt), "r"(APIC_DEFAULT_BASE + APIC_LVT_TIMER) : "memory");
+	__asm__ volatile("movl %1, (%2)\n\tincq %0"
+			 : "+m"(after)
+			 : "r"(lvt), "r"(APIC_DEFAULT_BASE + APIC_LVT_TIMER)
+			 : "memory");
 	u32 lvt_read = apic_get(APIC_LVT_TIMER);
 	u32 count = apic_get(APIC_TIMER_CURRENT_COUNT);
 	write_cr8(5);
@@ -166,8 +171,10 @@ static void record_virtual_interrupt(struct trap_frame *f)
 	seen_stage = stage;
 	seen_after = after;
 	in_service_seen += apic_get(VAPIC_ISR + 0x10 * (f->vector / 32)) >> (f->vector % 32) & 1;
-	__asm__ volatile("movl %1, (%2)\n\tincq %0" : "+m"(after)
-			 : "r"(0), "r"(APIC_DEFAULT_BASE + APIC_EOI) : "memory");
+	__asm__ volatile("movl %1, (%2)\n\tincq %0"
+			 : "+m"(after)
+			 : "r"(0), "r"(APIC_DEFAULT_BASE + APIC_EOI)
+			 : "memory");
 }
 
 static void spin_until(u64 count)
@@ -198,7 +205,8 @@ static void guest_posted(u64 nonce)
 {
 	stage = STAGE_START;
 	__asm__ volatile("sti");
-	__asm__ volatile("vmcall\n\tincq %0\n\tincq %0\n\tincq %0" : "+m"(after)
+	__asm__ volatile("vmcall\n\tincq %0\n\tincq %0\n\tincq %0"
+			 : "+m"(after)
 			 : "a"((u64)HC_LAB09_POST), "D"((u64)(VEC_POSTED_CLASS | (nonce >> 12 & 0xf)))
 			 : "memory");
 	spin();
@@ -254,7 +262,8 @@ static void verify_apic_page(struct vcpu *v)
 	printf("lab 09: the guest's program of its local APIC made %lu APIC-access exits, %lu "
 	       "APIC-write exits and %lu TPR-below-threshold exits; CR8 made %lu exits\n",
 	       v->exit_count[EXIT_REASON_APIC_ACCESS], v->exit_count[EXIT_REASON_APIC_WRITE],
-	       v->exit_count[EXIT_REASON_TPR_BELOW_THRESHOLD], v->exit_count[EXIT_REASON_CONTROL_REGISTER_ACCESS]);
+	       v->exit_count[EXIT_REASON_TPR_BELOW_THRESHOLD],
+	       v->exit_count[EXIT_REASON_CONTROL_REGISTER_ACCESS]);
 }
 
 
@@ -309,8 +318,8 @@ static void verify_vid(struct vcpu *v)
 	if (verbose())
 		printf("lab 09: three virtual interrupts delivered with %lu EOI-induced exits, %lu "
 		       "interrupt-window exits and %lu APIC-access exits\n",
-		       v->exit_count[EXIT_REASON_VIRTUALIZED_EOI], v->exit_count[EXIT_REASON_INTERRUPT_WINDOW],
-		       v->exit_count[EXIT_REASON_APIC_ACCESS]);
+		       v->exit_count[EXIT_REASON_VIRTUALIZED_EOI],
+		       v->exit_count[EXIT_REASON_INTERRUPT_WINDOW], v->exit_count[EXIT_REASON_APIC_ACCESS]);
 }
 
 /* Right after the post, before the VM entry: the request is in the descriptor the VMCS names and
@@ -321,13 +330,14 @@ static void report_posted(struct vcpu *v, u8 vector)
 	const struct posted_interrupt_descriptor *pid =
 		phys_to_virt(vmcs_read(POSTED_INTERRUPT_DESCRIPTOR_ADDRESS));
 	u8 notification = (u8)vmcs_read(POSTED_INTERRUPT_NOTIFICATION_VECTOR);
-	report_fact("post.pir_and_on", "%d", pid && !!(pid->pir[vector / 64] & BIT(vector % 64)) &&
-		    !!(pid->control & PID_OUTSTANDING_NOTIFICATION));
+	report_fact("post.pir_and_on", "%d",
+		    pid && !!(pid->pir[vector / 64] & BIT(vector % 64)) &&
+			    !!(pid->control & PID_OUTSTANDING_NOTIFICATION));
 	report_fact("post.notification_pending", "%d",
 		    !!(apic_read(APIC_IRR + 0x10 * (notification / 32)) & BIT(notification % 32)));
 	report_fact("post.virr_untouched", "%d",
 		    !(*vapic_reg(v, VAPIC_IRR + 0x10 * (vector / 32)) & BIT(vector % 32)) &&
-		    !GUEST_INTERRUPT_STATUS_RVI(vmcs_read(GUEST_INTERRUPT_STATUS)));
+			    !GUEST_INTERRUPT_STATUS_RVI(vmcs_read(GUEST_INTERRUPT_STATUS)));
 }
 
 static enum exit_verdict lab09_hypercall(struct vcpu *v)
@@ -376,14 +386,14 @@ struct tour_phase {
 	const char *key, *what;
 	guest_program guest;
 	void (*setup)(struct vcpu *v);
-	const char *exits;		/* what still exits, and why */
+	const char *exits; /* what still exits, and why */
 };
 
 static const struct tour_phase tour[] = {
 	{ "tpr", "TPR shadow (09-1): 34 MOVs to and from CR8", guest_tpr_shadow, setup_tpr_shadow,
 	  "nothing (with lab 03's CR8 exiting alone, each of the 34 exits)" },
-	{ "access", "APIC-access page (09-4, 09-5, 09-6): ID, LVT, count, TPR, ICR, CR8",
-	  guest_apic_page, setup_apic_access,
+	{ "access", "APIC-access page (09-4, 09-5, 09-6): ID, LVT, count, TPR, ICR, CR8", guest_apic_page,
+	  setup_apic_access,
 	  "every APIC-page access but TPR (APIC access, emulated), and CR8 dropping below the held IPI's class" },
 	{ "regvirt", "APIC-register virtualization (09-7): the same program", guest_apic_page,
 	  setup_apic_register_virtualization,
@@ -433,8 +443,8 @@ static void tour_report(const struct tour_phase *p, struct vcpu *w)
 	if (!verbose())
 		return;
 	printf("lab 09 tour: %s\n  %lu VM exits besides the hypercalls%s%s%s; %lu interrupts reached the guest\n"
-	       "  what still exits: %s\n", p->what, total, n ? " (" : "", list, n ? ")" : "", seen_count,
-	       p->exits);
+	       "  what still exits: %s\n",
+	       p->what, total, n ? " (" : "", list, n ? ")" : "", seen_count, p->exits);
 }
 
 static void run_tour(struct vcpu *v)
@@ -465,12 +475,11 @@ CHECK(09, tpr_threshold, "tpr-threshold", .last_stage = STAGE_RUN, .guest = gues
 CHECK(09, apic_access, "apic-access", .last_stage = STAGE_RUN, .guest = guest_apic_page,
       .setup = setup_apic_access, .verify = verify_apic_page);
 CHECK(09, apic_register_virtualization, "apic-register-virtualization", .last_stage = STAGE_RUN,
-      .guest = guest_apic_page, .setup = setup_apic_register_virtualization,
-      .verify = verify_apic_page);
+      .guest = guest_apic_page, .setup = setup_apic_register_virtualization, .verify = verify_apic_page);
 CHECK(09, x2apic, "x2apic", .last_stage = STAGE_RUN, .guest = guest_x2apic, .setup = setup_x2apic,
       .verify = verify_x2apic);
-CHECK(09, vid, "virtual-interrupt-delivery", .last_stage = STAGE_RUN, .guest = guest_vid,
-      .setup = setup_vid, .verify = verify_vid);
-CHECK(09, posted, "posted-interrupt", .last_stage = STAGE_RUN, .guest = guest_posted,
-      .setup = setup_posted, .verify = verify_posted);
+CHECK(09, vid, "virtual-interrupt-delivery", .last_stage = STAGE_RUN, .guest = guest_vid, .setup = setup_vid,
+      .verify = verify_vid);
+CHECK(09, posted, "posted-interrupt", .last_stage = STAGE_RUN, .guest = guest_posted, .setup = setup_posted,
+      .verify = verify_posted);
 CHECK(09, tour, "apic-tour", .last_stage = STAGE_RUN, .run = run_tour, .demo = true);

@@ -32,15 +32,24 @@ static u64 exits_so_far(struct vcpu *v)
 /* ---- the guest's hypercalls ---- */
 
 static const char *const report_keys[VF_REPORT_KEYS] = {
-	[VF_REPORT_VIEW_FIRST] = "guest.view_first", [VF_REPORT_VIEW_SWITCHED] = "guest.view_switched",
-	[VF_REPORT_VIEW_BACK] = "guest.view_back", [VF_REPORT_UD_COUNT] = "guest.ud_count",
-	[VF_REPORT_VIEW_AFTER] = "guest.view_after", [VF_REPORT_VE_COUNT] = "guest.ve_count",
-	[VF_REPORT_VE_REASON] = "guest.ve_reason", [VF_REPORT_VE_BUSY] = "guest.ve_busy",
-	[VF_REPORT_VE_QUAL] = "guest.ve_qual", [VF_REPORT_VE_GLA] = "guest.ve_gla",
-	[VF_REPORT_VE_GPA] = "guest.ve_gpa", [VF_REPORT_PROBE_READ] = "guest.probe_read",
-	[VF_REPORT_SUPPRESS_READ] = "guest.suppress_read", [VF_REPORT_HOOK_RESULT] = "guest.hook_result",
-	[VF_REPORT_HOOK_READ_LOW] = "guest.hook_read_low", [VF_REPORT_HOOK_READ_HIGH] = "guest.hook_read_high",
-	[VF_REPORT_HOOKED] = "guest.hooked", [VF_REPORT_INDEXES] = "guest.ve_eptp_indexes",
+	[VF_REPORT_VIEW_FIRST] = "guest.view_first",
+	[VF_REPORT_VIEW_SWITCHED] = "guest.view_switched",
+	[VF_REPORT_VIEW_BACK] = "guest.view_back",
+	[VF_REPORT_UD_COUNT] = "guest.ud_count",
+	[VF_REPORT_VIEW_AFTER] = "guest.view_after",
+	[VF_REPORT_VE_COUNT] = "guest.ve_count",
+	[VF_REPORT_VE_REASON] = "guest.ve_reason",
+	[VF_REPORT_VE_BUSY] = "guest.ve_busy",
+	[VF_REPORT_VE_QUAL] = "guest.ve_qual",
+	[VF_REPORT_VE_GLA] = "guest.ve_gla",
+	[VF_REPORT_VE_GPA] = "guest.ve_gpa",
+	[VF_REPORT_PROBE_READ] = "guest.probe_read",
+	[VF_REPORT_SUPPRESS_READ] = "guest.suppress_read",
+	[VF_REPORT_HOOK_RESULT] = "guest.hook_result",
+	[VF_REPORT_HOOK_READ_LOW] = "guest.hook_read_low",
+	[VF_REPORT_HOOK_READ_HIGH] = "guest.hook_read_high",
+	[VF_REPORT_HOOKED] = "guest.hooked",
+	[VF_REPORT_INDEXES] = "guest.ve_eptp_indexes",
 	[VF_REPORT_UD_AT_VMFUNC] = "guest.ud_at_vmfunc",
 };
 
@@ -107,7 +116,8 @@ static enum exit_verdict vf_violation(struct vcpu *v)
 		ept_map(v, page, virt_to_phys(fresh), SIZE_4K, EPT_READ | EPT_WRITE);
 		probe_exits++;
 		if (verbose())
-			printf("lab10: EPT violation exit at 0x%lx (the #VE busy dword was set): mapped\n", gpa);
+			printf("lab10: EPT violation exit at 0x%lx (the #VE busy dword was set): mapped\n",
+			       gpa);
 		return EXIT_RESUME;
 	}
 	if (page == VF_SUPPRESS_GPA && ept_qual_write(v->exit.qualification)) {
@@ -131,7 +141,7 @@ static void idt_gate(unsigned vector, const char *handler)
 	u64 target = G_CODE + (u64)(handler - lab10_guest_start);
 	u32 *gate = (u32 *)(ram + G_IDT + vector * 16);
 	gate[0] = (u32)(vmcs_read(GUEST_CS_SELECTOR) << 16) | (target & 0xffff);
-	gate[1] = (target & 0xffff0000) | 0x8e00;	/* present, DPL 0, 64-bit interrupt gate */
+	gate[1] = (target & 0xffff0000) | 0x8e00; /* present, DPL 0, 64-bit interrupt gate */
 	gate[2] = (u32)(target >> 32);
 	gate[3] = 0;
 }
@@ -172,8 +182,16 @@ static void with_views(struct vcpu *v)
 	ept_view_map(v, view, VF_VIEW_GPA, virt_to_phys(view1_page), EPT_RWX);
 }
 
-static void setup_switch(struct vcpu *v) { build_guest(v, VF_PHASE_SWITCH); with_views(v); }
-static void setup_invalid(struct vcpu *v) { build_guest(v, VF_PHASE_INVALID); with_views(v); }
+static void setup_switch(struct vcpu *v)
+{
+	build_guest(v, VF_PHASE_SWITCH);
+	with_views(v);
+}
+static void setup_invalid(struct vcpu *v)
+{
+	build_guest(v, VF_PHASE_INVALID);
+	with_views(v);
+}
 
 static void setup_ve(struct vcpu *v)
 {
@@ -204,7 +222,8 @@ static void setup_hook(struct vcpu *v)
 	ept_view_suppress_ve(v, view, VF_SUPPRESS_GPA, true);
 	if (verbose())
 		printf("lab10: view 0 maps guest-physical 0x%x read/write onto the original code, view %u "
-		       "execute-only onto the hook\n", VF_HOOK_GPA, view);
+		       "execute-only onto the hook\n",
+		       VF_HOOK_GPA, view);
 }
 
 /* ---- after the run: the views as the EPTP list holds them ---- */
@@ -214,8 +233,9 @@ static void report_view_leaf(const char *key, struct vcpu *v, unsigned index, u6
 {
 	u64 *list = lab10(v)->eptp_list;
 	unsigned level = 0;
-	u64 *leaf = list && list[index] ? lab07_ept_walk_from(phys_to_virt(list[index] & EPT_ADDRESS_MASK),
-							   gpa, &level) : NULL;
+	u64 *leaf = list && list[index]
+			    ? lab07_ept_walk_from(phys_to_virt(list[index] & EPT_ADDRESS_MASK), gpa, &level)
+			    : NULL;
 	report_fact(key, "0x%lx", leaf ? (*leaf & EPT_ADDRESS_MASK) | (*leaf & EPT_RWX) : 0);
 }
 
@@ -232,12 +252,12 @@ static void report_views(struct vcpu *v, u64 gpa, u64 view0_hpa, u64 view1_hpa)
 	report_view_leaf("views.view1_leaf", v, 1, gpa);
 	report_fact("views.view0_hpa", "0x%lx", view0_hpa);
 	report_fact("views.view1_hpa", "0x%lx", view1_hpa);
-	report_fact("views.lab07_pml4_is_view0", "%d", list && list[0] &&
-		    virt_to_phys(lab07(v)->pml4) == (list[0] & EPT_ADDRESS_MASK));
+	report_fact("views.lab07_pml4_is_view0", "%d",
+		    list && list[0] && virt_to_phys(lab07(v)->pml4) == (list[0] & EPT_ADDRESS_MASK));
 	report_fact("views.eptp_index", "%lu", vmcs_read(EPTP_INDEX));
 	report_fact("views.eptp_is_list_entry", "%d",
 		    list && vmcs_read(EPTP_INDEX) < EPTP_LIST_ENTRIES &&
-		    vmcs_read(EPT_POINTER) == list[vmcs_read(EPTP_INDEX)]);
+			    vmcs_read(EPT_POINTER) == list[vmcs_read(EPTP_INDEX)]);
 }
 
 static void verify_switch(struct vcpu *v)
@@ -248,9 +268,11 @@ static void verify_switch(struct vcpu *v)
 
 static void verify_ve(struct vcpu *v)
 {
-	report_fact("ve.info_address_is_area", "%d", lab10(v)->ve_info &&
-		    vmcs_read(VIRTUALIZATION_EXCEPTION_INFORMATION_ADDRESS) == virt_to_phys(lab10(v)->ve_info));
-	report_fact("ve.secondary_controls", "0x%lx", vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
+	report_fact("ve.info_address_is_area", "%d",
+		    lab10(v)->ve_info && vmcs_read(VIRTUALIZATION_EXCEPTION_INFORMATION_ADDRESS) ==
+						 virt_to_phys(lab10(v)->ve_info));
+	report_fact("ve.secondary_controls", "0x%lx",
+		    vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS));
 	report_fact("ve.exception_bitmap", "0x%lx", vmcs_read(EXCEPTION_BITMAP));
 	report_fact("host.probe_exits", "%lu", probe_exits);
 	report_fact("host.suppress_exits", "%lu", suppress_exits);
@@ -261,8 +283,9 @@ static void report_suppress(const char *key, struct vcpu *v, unsigned index, u64
 {
 	u64 *list = lab10(v)->eptp_list;
 	unsigned level = 0;
-	u64 *leaf = list && list[index] ? lab07_ept_walk_from(phys_to_virt(list[index] & EPT_ADDRESS_MASK),
-							   gpa, &level) : NULL;
+	u64 *leaf = list && list[index]
+			    ? lab07_ept_walk_from(phys_to_virt(list[index] & EPT_ADDRESS_MASK), gpa, &level)
+			    : NULL;
 	report_fact(key, "%d", leaf ? !!(*leaf & EPT_SUPPRESS_VE) : -1);
 }
 

@@ -4,9 +4,9 @@
 
 struct feature {
 	const char *name;
-	u32 msr;	/* 0: CPUID.1:ECX */
-	u64 bit;	/* in the MSR's allowed-1 half (controls) or in the MSR itself */
-	bool control;	/* a control MSR: look at bits 63:32 of its TRUE_ version */
+	u32 msr;      /* 0: CPUID.1:ECX */
+	u64 bit;      /* in the MSR's allowed-1 half (controls) or in the MSR itself */
+	bool control; /* a control MSR: look at bits 63:32 of its TRUE_ version */
 };
 
 static const struct feature features[] = {
@@ -34,7 +34,8 @@ static const struct feature features[] = {
 	{ "invvpid", MSR_IA32_VMX_EPT_VPID_CAP, VPID_CAP_INVVPID, false },
 	{ "unrestricted-guest", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_UNRESTRICTED_GUEST, true },
 	{ "apic-access", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_VIRTUALIZE_APIC_ACCESSES, true },
-	{ "apic-register-virtualization", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_APIC_REGISTER_VIRTUALIZATION, true },
+	{ "apic-register-virtualization", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_APIC_REGISTER_VIRTUALIZATION,
+	  true },
 	{ "virtual-interrupt-delivery", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_VIRTUAL_INTERRUPT_DELIVERY, true },
 	{ "vm-functions", MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_ENABLE_VM_FUNCTIONS, true },
 	{ "eptp-switching", MSR_IA32_VMX_VMFUNC, VMFUNC_EPTP_SWITCHING, false },
@@ -60,8 +61,7 @@ static void report_features(struct vcpu *v)
 	report_fact("probe.true-controls", "%d", (basic & VMX_BASIC_TRUE_CONTROLS) != 0);
 	report_fact("probe.vmcs-revision", "0x%lx", basic & VMX_BASIC_REVISION_ID_MASK);
 	report_fact("probe.cr3-targets", "%lu", VMX_MISC_CR3_TARGET_COUNT(rdmsr(MSR_IA32_VMX_MISC)));
-	for (size_t i = 0; i < ARRAY_SIZE(features); i++)
-		{
+	for (size_t i = 0; i < ARRAY_SIZE(features); i++) {
 		char key[64];
 		snprintf(key, sizeof(key), "probe.%s", features[i].name);
 		report_fact(key, "%d", has(&features[i]));

@@ -8,35 +8,35 @@
 
 /* The stages of bringing up the hypervisor, in order; a check runs them up to last_stage. */
 enum stage {
-	STAGE_NONE = 0,		/* no lab code at all: only the check's verify() */
-	STAGE_DETECT,	/* vmx_supported(), vmx_enable_feature_control() */
-	STAGE_FIXED_BITS,	/* vmx_set_fixed_bits() */
-	STAGE_VMXON,		/* vmx_on() */
-	STAGE_VMCS,		/* vmcs_load() */
-	STAGE_RUN,		/* vmcs_setup_*(), lab setups, vcpu_run() with the guest program */
-	STAGE_VMXOFF,		/* vmx_off() */
+	STAGE_NONE = 0,   /* no lab code at all: only the check's verify() */
+	STAGE_DETECT,     /* vmx_supported(), vmx_enable_feature_control() */
+	STAGE_FIXED_BITS, /* vmx_set_fixed_bits() */
+	STAGE_VMXON,      /* vmx_on() */
+	STAGE_VMCS,       /* vmcs_load() */
+	STAGE_RUN,        /* vmcs_setup_*(), lab setups, vcpu_run() with the guest program */
+	STAGE_VMXOFF,     /* vmx_off() */
 };
 
 struct check {
 	const char *name;
 	enum stage last_stage;
-	guest_program guest;		/* runs in VMX non-root operation */
-	void (*setup)(struct vcpu *v);	/* host side, after the labs' setups, before VM entry */
-	void (*verify)(struct vcpu *v);	/* host side, after the guest is done */
-	void (*run)(struct vcpu *v);	/* instead of vcpu_run(v): a check that runs several guests */
-	bool demo;			/* the check `make run` shows for this lab */
+	guest_program guest;            /* runs in VMX non-root operation */
+	void (*setup)(struct vcpu *v);  /* host side, after the labs' setups, before VM entry */
+	void (*verify)(struct vcpu *v); /* host side, after the guest is done */
+	void (*run)(struct vcpu *v);    /* instead of vcpu_run(v): a check that runs several guests */
+	bool demo;                      /* the check `make run` shows for this lab */
 };
 
 /* Defines check `check_name` of lab `lab`: puts a pointer to it into the .checks.<lab> section
  * (the linker script collects them, sorted by lab, between __checks_start and __checks_end) and
  * records "<lab> <name>" in the ELF section .vmxlabs.checks, which the grader reads to pair every
  * C check with its expectations (grader/spec/labNN.py) before it runs anything. */
-#define CHECK(lab, ident, check_name, ...)                                        \
+#define CHECK(lab, ident, check_name, ...) \
 	static const struct check check_##ident = { .name = check_name, __VA_ARGS__ }; \
-	static const struct check *const check_ptr_##ident                        \
-		__section(".checks." #lab) __used = &check_##ident;                \
-	__asm__(".pushsection .vmxlabs.checks,\"\",@progbits\n\t.asciz \"" #lab " " \
-		check_name "\"\n\t.popsection")
+	static const struct check *const check_ptr_##ident __section(".checks." #lab) __used = \
+		&check_##ident; \
+	__asm__(".pushsection .vmxlabs.checks,\"\",@progbits\n\t.asciz \"" #lab " " check_name \
+		"\"\n\t.popsection")
 
 extern const struct check *const __checks_start[], *const __checks_end[];
 

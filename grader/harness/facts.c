@@ -48,7 +48,7 @@ void vmx_advance_rip(struct vcpu *v)
 	vmcs_write(GUEST_INTERRUPTIBILITY_STATE, blocking);
 }
 
-static exit_handler extension;	/* a check's own hypercalls (hypercall_extend) */
+static exit_handler extension; /* a check's own hypercalls (hypercall_extend) */
 
 static enum exit_verdict handle_vmcall(struct vcpu *v)
 {
@@ -66,8 +66,8 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 		report_fact("guest.done", "0x%lx", v->regs.rdi);
 		return EXIT_STOP;
 	case HC_EXCEPTION:
-		printf("GUEST EXCEPTION %s (vector %lu) at guest rip=0x%lx\n",
-		       exception_name(v->regs.rdi), v->regs.rdi, v->regs.rsi);
+		printf("GUEST EXCEPTION %s (vector %lu) at guest rip=0x%lx\n", exception_name(v->regs.rdi),
+		       v->regs.rdi, v->regs.rsi);
 		return EXIT_STOP;
 	default:
 		if (extension)
@@ -81,12 +81,6 @@ static enum exit_verdict handle_vmcall(struct vcpu *v)
 }
 
 /* Once per run, by the harness: exit handlers are global, so every guest of a check has it. */
-void hypercall_init(void)
-{
-	exit_reserve(EXIT_REASON_VMCALL, handle_vmcall);
-}
+void hypercall_init(void) { exit_reserve(EXIT_REASON_VMCALL, handle_vmcall); }
 
-void hypercall_extend(exit_handler h)
-{
-	extension = h;
-}
+void hypercall_extend(exit_handler h) { extension = h; }

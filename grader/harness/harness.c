@@ -99,16 +99,30 @@ static void seed_host_state(void)
  * reader: before the run it is kernel_tss, after an exit whatever HOST_TR_BASE said. */
 static void report_host_state(const char *prefix, u64 tr_base)
 {
-	const struct { const char *name; u64 value; } state[] = {
-		{ "cr0", read_cr0() }, { "cr3", read_cr3() }, { "cr4", read_cr4() },
-		{ "cs", read_cs() }, { "ss", read_ss() }, { "ds", read_ds() }, { "es", read_es() },
-		{ "fs", read_fs() }, { "gs", read_gs() }, { "tr", read_tr() },
-		{ "fs_base", rdmsr(MSR_IA32_FS_BASE) }, { "gs_base", rdmsr(MSR_IA32_GS_BASE) },
-		{ "tr_base", tr_base }, { "gdtr_base", read_gdtr().base }, { "idtr_base", read_idtr().base },
+	const struct {
+		const char *name;
+		u64 value;
+	} state[] = {
+		{ "cr0", read_cr0() },
+		{ "cr3", read_cr3() },
+		{ "cr4", read_cr4() },
+		{ "cs", read_cs() },
+		{ "ss", read_ss() },
+		{ "ds", read_ds() },
+		{ "es", read_es() },
+		{ "fs", read_fs() },
+		{ "gs", read_gs() },
+		{ "tr", read_tr() },
+		{ "fs_base", rdmsr(MSR_IA32_FS_BASE) },
+		{ "gs_base", rdmsr(MSR_IA32_GS_BASE) },
+		{ "tr_base", tr_base },
+		{ "gdtr_base", read_gdtr().base },
+		{ "idtr_base", read_idtr().base },
 		{ "sysenter_cs", rdmsr(MSR_IA32_SYSENTER_CS) },
 		{ "sysenter_esp", rdmsr(MSR_IA32_SYSENTER_ESP) },
 		{ "sysenter_eip", rdmsr(MSR_IA32_SYSENTER_EIP) },
-		{ "efer", rdmsr(MSR_IA32_EFER) }, { "pat", rdmsr(MSR_IA32_PAT) },
+		{ "efer", rdmsr(MSR_IA32_EFER) },
+		{ "pat", rdmsr(MSR_IA32_PAT) },
 	};
 	char key[64];
 	for (unsigned i = 0; i < ARRAY_SIZE(state); i++) {
@@ -133,7 +147,11 @@ static void poison_lab01_fields(void)
  * decides them (the TRUE_ one when IA32_VMX_BASIC[55] is 1, SDM A.2). */
 static void report_controls(void)
 {
-	const struct { const char *name; enum vmcs_field field; u32 msr; } controls[] = {
+	const struct {
+		const char *name;
+		enum vmcs_field field;
+		u32 msr;
+	} controls[] = {
 		{ "pin", PIN_BASED_VM_EXECUTION_CONTROLS, MSR_IA32_VMX_PINBASED_CTLS },
 		{ "primary", PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, MSR_IA32_VMX_PROCBASED_CTLS },
 		{ "exit", VM_EXIT_CONTROLS, MSR_IA32_VMX_EXIT_CTLS },
@@ -151,7 +169,7 @@ static void report_controls(void)
 }
 
 #define EXTRA_VCPUS 8
-static struct vcpu *extra_vcpus[EXTRA_VCPUS];	/* the other guests of a multi-guest check */
+static struct vcpu *extra_vcpus[EXTRA_VCPUS]; /* the other guests of a multi-guest check */
 
 static void prepare(struct vcpu *v, u64 rip, u64 rsp, bool report)
 {
@@ -201,7 +219,7 @@ static void stage_run(struct vcpu *v, const struct check *c)
 	seed_host_state();
 	report_host_state("host.before.", (u64)kernel_tss);
 	prepare(v, (u64)guest_start, (u64)guest_stack_top, true);
-	hypercall_init();	/* after the labs' setups: no lab replaces the fact protocol */
+	hypercall_init(); /* after the labs' setups: no lab replaces the fact protocol */
 	if (c->setup)
 		c->setup(v);
 	vcpu_before_entry(v);

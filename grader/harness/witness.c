@@ -31,7 +31,8 @@ static bool witness_vmxon(void *region)
 	*(u32 *)region = (u32)(rdmsr(MSR_IA32_VMX_BASIC) & VMX_BASIC_REVISION_ID_MASK);
 	if (!(read_cr4() & CR4_VMXE)) {
 		write_cr0((read_cr0() | rdmsr(MSR_IA32_VMX_CR0_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1));
-		write_cr4((read_cr4() | rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_VMXE) & rdmsr(MSR_IA32_VMX_CR4_FIXED1));
+		write_cr4((read_cr4() | rdmsr(MSR_IA32_VMX_CR4_FIXED0) | CR4_VMXE) &
+			  rdmsr(MSR_IA32_VMX_CR4_FIXED1));
 	}
 	return vmxon(virt_to_phys(region)) == VMX_SUCCEED;
 }

@@ -351,12 +351,34 @@ def classroom_step(dest, lab):
     return f"make --no-print-directory grade LAB={lab_steps[0][0]} CHECK={lab_steps[0][1]}"
 
 
+def reference_answer_lines():
+    """The lines of the reference answers (solutions/NN-name/answers.md) below each `Answer:`."""
+    return {l for path in ROOT.glob("solutions/*/answers.md") for l in dist.answer_lines(path.read_text())}
+
+
+def assert_answers_shipped(dest):
+    """Every lab's answers.md template ships as it is; no line of a reference answer ships."""
+    for lab in manifest.available():
+        template = ROOT / "labs" / lab.folder / "answers.md"
+        if template.exists():
+            assert (dest / "labs" / lab.folder / "answers.md").read_text() == dist.student_text(template.read_text())
+    secret = reference_answer_lines()
+    for path in dest.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            shipped = {l.strip() for l in path.read_text(errors="replace").splitlines()}
+            assert not shipped & secret, f"{path.relative_to(dest)} holds a reference answer"
+
+
 def test_student_release(tmp_path):
     dest = tmp_path / "s"
     with phase("release"):
         assert dist.main(["", str(dest)]) == 0
         assert not (dest / "solutions").exists() and not (dest / "grader" / "mutants").exists()
         assert dist.leaks(dest) == []
+        assert not (dest / "docs" / "instructors-bugs.md").exists()
+        assert not (dest / "grader" / "instructor_tables.py").exists()
+        assert (dest / ".clang-format").is_file() and (dest / ".editorconfig").is_file()
+        assert_answers_shipped(dest)
         run = make_in(dest, "run", f"LAB={FIRST.number}")
         first = make_in(dest, "grade", f"LAB={FIRST.number}")
         step = classroom_step(dest, FIRST.number)
