@@ -18,7 +18,7 @@ import classroom  # noqa: E402
 import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
-TAKEN = ["Makefile", "README.md", "labs.toml", ".gitignore", ".clang-format", ".editorconfig", "common", "labs", "docs", "grader"]
+TAKEN = ["Makefile", "README.md", "labs.toml", "mkdocs.yml", ".gitignore", ".clang-format", ".editorconfig", "common", "labs", "docs", "grader"]
 INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py",
                    "grader/instructor_tables.py", "docs/instructors-bugs.md"}
 BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"

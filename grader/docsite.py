@@ -361,6 +361,12 @@ def nav_pages():
     return pages
 
 
+# GitHub renders Markdown inside <details>; Python-Markdown does with md_in_html when asked.
+FOLDED = re.compile(r"^(<details)>", re.MULTILINE)
+# ... and wraps <summary> in a paragraph, where browsers ignore it: it must be the first child.
+WRAPPED_SUMMARY = re.compile(r"<p>(<summary>.*?</summary>)</p>", re.DOTALL)
+
+
 def stage(dest=STAGE):
     """Copies the students' part of docs/ into dest (build/docs-src/); returns the staged paths."""
     if dest.exists():
@@ -373,7 +379,8 @@ def stage(dest=STAGE):
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".md":
             text = drop_instructor_blocks(path.read_text())
-            target.write_text(python_markdown_lists(unlink_off_site(text, rel, on_site)))
+            text = python_markdown_lists(unlink_off_site(text, rel, on_site))
+            target.write_text(FOLDED.sub(r'\1 markdown="1">', text))
         else:
             shutil.copyfile(path, target)
     for page in nav_pages():
@@ -419,6 +426,10 @@ def build(quiet=True, stage_dir=STAGE, site_dir=SITE, render_first=True):
     said = [l for l in said if l.strip() and not l.startswith("INFO")]
     if out.returncode != 0:
         raise DocsError("mkdocs build --strict failed:\n" + "\n".join(said))
+    for page in site_dir.rglob("*.html"):
+        html = page.read_text()
+        if "<summary>" in html:
+            page.write_text(WRAPPED_SUMMARY.sub(r"\1", html))
     if not quiet:
         print("\n".join(said))
     return site_dir

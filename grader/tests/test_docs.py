@@ -3,6 +3,7 @@ the README, docs/ and labs/ point at files and headings that exist; `make docs` 
 students' site with `mkdocs build --strict` (index, a page per lab, search, the pictures, no
 instructor pages). Fast: no Bochs, no network."""
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -154,6 +155,11 @@ def test_the_site_builds_strictly(tmp_path):
     assert "<!-- instructors -->" not in staged
     for page in docsite.nav_pages():
         assert (site / page.replace(".md", ".html")).is_file(), f"the nav's {page} was not built"
+    hints = (site / "labs" / "01-vmxon.html").read_text()
+    folded = re.findall(r"<details>\s*(<[a-z]+)", hints)
+    assert folded, "the handout's folded hints are not on the site"
+    assert set(folded) == {"<summary"}, "a <summary> is not the first child of its <details>: browsers hide it"
+    assert "`" not in "".join(re.findall(r"<details>.*?</details>", hints, re.DOTALL)), "Markdown left raw in a hint"
 
 
 def test_the_nav_lists_every_handout():

@@ -97,9 +97,9 @@ def test_skeletons_in_sync():
 
 def test_manifest_matches_the_tree():
     for lab in LABS:
-        sol = {p.name for p in (gradelib.ROOT / "solutions" / lab.folder).iterdir()}
+        sol = {p.name for p in (gradelib.ROOT / "solutions" / lab.folder).iterdir()} - {"answers.md"}
         assert sol == set(lab.files), f"labs.toml lists other files for lab {lab.number} than solutions/{lab.folder} has"
-        skel = {p.name for p in (gradelib.ROOT / "labs" / lab.folder).iterdir()} - {"README.md"}
+        skel = {p.name for p in (gradelib.ROOT / "labs" / lab.folder).iterdir()} - {"README.md", "answers.md"}
         assert skel == set(lab.files) | set(lab.api), f"labs/{lab.folder} holds other files than labs.toml lists"
         assert (gradelib.ROOT / lab.handout).exists()
         assert (gradelib.ROOT / "grader" / "spec" / f"lab{lab.number}.py").exists()
