@@ -155,11 +155,14 @@ def test_the_site_builds_strictly(tmp_path):
     assert "<!-- instructors -->" not in staged
     for page in docsite.nav_pages():
         assert (site / page.replace(".md", ".html")).is_file(), f"the nav's {page} was not built"
-    hints = (site / "labs" / "01-vmxon.html").read_text()
-    folded = re.findall(r"<details>\s*(<[a-z]+)", hints)
-    assert folded, "the handout's folded hints are not on the site"
-    assert set(folded) == {"<summary"}, "a <summary> is not the first child of its <details>: browsers hide it"
-    assert "`" not in "".join(re.findall(r"<details>.*?</details>", hints, re.DOTALL)), "Markdown left raw in a hint"
+    for lab in manifest.available():
+        name = pathlib.Path(lab.handout).stem
+        hints = (site / "labs" / f"{name}.html").read_text()
+        folded = re.findall(r"<details>\s*(<[a-z]+)", hints)
+        assert len(folded) == (ROOT / lab.handout).read_text().count("<details>"), f"{name}: folded hints missing on the site"
+        assert set(folded) == {"<summary"}, f"{name}: a <summary> is not the first child of its <details>: browsers hide it"
+        raw = "".join(re.findall(r"<details>.*?</details>", hints, re.DOTALL))
+        assert "`" not in raw and 'markdown="1"' not in raw, f"{name}: Markdown left raw in a hint"
 
 
 def test_the_nav_lists_every_handout():
