@@ -24,7 +24,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
 import zipfile
@@ -436,7 +435,7 @@ def main(argv=None):
         os.environ["GRADE_HIDDEN"] = "1"
     args.earlier = args.earlier or "solutions"
     (ROOT / "build").mkdir(exist_ok=True)
-    work = pathlib.Path(tempfile.mkdtemp(prefix="batch-", dir=ROOT / "build"))
+    work = bochs.scratch_dir("batch-", ROOT / "build")
     try:
         args.lab = manifest.lab(args.lab or manifest.last().number).number
         return batch(args, work)

@@ -13,7 +13,6 @@ import pathlib
 import shutil
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -123,7 +122,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     (ROOT / "build").mkdir(exist_ok=True)
-    work = pathlib.Path(tempfile.mkdtemp(prefix="grade-", dir=ROOT / "build"))
+    work = bochs.scratch_dir("grade-", ROOT / "build")
     try:
         return grade(args, work)
     except (build.BuildError, manifest.LabError, bochs.SetupError) as e:

@@ -44,6 +44,12 @@ BOCHS_TIMED = re.compile(r"^(\d{11})d\[CPU0\s*\] (?:(VMLAUNCH|VMRESUME) VMCS ptr
 BOCHS_WITNESS = re.compile(r"^\d{11}e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may CR3 targets (\d+)$")
 BOCHS_MSR = re.compile(r"^(\d{11})d\[CPU0\s*\] (RD|WR)MSR: (?:read|write) ([0-9a-f]{8}):([0-9a-f]{8}) (?:from|to) MSR ([0-9a-f]+)$")
 BOCHS_BOOT = re.compile(r"^(\d{11})i\[BIOS\s*\] Booting from ")
+# The lines any pattern of BochsRecord can match (a cheap first test), and page walks, which
+# matter only right after a VM entry.
+BOCHS_RECORDED = re.compile(r"^\d{11}(?:d\[CPU0\s*\] (?:page walk |VMEXIT reason |VMLAUNCH |VMRESUME |VMENTER|"
+                            r"RDMSR: |WRMSR: |interrupt\(|exception\()|e\[CPU0\s*\] VMFAIL: VMCS EXEC CTRL: too may|"
+                            r"i\[BIOS\s*\] Booting from )")
+BOCHS_ANY_WALK = re.compile(r"^\d{11}d\[CPU0\s*\] page walk ")
 # A panic of Bochs itself ends the run at once; the one of the shutdown port is every run's end.
 BOCHS_PANIC = re.compile(r"^\d{11}p\[(\w+)\s*\] >>PANIC<< (.*)$")
 BOCHS_PANIC_CAUSES = {
@@ -134,6 +140,10 @@ class BochsRecord:
         # before fetching anything).
         self.fetches, fetching = [], False
         for line in log_lines(log):
+            if not BOCHS_RECORDED.match(line):
+                continue    # none of the patterns below can match: most lines stop here
+            if not fetching and BOCHS_ANY_WALK.match(line):
+                continue
             if fetching:
                 m = BOCHS_WALK.match(line)
                 if m or BOCHS_EVENT.match(line) or BOCHS_EXIT.match(line):
