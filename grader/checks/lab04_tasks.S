@@ -9,6 +9,7 @@
  */
 #include "lab04_shared.h"
 
+#define FAULT_LIMIT 64			/* far more faults than any task check expects */
 #define TSS_TYPE_OFFSET 5		/* byte of a descriptor that holds P, DPL, S and the type */
 
 /* struct tss32 (common/include/tss32.h, SDM Figure 8-2) */
@@ -347,11 +348,21 @@ fault_13:
 fault_common:
 	popl last_vector
 	popl last_error
+	incl fault_count			/* a task that faults again and again (a wrong */
+	cmpl $FAULT_LIMIT, fault_count		/* switch) ends the check at once, not at the */
+	ja fault_storm				/* grader's deadline or output cap */
 	push %eax
 	mov resume_eip, %eax
 	mov %eax, 4(%esp)
 	pop %eax
 	iret
+
+fault_storm:
+	REPORT tasks.fault_storm_vector, last_vector
+	mov $2, %eax
+	xor %edi, %edi
+	vmcall
+	ud2
 
 	.data
 	.balign 4
@@ -366,6 +377,7 @@ tss_d_ptr: .long 0
 resume_eip: .long 0
 last_vector: .long 0
 last_error: .long 0
+fault_count: .long 0
 df_expected: .long 0
 redelivered_count: .long 0
 redelivered_eip: .long 0
