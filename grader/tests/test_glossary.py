@@ -64,8 +64,9 @@ def parse(text):
             terms.append(current)
         elif line.startswith("## "):
             letter = line[3:].strip()
-            if not re.fullmatch(r"[A-Z]", letter):
-                raise GlossaryError(f"line {number}: group heading {line!r} is not one capital letter")
+            if not re.fullmatch(r"[A-Z]|0-9", letter):        # '## 0-9': "4-level paging"
+                raise GlossaryError(f"line {number}: group heading {line!r} is not one capital letter "
+                                    "(or 0-9)")
             current = None
         elif re.match(r"#{1,6}(\s|$)", line):          # any other heading ("#VE" is text)
             if number != 1 or not line.startswith("# "):
@@ -106,7 +107,8 @@ def problems(terms):
             found.append(f"{where}: lab {term.lab!r} is not 01 .. 10 (several: '01, 04')")
         elif labs != sorted(set(labs)):
             found.append(f"{where}: labs {term.lab!r} are not in increasing order")
-        if term.heading[:1].upper() != term.letter:
+        if term.heading[:1].upper() != term.letter and not (term.letter == "0-9"
+                                                             and term.heading[:1].isdigit()):
             found.append(f"{where}: listed under '## {term.letter}'")
         key = anchor(term.heading)
         if key in seen:
@@ -261,6 +263,13 @@ def test_a_term_without_the_linking_lab_is_caught(tmp_path):
     assert labs_missing_from_terms(fixed, tmp_path.glob("*.md")) == []
 
 
+def test_a_digit_group_comes_first():
+    digits = "## 0-9\n\n### 4-level paging\n**中文** 4 级分页 · **SDM** 3A 4.5 · **Lab** 07\n\nCR3 to PTE.\n\n"
+    assert problems(parse(GOOD.replace("## E\n\n", digits + "## E\n\n"))) == []
+    late = GOOD + "\n" + digits
+    assert any("not in alphabetical order" in line for line in problems(parse(late)))
+
+
 @pytest.mark.parametrize("sdm, lab", [
     ("3C A.7", "07"), ("3C A.3.1, 3C 27.2.1.2", "05, 06"), ("2A 3 INT3", "06"), ("2B 4", "03"),
     ("3A 4.1.4, 2A 3 CPUID", "03"), ("ACPI 6.5 15.1", "08"), ("3C 29.3.3.2", "01, 04, 10"),
@@ -288,6 +297,8 @@ def test_other_sources_and_several_labs_are_accepted(sdm, lab):
     ("**Lab** 07", "**Lab** 07, 07", "not in increasing order"),
     ("### VM-entry controls", "### VM entry controls (25.8.1)", "only ASCII letters"),
     ("### VM-entry controls", "### Entry controls", "listed under"),
+    ("### VM-entry controls", "### 5-level paging", "listed under"),
+    ("## E\n\n### EPT violation", "## 0-9\n\n### EPT violation", "listed under"),
     ("## E\n\n", "## E\n\n### Exception bitmap\n**中文** 异常位图 · **SDM** 3C 25.6.3 · **Lab** 06\n\n"
      "One bit per vector.\n\n", "not in alphabetical order"),
     ("### VM-entry controls", "### EPT Violation", "same anchor"),
@@ -303,6 +314,7 @@ def test_a_broken_term_is_caught(old, new, message):
     ("Exit reason 48.\n", "", "has no text"),
     ("## E\n", "", "before the first"),
     ("## V\n", "## Vm\n", "not one capital letter"),
+    ("## V\n", "## 0-8\n", "not one capital letter"),
 ])
 def test_a_malformed_glossary_is_refused(old, new, message):
     with pytest.raises(GlossaryError, match=re.escape(message)):
