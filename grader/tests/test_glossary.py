@@ -2,7 +2,9 @@
 
 Fast (no build, no Bochs). The glossary is one `## X` group per first letter, one `### Term`
 heading per term, alphabetical, each term followed by a line
-`**中文** <Chinese term> · **SDM** <3C 28.2.1[, ...]> · **Lab** <01-10>` and a short text.
+`**中文** <Chinese term> · **SDM** <3C 28.2.1[, ...]> · **Lab** <01-10[, ...]>` and a short text.
+A section is of Volume 3 (`3C 28.2.1`, appendix `3C A.7`), of Volume 2 (`2A 3`, optionally the
+instruction: `2A 3 INT3`) or, for a non-SDM term, of the named specification (`ACPI 6.5 15.1`).
 The handouts' "What to read in the SDM" tables link terms as `../glossary.md#anchor`; every such
 anchor must be a heading of the glossary (issue 13).
 """
@@ -16,8 +18,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 GLOSSARY = ROOT / "docs" / "glossary.md"
 HANDOUTS = ROOT / "docs" / "labs"
 
-META = re.compile(r"\*\*中文\*\* (?P<zh>\S.*?) · \*\*SDM\*\* (?P<sdm>\S.*?) · \*\*Lab\*\* (?P<lab>\S+)")
-SDM_REF = re.compile(r"3[ABCD] \d+(\.\d+)*")
+META = re.compile(r"\*\*中文\*\* (?P<zh>\S.*?) · \*\*SDM\*\* (?P<sdm>\S.*?) · \*\*Lab\*\* (?P<lab>\S.*)")
+SDM_REF = re.compile(r"3[ABCD] (?:[A-C]\.)?\d+(?:\.\d+)*"         # Vol. 3, appendices A-C
+                     r"|2[ABCD] \d+(?:\.\d+)*(?: [A-Z][A-Z0-9]*)?"   # Vol. 2 [instruction]
+                     r"|ACPI \d+\.\d+ \d+(?:\.\d+)*")                # the ACPI specification
 HEADING_CHARS = re.compile(r"[A-Za-z0-9][A-Za-z0-9 -]*")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LABS = {f"{n:02d}" for n in range(1, 11)}
@@ -60,8 +64,9 @@ def parse(text):
             terms.append(current)
         elif line.startswith("## "):
             letter = line[3:].strip()
-            if not re.fullmatch(r"[A-Z]", letter):
-                raise GlossaryError(f"line {number}: group heading {line!r} is not one capital letter")
+            if not re.fullmatch(r"[A-Z]|0-9", letter):        # '## 0-9': "4-level paging"
+                raise GlossaryError(f"line {number}: group heading {line!r} is not one capital letter "
+                                    "(or 0-9)")
             current = None
         elif re.match(r"#{1,6}(\s|$)", line):          # any other heading ("#VE" is text)
             if number != 1 or not line.startswith("# "):
@@ -95,10 +100,15 @@ def problems(terms):
             found.append(f"{where}: the Chinese term {term.zh!r} has no Chinese character")
         for ref in term.sdm.split(", "):
             if not SDM_REF.fullmatch(ref):
-                found.append(f"{where}: SDM section {ref!r} is not like '3C 28.2.1'")
-        if term.lab not in LABS:
-            found.append(f"{where}: lab {term.lab!r} is not 01 .. 10")
-        if term.heading[:1].upper() != term.letter:
+                found.append(f"{where}: SDM section {ref!r} is not like '3C 28.2.1', '3C A.7', "
+                         "'2A 3 INT3' or 'ACPI 6.5 15.1'")
+        labs = term.lab.split(", ")
+        if not set(labs) <= LABS:
+            found.append(f"{where}: lab {term.lab!r} is not 01 .. 10 (several: '01, 04')")
+        elif labs != sorted(set(labs)):
+            found.append(f"{where}: labs {term.lab!r} are not in increasing order")
+        if term.heading[:1].upper() != term.letter and not (term.letter == "0-9"
+                                                             and term.heading[:1].isdigit()):
             found.append(f"{where}: listed under '## {term.letter}'")
         key = anchor(term.heading)
         if key in seen:
@@ -166,6 +176,21 @@ def test_sdm_tables_link_only_existing_terms(text):
                          + ", ".join(f"{name} -> #{link}" for name, link in missing))
 
 
+def labs_missing_from_terms(glossary_text, handouts):
+    """(handout name, anchor) for each SDM-table link of a handout NN-*.md to a term whose Lab
+    field does not list NN."""
+    labs = {anchor(t.heading): t.lab.split(", ") for t in parse(glossary_text)}
+    return [(path.name, link) for path in sorted(handouts)
+            for link in sdm_table_links(path.read_text(encoding="utf-8"))
+            if link in labs and path.name[:2] not in labs[link]]
+
+
+def test_terms_list_the_labs_that_link_them(text):
+    missing = labs_missing_from_terms(text, HANDOUTS.glob("*.md"))
+    assert not missing, ("a handout's 'What to read in the SDM' links a term whose Lab field lacks "
+                         "that lab: " + ", ".join(f"{name} -> #{link}" for name, link in missing))
+
+
 def test_every_glossary_link_in_the_docs_resolves(terms):
     """Beyond the SDM tables: any link into the glossary from the docs or the README."""
     anchors = {anchor(t.heading) for t in terms}
@@ -229,13 +254,51 @@ def test_a_missing_term_is_caught(tmp_path):
     assert missing_table_links(fixed, tmp_path.glob("*.md")) == []
 
 
+def test_a_term_without_the_linking_lab_is_caught(tmp_path):
+    """A handout of lab 99 links two terms of labs 01 and 07: both lack 99; listing it fixes that."""
+    (tmp_path / "99-good.md").write_text(HANDOUT.format(extra=""), encoding="utf-8")
+    assert labs_missing_from_terms(GOOD, tmp_path.glob("*.md")) == [
+        ("99-good.md", "vm-entry-controls"), ("99-good.md", "ept-violation")]
+    fixed = GOOD.replace("**Lab** 01", "**Lab** 01, 99").replace("**Lab** 07", "**Lab** 07, 99")
+    assert labs_missing_from_terms(fixed, tmp_path.glob("*.md")) == []
+
+
+def test_a_digit_group_comes_first():
+    digits = "## 0-9\n\n### 4-level paging\n**中文** 4 级分页 · **SDM** 3A 4.5 · **Lab** 07\n\nCR3 to PTE.\n\n"
+    assert problems(parse(GOOD.replace("## E\n\n", digits + "## E\n\n"))) == []
+    late = GOOD + "\n" + digits
+    assert any("not in alphabetical order" in line for line in problems(parse(late)))
+
+
+@pytest.mark.parametrize("sdm, lab", [
+    ("3C A.7", "07"), ("3C A.3.1, 3C 27.2.1.2", "05, 06"), ("2A 3 INT3", "06"), ("2B 4", "03"),
+    ("3A 4.1.4, 2A 3 CPUID", "03"), ("ACPI 6.5 15.1", "08"), ("3C 29.3.3.2", "01, 04, 10"),
+])
+def test_other_sources_and_several_labs_are_accepted(sdm, lab):
+    good = GOOD.replace("**SDM** 3C 29.3.3.2 · **Lab** 07", f"**SDM** {sdm} · **Lab** {lab}")
+    assert problems(parse(good)) == []
+
+
 @pytest.mark.parametrize("old, new, message", [
     ("**中文** EPT 违例 ·", "**中文** EPT violation ·", "no Chinese character"),
     ("**SDM** 3C 29.3.3.2", "**SDM** SDM 29.3.3.2", "is not like"),
     ("**SDM** 3C 25.8.1, 3C 27.2.1.3", "**SDM** 3C 25.8.1, Appendix A", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** 3C A", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** 3C D.1", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** 2 MOV", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** 2A INT3", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** 2A 3 INT n", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** ACPI 15.1", "is not like"),
+    ("**SDM** 3C 29.3.3.2", "**SDM** ACPI, E820", "is not like"),
     ("**Lab** 07", "**Lab** 11", "is not 01 .. 10"),
+    ("**Lab** 07", "**Lab** 04, 11", "is not 01 .. 10"),
+    ("**Lab** 07", "**Lab** 04,07", "is not 01 .. 10"),
+    ("**Lab** 07", "**Lab** 07, 04", "not in increasing order"),
+    ("**Lab** 07", "**Lab** 07, 07", "not in increasing order"),
     ("### VM-entry controls", "### VM entry controls (25.8.1)", "only ASCII letters"),
     ("### VM-entry controls", "### Entry controls", "listed under"),
+    ("### VM-entry controls", "### 5-level paging", "listed under"),
+    ("## E\n\n### EPT violation", "## 0-9\n\n### EPT violation", "listed under"),
     ("## E\n\n", "## E\n\n### Exception bitmap\n**中文** 异常位图 · **SDM** 3C 25.6.3 · **Lab** 06\n\n"
      "One bit per vector.\n\n", "not in alphabetical order"),
     ("### VM-entry controls", "### EPT Violation", "same anchor"),
@@ -251,6 +314,7 @@ def test_a_broken_term_is_caught(old, new, message):
     ("Exit reason 48.\n", "", "has no text"),
     ("## E\n", "", "before the first"),
     ("## V\n", "## Vm\n", "not one capital letter"),
+    ("## V\n", "## 0-8\n", "not one capital letter"),
 ])
 def test_a_malformed_glossary_is_refused(old, new, message):
     with pytest.raises(GlossaryError, match=re.escape(message)):
