@@ -119,3 +119,17 @@ def test_hidden_checks_only_when_asked(tmp_path):
          "gradelib.load_checks('01') if c.name in ('vmxoff', 'hidden-cpuid-count')])"],
         cwd=ROOT / "grader", env=dict(os.environ, GRADE_HIDDEN="1"), stdout=subprocess.PIPE, text=True)
     assert hidden_check.stdout.strip() == "['visible', 'after_published']"   # Gradescope's visibility
+
+
+def test_batch_sample_is_the_reference_and_its_mutants(tmp_path):
+    """The class `make grade-batch`'s timing in docs/instructors.md is measured on."""
+    import batch_sample
+    from test_project import folder
+    assert batch_sample.write_sample("04", 4, tmp_path / "class") == 4
+    names = sorted(p.name for p in (tmp_path / "class").iterdir())
+    assert names[0] == "001-reference" and names[2] == "003-reference"
+    ref = ROOT / "solutions" / folder("04")
+    for name in names:
+        lab = tmp_path / "class" / name / "labs" / folder("04")
+        same = all((lab / p.name).read_text() == p.read_text() for p in ref.iterdir() if p.is_file())
+        assert same == name.endswith("reference"), f"{name}: a reference must be the reference, a mutant must differ"
