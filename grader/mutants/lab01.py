@@ -86,7 +86,7 @@ MUTANTS = [
      "cr4 = (cr4 | rdmsr(MSR_IA32_VMX_CR4_FIXED0)) & rdmsr(MSR_IA32_VMX_CR0_FIXED1);",
      "bring-up-inputs", "BAD      inputs.fixed_bits.cr4"),
     ("primary-controls-from-non-true-msr", "01", "vmcs.c",
-     "vmx_adjust_controls(0, MSR_IA32_VMX_PROCBASED_CTLS,\n\t\t\t\t       \"primary processor-based controls\")",
+     "vmx_adjust_controls(0, MSR_IA32_VMX_PROCBASED_CTLS, \"primary processor-based controls\")",
      "(u32)rdmsr(MSR_IA32_VMX_PROCBASED_CTLS)",
      "first-exit", "BAD      controls.primary"),
     ("exception-bitmap-not-written", "01", "vmcs.c",

@@ -18,10 +18,10 @@ MUTANTS = [
      "\tcr3_target_add(v, vmcs_read(GUEST_CR3));\n", "",
      "cr3-exiting", "the 4 target loads do not"),
     ("cr3-store-exiting-off", "03", "cr_policy.c",
-     "CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING |", "CPU_CR3_LOAD_EXITING |",
+     "CPU_CR3_LOAD_EXITING |\n\t\t      CPU_CR3_STORE_EXITING |", "CPU_CR3_LOAD_EXITING |\n\t\t      ",
      "cr3-exiting", "every MOV from CR3 exits (CR3-store exiting)"),
     ("cr8-store-exiting-off", "03", "cr_policy.c",
-     "CPU_CR8_LOAD_EXITING |\n\t\t      CPU_CR8_STORE_EXITING;", "CPU_CR8_LOAD_EXITING;",
+     "CPU_CR8_LOAD_EXITING | CPU_CR8_STORE_EXITING;", "CPU_CR8_LOAD_EXITING;",
      "cr8-exiting", "BAD      Bochs's record: MOV from CR8 exits = 0"),
     # 03-2: CR3-target values
     ("cr3-target-count-not-read", "03", "cr_policy.c",

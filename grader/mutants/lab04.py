@@ -26,7 +26,7 @@ MUTANTS = [
      "extint-consume", "BAD      host.in_service = 1"),
     # 04-3: a reflected exception keeps its error code (SDM 28.2.2 bit 11)
     ("reflect-without-error-code", "04", "events.c",
-     "u32 error = (info & INTR_INFO_DELIVER_ERROR_CODE) ?\n\t\t    (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;",
+     "u32 error =\n\t\t(info & INTR_INFO_DELIVER_ERROR_CODE) ? (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;",
      "u32 error = 0;",
      "exception-reflect", "BAD      fault.gp_error"),
     ("nmi-blocking-not-restored", "04", "events.c",

@@ -42,8 +42,8 @@ MUTANTS = [
      "e->written_count = 0;\n\tept_invalidate(v);", "e->written_count = 0;",
      "ept-invept", "BAD      invept.protect.count = 0"),
     ("invept-all-context-only", "07", "ept.c",
-     "enum invept_type type = cap & EPT_CAP_INVEPT_SINGLE_CONTEXT ? INVEPT_SINGLE_CONTEXT :",
-     "enum invept_type type = cap & EPT_CAP_INVEPT_ALL_CONTEXT ? INVEPT_ALL_CONTEXT :",
+     "enum invept_type type = cap & EPT_CAP_INVEPT_SINGLE_CONTEXT ? INVEPT_SINGLE_CONTEXT",
+     "enum invept_type type = cap & EPT_CAP_INVEPT_ALL_CONTEXT ? INVEPT_ALL_CONTEXT",
      "ept-invept", "BAD      invept.protect.type"),
     # 07-7, 07-8: dirty logging (SDM 29.3.5)
     ("dirty-start-clears-accessed", "07", "ept.c",
@@ -102,7 +102,7 @@ MUTANTS = [
      "if ((entry & EPT_WRITE) && !(entry & EPT_READ))", "if (!(entry & EPT_READ))",
      "ept-misconfig", "BAD      misconfig.classified"),
     ("misconfig-nonleaf-reserved-bits-ignored", "07", "violation.c",
-     "\telse if (!leaf)\n\t\treserved |= 0x78;\t\t\t\t/* 6:3 */\n", "",
+     "\telse if (!leaf)\n\t\treserved |= 0x78; /* 6:3 */\n", "",
      "ept-misconfig", "BAD      misconfig.classified"),
     # 07-13: the guest's page walk (SDM 4.5)
     ("walk-ignores-large-guest-pages", "07", "guest_walk.c",

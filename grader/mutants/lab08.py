@@ -161,7 +161,7 @@ MUTANTS = [
      "\tvector[0] = (u16)(stub_gpa & 0xf);\n\tvector[1] = (u16)(stub_gpa >> 4);\n", "",
      "ug-bios-services", "BAD      bios.e820"),
     ("int15-stub-returns-with-iret", "08", "firmware.c",
-     "0xca, 0x02, 0x00,\t\t\t/* retf 2", "0xcf, 0x90, 0x90,\t\t\t/* retf 2",
+     "0xca, 0x02, 0x00,                   /* retf 2", "0xcf, 0x90, 0x90,                   /* retf 2",
      "ug-bios-services", "BAD      guest.e820_count"),
     ("int15-chain-vector-swapped", "08", "firmware.c",
      "memcpy(stub + sizeof(int15_stub), vector, 4);",

@@ -86,7 +86,7 @@ MUTANTS = [
      "x2apic", "BAD      x2apic.lvt = 0x0"),
     # 09-10: virtual-interrupt delivery (SDM 25.6.2, 29.2)
     ("vid-off", "09", "vid.c",
-     "\t\t\tCPU2_VIRTUAL_INTERRUPT_DELIVERY;", "\t\t\t0;",
+     "| CPU2_VIRTUAL_INTERRUPT_DELIVERY;", "| 0;",
      "virtual-interrupt-delivery", "BAD      irq.count = 0x0"),
     # 09-11: VIRR and RVI (SDM 29.1.1, 29.2.1)
     ("virr-wrong-register", "09", "vid.c",

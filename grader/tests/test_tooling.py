@@ -283,11 +283,13 @@ def test_sealed_build_lists_the_submitted_tree(tmp_path, monkeypatch):
     assert {str(tree / FIRST.folder / n) for n in FIRST.files} <= files
 
 
-FORMATTED = ["common/*/*.[ch]", "grader/harness/*.[ch]", "grader/checks/*.[ch]"]
+FORMATTED = ["common/*/*.[ch]", "grader/harness/*.[ch]", "grader/checks/*.[ch]", "solutions/*/*.[ch]",
+             "labs/*/*.[ch]", "grader/bench/*.[ch]", "grader/hidden/*/*.[ch]"]
 
 
 def test_c_files_follow_clang_format():
-    """common/, grader/harness and grader/checks are as .clang-format writes them."""
+    """The project's C (common/, the grader's, the solutions and the generated skeletons) is as
+    .clang-format writes it: a student's clang-format changes nothing they did not write."""
     tool = shutil.which("clang-format")
     if not tool:
         pytest.skip("clang-format is not installed (apt-get install clang-format): the C style is not checked")

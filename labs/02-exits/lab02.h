@@ -6,10 +6,10 @@
 #include "lab01.h"
 
 struct lab02_vcpu {
-	u8 *io_bitmap_a, *io_bitmap_b;	/* ports 0000-7FFF and 8000-FFFF (SDM 25.6.4) */
-	u8 *msr_bitmap;			/* four 1-KiB read/write bitmaps (SDM 25.6.9) */
-	u64 msr_tsc_aux;		/* the guest's IA32_TSC_AUX, kept by the hypervisor */
-	u64 msr_scratch;		/* the virtual MSR HV_MSR_SCRATCH */
+	u8 *io_bitmap_a, *io_bitmap_b; /* ports 0000-7FFF and 8000-FFFF (SDM 25.6.4) */
+	u8 *msr_bitmap;                /* four 1-KiB read/write bitmaps (SDM 25.6.9) */
+	u64 msr_tsc_aux;               /* the guest's IA32_TSC_AUX, kept by the hypervisor */
+	u64 msr_scratch;               /* the virtual MSR HV_MSR_SCRATCH */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

@@ -6,7 +6,7 @@
 #include "lab02.h"
 
 struct lab03_vcpu {
-	u64 cr8;			/* the guest's TPR as MOV CR8 sees it (no TPR shadow) */
+	u64 cr8; /* the guest's TPR as MOV CR8 sees it (no TPR shadow) */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

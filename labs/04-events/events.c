@@ -28,10 +28,7 @@ void vcpu_queue_interrupt(struct vcpu *v, u8 vector)
 	lab04(v)->pending_irq[vector / 64] |= BIT(vector % 64);
 }
 
-void vcpu_queue_nmi(struct vcpu *v)
-{
-	lab04(v)->pending_nmi++;
-}
+void vcpu_queue_nmi(struct vcpu *v) { lab04(v)->pending_nmi++; }
 
 /* An external interrupt arrived while the guest ran: keep it or pass it to the guest. */
 static enum exit_verdict handle_external_interrupt(struct vcpu *v)

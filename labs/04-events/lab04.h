@@ -6,10 +6,10 @@
 #include "lab02.h"
 
 struct lab04_vcpu {
-	u64 pending_irq[4];		/* external-interrupt vectors waiting for the guest */
-	unsigned pending_nmi;		/* NMIs waiting for the guest */
-	u64 host_interrupts;		/* interrupts the hypervisor kept for itself */
-	bool vectored_event_done;	/* the exit handler completed the event being delivered */
+	u64 pending_irq[4];       /* external-interrupt vectors waiting for the guest */
+	unsigned pending_nmi;     /* NMIs waiting for the guest */
+	u64 host_interrupts;      /* interrupts the hypervisor kept for itself */
+	bool vectored_event_done; /* the exit handler completed the event being delivered */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

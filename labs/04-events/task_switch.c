@@ -6,11 +6,11 @@
 #include "tss32.h"
 
 struct task_switch {
-	u16 selector;			/* the new task's TSS selector */
+	u16 selector; /* the new task's TSS selector */
 	enum task_switch_source source;
-	u64 *new_desc, *old_desc;	/* their GDT entries */
+	u64 *new_desc, *old_desc; /* their GDT entries */
 	struct tss32 *new_tss, *old_tss;
-	u32 fault_vector, fault_error;	/* an exception the checks raise instead (0: none) */
+	u32 fault_vector, fault_error; /* an exception the checks raise instead (0: none) */
 };
 
 #define GUEST_TR_BUSY_32 (AR_TYPE(SYS_TYPE_TSS32_BUSY) | AR_P)

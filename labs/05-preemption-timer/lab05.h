@@ -6,9 +6,9 @@
 #include "vcpu.h"
 
 struct lab05_vcpu {
-	u64 slice;		/* this guest's time slice, in TSC ticks */
-	u64 preemptions;	/* VMX-preemption timer exits so far */
-	bool preempted;		/* the last exit ended the slice: the scheduler picks the next guest */
+	u64 slice;       /* this guest's time slice, in TSC ticks */
+	u64 preemptions; /* VMX-preemption timer exits so far */
+	bool preempted;  /* the last exit ended the slice: the scheduler picks the next guest */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */
@@ -28,9 +28,9 @@ static inline struct lab05_vcpu *lab05(struct vcpu *v)
 /* Guests sharing one logical processor, each with its own VMCS, switched round-robin. */
 struct scheduler {
 	struct vcpu *guest[SCHED_MAX_GUESTS];
-	bool done[SCHED_MAX_GUESTS];	/* the guest has stopped (HC_DONE): never run again */
-	unsigned count;			/* guests added */
-	unsigned current;		/* the guest whose VMCS is the current VMCS */
+	bool done[SCHED_MAX_GUESTS]; /* the guest has stopped (HC_DONE): never run again */
+	unsigned count;              /* guests added */
+	unsigned current;            /* the guest whose VMCS is the current VMCS */
 };
 
 /* The steps of lab 05, implemented by the student (labs/05-preemption-timer). */

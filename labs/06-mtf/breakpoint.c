@@ -20,7 +20,7 @@ struct breakpoint *breakpoint_set(struct vcpu *v, u64 rip)
 	struct lab06_vcpu *s = lab06(v);
 	if (s->breakpoint_count == BREAKPOINTS_MAX)
 		return NULL;
-	if (!s->earlier_exception_handler) {	/* take exit reason 0, and keep the handler we replace */
+	if (!s->earlier_exception_handler) { /* take exit reason 0, and keep the handler we replace */
 		s->earlier_exception_handler = exit_handler_for(EXIT_REASON_EXCEPTION_OR_NMI);
 		if (!s->earlier_exception_handler)
 			panic("lab 06: no handler for exit reason 0 to chain to (lab 04 registers one)");

@@ -5,31 +5,31 @@
 #include "vcpu.h"
 #include "lab04.h"
 
-#define MTF_TRACE_MAX 256	/* guest RIPs a trace keeps */
+#define MTF_TRACE_MAX 256 /* guest RIPs a trace keeps */
 #define BREAKPOINTS_MAX 8
 #define INT3_OPCODE 0xcc
 
 /* A software breakpoint: INT3 planted over the first byte of the instruction at `rip`. */
 struct breakpoint {
-	u64 rip;		/* guest linear address of the instruction */
-	u8 original;		/* the byte INT3 replaced */
-	bool planted;		/* INT3 is in guest memory now */
-	u64 hits;		/* #BP exits taken at this breakpoint */
+	u64 rip;      /* guest linear address of the instruction */
+	u8 original;  /* the byte INT3 replaced */
+	bool planted; /* INT3 is in guest memory now */
+	u64 hits;     /* #BP exits taken at this breakpoint */
 };
 
 struct lab06_vcpu {
 	/* The single-step tracer (mtf.c). */
-	bool tracing;			/* record each MTF exit */
-	unsigned trace_limit;		/* stop after this many steps */
-	unsigned trace_length;		/* steps taken so far */
-	u64 trace[MTF_TRACE_MAX];	/* guest RIP at each MTF exit, in order: the first steps */
-	void (*on_step)(struct vcpu *v, u64 rip);	/* called for each recorded step, if set */
+	bool tracing;                             /* record each MTF exit */
+	unsigned trace_limit;                     /* stop after this many steps */
+	unsigned trace_length;                    /* steps taken so far */
+	u64 trace[MTF_TRACE_MAX];                 /* guest RIP at each MTF exit, in order: the first steps */
+	void (*on_step)(struct vcpu *v, u64 rip); /* called for each recorded step, if set */
 
 	/* Breakpoints (breakpoint.c). */
 	struct breakpoint breakpoints[BREAKPOINTS_MAX];
 	unsigned breakpoint_count;
-	struct breakpoint *stepping;	/* restored and being stepped over by MTF, or NULL */
-	exit_handler earlier_exception_handler;	/* exit reason 0 before this lab took it */
+	struct breakpoint *stepping;            /* restored and being stepped over by MTF, or NULL */
+	exit_handler earlier_exception_handler; /* exit reason 0 before this lab took it */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

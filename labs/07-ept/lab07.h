@@ -6,20 +6,20 @@
 #include "mmio.h"
 #include "vcpu.h"
 
-#define WRITE_LOG_MAX 64	/* pages a write-protection phase can record */
-#define PML_ENTRIES 512		/* SDM 29.3.6: the log is one 4-KiB page of 8-byte addresses */
+#define WRITE_LOG_MAX 64 /* pages a write-protection phase can record */
+#define PML_ENTRIES 512  /* SDM 29.3.6: the log is one 4-KiB page of 8-byte addresses */
 
 struct lab07_vcpu {
-	u64 *pml4;			/* the EPT PML4 table (host pointer = host-physical address) */
-	u64 eptp;			/* the EPT pointer written to the VMCS */
-	u64 demand_start, demand_end;	/* guest-physical [start, end): mapped on first touch */
-	u64 demand_pages;		/* pages mapped on demand so far */
-	u64 protect_start, protect_end;	/* guest-physical [start, end): writes are recorded */
-	u64 written[WRITE_LOG_MAX];	/* guest-physical pages written while protected */
+	u64 *pml4;                      /* the EPT PML4 table (host pointer = host-physical address) */
+	u64 eptp;                       /* the EPT pointer written to the VMCS */
+	u64 demand_start, demand_end;   /* guest-physical [start, end): mapped on first touch */
+	u64 demand_pages;               /* pages mapped on demand so far */
+	u64 protect_start, protect_end; /* guest-physical [start, end): writes are recorded */
+	u64 written[WRITE_LOG_MAX];     /* guest-physical pages written while protected */
 	unsigned written_count;
-	u64 *pml_log;			/* the page-modification log (PML_ADDRESS), one page */
-	u64 *pml_logged;		/* guest-physical pages drained from it (one page), until ... */
-	unsigned pml_logged_count;	/* ... their consumer takes them and sets this to 0 */
+	u64 *pml_log;              /* the page-modification log (PML_ADDRESS), one page */
+	u64 *pml_logged;           /* guest-physical pages drained from it (one page), until ... */
+	unsigned pml_logged_count; /* ... their consumer takes them and sets this to 0 */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */
@@ -34,10 +34,10 @@ static inline struct lab07_vcpu *lab07(struct vcpu *v)
 /* SDM 29.3.3.1: why an EPT paging-structure entry is misconfigured. */
 enum ept_misconfig {
 	EPT_ENTRY_OK = 0,
-	EPT_MISCONFIG_WRITE_WITHOUT_READ,	/* bit 1 set, bit 0 clear */
-	EPT_MISCONFIG_EXECUTE_ONLY,		/* bit 2 alone, without execute-only support */
-	EPT_MISCONFIG_MEMORY_TYPE,		/* a leaf with memory type 2, 3 or 7 */
-	EPT_MISCONFIG_RESERVED_BIT,		/* a reserved bit set (layout, MAXPHYADDR, alignment) */
+	EPT_MISCONFIG_WRITE_WITHOUT_READ, /* bit 1 set, bit 0 clear */
+	EPT_MISCONFIG_EXECUTE_ONLY,       /* bit 2 alone, without execute-only support */
+	EPT_MISCONFIG_MEMORY_TYPE,        /* a leaf with memory type 2, 3 or 7 */
+	EPT_MISCONFIG_RESERVED_BIT,       /* a reserved bit set (layout, MAXPHYADDR, alignment) */
 };
 
 static inline const char *ept_misconfig_name(enum ept_misconfig m)

@@ -21,11 +21,11 @@ void ug_firmware_io(struct vcpu *v)
 
 /* The hook: cmp eax, 0xe820; jne chain; vmcall; retf 2; chain: jmp far to the BIOS. */
 static const u8 int15_stub[] = {
-	0x66, 0x3d, 0x20, 0xe8, 0x00, 0x00,	/* cmp eax, 0x0000e820 */
-	0x75, 0x06,				/* jne +6 */
-	0x0f, 0x01, 0xc1,			/* vmcall */
-	0xca, 0x02, 0x00,			/* retf 2: return with the flags the hypervisor set */
-	0xea,					/* jmp far ptr16:16, the BIOS's vector follows */
+	0x66, 0x3d, 0x20, 0xe8, 0x00, 0x00, /* cmp eax, 0x0000e820 */
+	0x75, 0x06,                         /* jne +6 */
+	0x0f, 0x01, 0xc1,                   /* vmcall */
+	0xca, 0x02, 0x00,                   /* retf 2: return with the flags the hypervisor set */
+	0xea,                               /* jmp far ptr16:16, the BIOS's vector follows */
 };
 #define INT15_VECTOR 0x15
 #define ONE_MIB 0x100000UL

@@ -6,9 +6,9 @@
 #include "vcpu.h"
 
 struct lab08_vcpu {
-	u16 int15_ip, int15_cs;		/* the BIOS's INT 15h vector, before ug_hook_int15() */
-	u64 ram_end;			/* the guest's RAM: [0, E820_EBDA) and [1 MiB, ram_end) */
-	u64 machine_end;		/* the machine's RAM ends here: [ram_end, machine_end) is the
+	u16 int15_ip, int15_cs; /* the BIOS's INT 15h vector, before ug_hook_int15() */
+	u64 ram_end;            /* the guest's RAM: [0, E820_EBDA) and [1 MiB, ram_end) */
+	u64 machine_end;        /* the machine's RAM ends here: [ram_end, machine_end) is the
 					 * hypervisor's, never the guest's */
 };
 
@@ -23,33 +23,33 @@ static inline struct lab08_vcpu *lab08(struct vcpu *v)
 
 /* I/O ports of Bochs's PC that a guest running the machine's BIOS must not reach: they act on
  * the whole machine, the hypervisor included (see the handout). */
-#define PORT_KBC_DATA 0x60		/* 8042: command 0xD1 masks A20 */
-#define PORT_KBC_COMMAND 0x64		/* 8042: command 0xFE resets the machine */
-#define PORT_SYSTEM_CONTROL_A 0x92	/* bit 0 resets the machine, bit 1 masks A20 */
-#define PORT_ROMBIOS_DEBUG 0x400	/* 0x400-0x403: rombios panic and info messages */
-#define PORT_VGABIOS_DEBUG 0x500	/* 0x500-0x503: the VGA BIOS's */
+#define PORT_KBC_DATA 0x60         /* 8042: command 0xD1 masks A20 */
+#define PORT_KBC_COMMAND 0x64      /* 8042: command 0xFE resets the machine */
+#define PORT_SYSTEM_CONTROL_A 0x92 /* bit 0 resets the machine, bit 1 masks A20 */
+#define PORT_ROMBIOS_DEBUG 0x400   /* 0x400-0x403: rombios panic and info messages */
+#define PORT_VGABIOS_DEBUG 0x500   /* 0x500-0x503: the VGA BIOS's */
 #define PORT_DEBUG_COUNT 4
-#define PORT_RESET_CONTROL 0xcf9	/* PCI reset control */
-#define PORT_BOCHS_SHUTDOWN 0x8900	/* "Shutdown" written here powers Bochs off */
+#define PORT_RESET_CONTROL 0xcf9   /* PCI reset control */
+#define PORT_BOCHS_SHUTDOWN 0x8900 /* "Shutdown" written here powers Bochs off */
 
 /* INT 15h, AX = E820h (ACPI, "Query System Address Map"): one entry per call. */
-#define E820_SIGNATURE 0x534d4150	/* "SMAP", in EDX on the call and in EAX on the return */
-#define E820_ENTRY_SIZE 20		/* base (8 bytes), length (8), type (4) */
+#define E820_SIGNATURE 0x534d4150 /* "SMAP", in EDX on the call and in EAX on the return */
+#define E820_ENTRY_SIZE 20        /* base (8 bytes), length (8), type (4) */
 #define E820_USABLE 1
 #define E820_RESERVED 2
-#define E820_EBDA 0x9fc00		/* where the extended BIOS data area starts */
-#define E820_BIOS 0xe0000		/* the BIOS ROM: 0xE0000-0xFFFFF */
+#define E820_EBDA 0x9fc00 /* where the extended BIOS data area starts */
+#define E820_BIOS 0xe0000 /* the BIOS ROM: 0xE0000-0xFFFFF */
 
 /* SDM 27.2.1 and 27.3.1: the rules a real-mode unrestricted guest's state can break, which
  * ug_check_guest_state() tells apart before the entry. */
 enum ug_state_problem {
 	UG_STATE_OK = 0,
-	UG_WITHOUT_EPT = 1,			/* "unrestricted guest" without "enable EPT" */
-	UG_PG_WITHOUT_PE = 2,		/* CR0.PG = 1 with CR0.PE = 0 */
-	UG_IA32E_WITHOUT_PG = 3,		/* "IA-32e mode guest" with CR0.PG = 0 (or CR4.PAE = 0) */
-	UG_SS_DPL_NOT_0 = 4,		/* CR0.PE = 0 and SS.DPL != 0 */
-	UG_VM_IN_REAL_MODE = 5,		/* CR0.PE = 0 and RFLAGS.VM = 1 */
-	UG_ERROR_CODE_IN_REAL_MODE = 6,	/* an injected event with "deliver error code" and CR0.PE = 0 */
+	UG_WITHOUT_EPT = 1,             /* "unrestricted guest" without "enable EPT" */
+	UG_PG_WITHOUT_PE = 2,           /* CR0.PG = 1 with CR0.PE = 0 */
+	UG_IA32E_WITHOUT_PG = 3,        /* "IA-32e mode guest" with CR0.PG = 0 (or CR4.PAE = 0) */
+	UG_SS_DPL_NOT_0 = 4,            /* CR0.PE = 0 and SS.DPL != 0 */
+	UG_VM_IN_REAL_MODE = 5,         /* CR0.PE = 0 and RFLAGS.VM = 1 */
+	UG_ERROR_CODE_IN_REAL_MODE = 6, /* an injected event with "deliver error code" and CR0.PE = 0 */
 };
 
 static inline const char *ug_state_problem_name(enum ug_state_problem p)

@@ -16,9 +16,9 @@ void ug_enable(struct vcpu *v)
 	TODO("08-1");
 }
 
-#define AR_REAL_CODE (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P)	/* 0x9b */
-#define AR_REAL_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P)	/* 0x93 */
-#define AR_BUSY_TSS (AR_TYPE(SEG_TYPE_TSS_BUSY_64) | AR_P)		/* 0x8b: busy 32-bit TSS */
+#define AR_REAL_CODE (AR_TYPE(SEG_TYPE_CODE_RX_ACCESSED) | AR_S | AR_P) /* 0x9b */
+#define AR_REAL_DATA (AR_TYPE(SEG_TYPE_DATA_RW_ACCESSED) | AR_S | AR_P) /* 0x93 */
+#define AR_BUSY_TSS (AR_TYPE(SEG_TYPE_TSS_BUSY_64) | AR_P)              /* 0x8b: busy 32-bit TSS */
 #define REAL_MODE_LIMIT 0xffff
 
 /* The guest as a BIOS leaves it for a boot sector: real mode, CS:IP = cs:ip, SS:SP = 0:sp. */

@@ -7,9 +7,9 @@
 #include "lab09.h"
 #include "mmio.h"
 
-#define ICR_VECTOR(icr) ((u8)(icr))			/* 7:0 */
-#define ICR_DELIVERY_MODE(icr) (((icr) >> 8) & 7)	/* 10:8, 0 = fixed */
-#define ICR_SHORTHAND(icr) (((icr) >> 18) & 3)		/* 19:18, 1 = self */
+#define ICR_VECTOR(icr) ((u8)(icr))               /* 7:0 */
+#define ICR_DELIVERY_MODE(icr) (((icr) >> 8) & 7) /* 10:8, 0 = fixed */
+#define ICR_SHORTHAND(icr) (((icr) >> 18) & 3)    /* 19:18, 1 = self */
 
 void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtualization)
 {

@@ -8,8 +8,8 @@
 /* SDM 30.1: the virtual-APIC page holds the virtual APIC's registers at the offsets the xAPIC
  * page has them (SDM Table 11-1); VTPR is the byte at 80H. */
 #define VAPIC_TPR 0x80
-#define VAPIC_ISR 0x100		/* VISR: 256 bits in eight 32-bit registers, 16 bytes apart */
-#define VAPIC_IRR 0x200		/* VIRR: the same layout */
+#define VAPIC_ISR 0x100 /* VISR: 256 bits in eight 32-bit registers, 16 bytes apart */
+#define VAPIC_IRR 0x200 /* VIRR: the same layout */
 
 /* SDM 25.4.2: the guest interrupt status (16 bits): RVI in bits 7:0, SVI in bits 15:8. */
 #define GUEST_INTERRUPT_STATUS_RVI(s) ((u8)(s))
@@ -17,19 +17,19 @@
 
 /* SDM 30.6 (Table 29-1): the posted-interrupt descriptor, 64 bytes. */
 struct posted_interrupt_descriptor {
-	u64 pir[4];		/* bits 255:0, the posted-interrupt requests: one bit per vector */
-	u64 control;		/* bit 256 (bit 0 here): ON, outstanding notification */
+	u64 pir[4];  /* bits 255:0, the posted-interrupt requests: one bit per vector */
+	u64 control; /* bit 256 (bit 0 here): ON, outstanding notification */
 	u64 reserved[3];
 };
 #define PID_OUTSTANDING_NOTIFICATION BIT(0)
 
 struct lab09_vcpu {
-	u8 *virtual_apic;		/* the virtual-APIC page (VIRTUAL_APIC_ADDRESS), one page */
-	u64 apic_access_pa;		/* the APIC-access page (APIC_ACCESS_ADDRESS), or 0 */
-	u8 held_vector;			/* an interrupt the guest's VTPR holds back ... */
-	bool holding;			/* ... when this is true */
-	struct posted_interrupt_descriptor *pid;	/* in a page of its own (see the handout) */
-	void (*eoi_notify)(struct vcpu *v, u8 vector);	/* who wants to know of an EOI-induced exit */
+	u8 *virtual_apic;                        /* the virtual-APIC page (VIRTUAL_APIC_ADDRESS), one page */
+	u64 apic_access_pa;                      /* the APIC-access page (APIC_ACCESS_ADDRESS), or 0 */
+	u8 held_vector;                          /* an interrupt the guest's VTPR holds back ... */
+	bool holding;                            /* ... when this is true */
+	struct posted_interrupt_descriptor *pid; /* in a page of its own (see the handout) */
+	void (*eoi_notify)(struct vcpu *v, u8 vector); /* who wants to know of an EOI-induced exit */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

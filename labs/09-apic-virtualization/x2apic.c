@@ -28,7 +28,7 @@ void vapic_x2apic_enable(struct vcpu *v)
 	TODO("09-8");
 }
 
-static exit_handler lab02_wrmsr;	/* lab 02's WRMSR handler, for every other MSR */
+static exit_handler lab02_wrmsr; /* lab 02's WRMSR handler, for every other MSR */
 
 /* A WRMSR the MSR bitmap made exit: an x2APIC register is emulated on the virtual-APIC page. */
 static enum exit_verdict handle_wrmsr(struct vcpu *v)

@@ -6,13 +6,13 @@
 #include "mm.h"
 #include "vcpu.h"
 
-#define EPTP_LIST_ENTRIES 512	/* SDM 25.6.14: the EPTP list is one 4-KiB page of 8-byte EPTPs */
-#define VIEWS_MAX 8		/* EPT views this lab keeps (the list could hold 512) */
+#define EPTP_LIST_ENTRIES 512 /* SDM 25.6.14: the EPTP list is one 4-KiB page of 8-byte EPTPs */
+#define VIEWS_MAX 8           /* EPT views this lab keeps (the list could hold 512) */
 
 /* SDM 26.5.7.2 (Table 26-1): the virtualization-exception information area. */
 struct ve_info {
-	u32 exit_reason;	/* 48, EPT violation */
-	u32 busy;		/* set to FFFFFFFFH by the processor; while it is, no further #VE */
+	u32 exit_reason; /* 48, EPT violation */
+	u32 busy;        /* set to FFFFFFFFH by the processor; while it is, no further #VE */
 	u64 exit_qualification;
 	u64 guest_linear_address;
 	u64 guest_physical_address;
@@ -20,11 +20,11 @@ struct ve_info {
 };
 
 struct lab10_vcpu {
-	u64 *eptp_list;			/* the EPTP list (EPTP_LIST_ADDRESS), one page */
-	u64 *view_pml4[VIEWS_MAX];	/* view i's EPT PML4 table; view 0 is lab07(v)->pml4 */
-	unsigned views;			/* views in use (entries 0 .. views - 1 of the list) */
-	struct ve_info *ve_info;	/* the #VE information area, one page */
-	u64 vmfunc_failures;		/* VMFUNC exits (reason 59) handled */
+	u64 *eptp_list;            /* the EPTP list (EPTP_LIST_ADDRESS), one page */
+	u64 *view_pml4[VIEWS_MAX]; /* view i's EPT PML4 table; view 0 is lab07(v)->pml4 */
+	unsigned views;            /* views in use (entries 0 .. views - 1 of the list) */
+	struct ve_info *ve_info;   /* the #VE information area, one page */
+	u64 vmfunc_failures;       /* VMFUNC exits (reason 59) handled */
 };
 
 /* This lab's state in `v` (one zeroed page, allocated on first use). */

@@ -43,12 +43,11 @@ void vmcs_setup_controls(struct vcpu *v)
 	vmcs_write(PIN_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls(0, MSR_IA32_VMX_PINBASED_CTLS, "pin-based controls"));
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-		   vmx_adjust_controls(0, MSR_IA32_VMX_PROCBASED_CTLS,
-				       "primary processor-based controls"));
-	vmcs_write(VM_EXIT_CONTROLS, vmx_adjust_controls(EXIT_HOST_ADDRESS_SPACE_SIZE,
-							 MSR_IA32_VMX_EXIT_CTLS, "VM-exit controls"));
-	vmcs_write(VM_ENTRY_CONTROLS, vmx_adjust_controls(ENTRY_IA32E_MODE_GUEST,
-							  MSR_IA32_VMX_ENTRY_CTLS, "VM-entry controls"));
+		   vmx_adjust_controls(0, MSR_IA32_VMX_PROCBASED_CTLS, "primary processor-based controls"));
+	vmcs_write(VM_EXIT_CONTROLS, vmx_adjust_controls(EXIT_HOST_ADDRESS_SPACE_SIZE, MSR_IA32_VMX_EXIT_CTLS,
+							 "VM-exit controls"));
+	vmcs_write(VM_ENTRY_CONTROLS,
+		   vmx_adjust_controls(ENTRY_IA32E_MODE_GUEST, MSR_IA32_VMX_ENTRY_CTLS, "VM-entry controls"));
 	vmcs_write(EXCEPTION_BITMAP, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);
 	/* END 01-6 */

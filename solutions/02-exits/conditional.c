@@ -53,8 +53,7 @@ static enum exit_verdict handle_hlt(struct vcpu *v)
 		vmx_skip_instruction(v);
 		return EXIT_RESUME;
 	}
-	printf("hlt: the guest halted with interrupts disabled at RIP 0x%lx; ending it\n",
-	       v->exit.guest_rip);
+	printf("hlt: the guest halted with interrupts disabled at RIP 0x%lx; ending it\n", v->exit.guest_rip);
 	return EXIT_STOP;
 	/* END 02-6 */
 }

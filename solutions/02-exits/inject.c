@@ -15,8 +15,8 @@ void vmx_inject_exception(struct vcpu *v, u8 vector, u32 error_code)
 	 * delivery pushes an error code on the guest stack."
 	 * Hints: docs/labs/02-exits.md, step 02-1.
 	 */
-	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) |
-				    BIT(VEC_GP) | BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
+	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) | BIT(VEC_GP) |
+				    BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
 	bool has_error_code = vector < 32 && (with_error_code & BIT(vector));
 	if (has_error_code)
 		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, error_code);

@@ -61,11 +61,13 @@ static enum exit_verdict handle_io(struct vcpu *v)
 	u64 info = vmcs_read(VM_EXIT_INSTRUCTION_INFORMATION);
 	enum address_size address_size = ins_outs_info_address_size(info);
 	unsigned segment = is_in ? SEGREG_ES : ins_outs_info_segment(info);
-	u64 base = segment == SEGREG_FS ? vmcs_read(GUEST_FS_BASE) :
-		   segment == SEGREG_GS ? vmcs_read(GUEST_GS_BASE) : 0;
-	u64 mask = address_size == ADDRESS_SIZE_16 ? 0xffff :
-		   address_size == ADDRESS_SIZE_32 ? 0xffffffffUL : ~0UL;
-	u64 keep = address_size == ADDRESS_SIZE_16 ? ~0xffffUL : 0;	/* bits a 16-bit update leaves alone */
+	u64 base = segment == SEGREG_FS   ? vmcs_read(GUEST_FS_BASE)
+		   : segment == SEGREG_GS ? vmcs_read(GUEST_GS_BASE)
+					  : 0;
+	u64 mask = address_size == ADDRESS_SIZE_16   ? 0xffff
+		   : address_size == ADDRESS_SIZE_32 ? 0xffffffffUL
+						     : ~0UL;
+	u64 keep = address_size == ADDRESS_SIZE_16 ? ~0xffffUL : 0; /* bits a 16-bit update leaves alone */
 	u64 *index = is_in ? &v->regs.rdi : &v->regs.rsi;
 	u64 count = io_qual_rep(q) ? v->regs.rcx & mask : 1;
 	s64 step = (vmcs_read(GUEST_RFLAGS) & RFLAGS_DF) ? -(s64)size : (s64)size;

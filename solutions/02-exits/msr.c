@@ -58,8 +58,9 @@ static enum exit_verdict handle_msr(struct vcpu *v)
 	u32 msr = (u32)v->regs.rcx;
 	bool write = EXIT_REASON_BASIC(v->exit.reason) == EXIT_REASON_WRMSR;
 	u64 value = (v->regs.rdx << 32) | (u32)v->regs.rax;
-	u64 *slot = msr == MSR_IA32_TSC_AUX ? &lab02(v)->msr_tsc_aux :
-		    msr == HV_MSR_SCRATCH   ? &lab02(v)->msr_scratch : NULL;
+	u64 *slot = msr == MSR_IA32_TSC_AUX ? &lab02(v)->msr_tsc_aux
+		    : msr == HV_MSR_SCRATCH ? &lab02(v)->msr_scratch
+					    : NULL;
 	if (!slot || (write && msr == MSR_IA32_TSC_AUX && (value >> 32))) {
 		vmx_inject_exception(v, VEC_GP, 0);
 		return EXIT_RESUME;

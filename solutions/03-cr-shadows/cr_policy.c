@@ -26,9 +26,8 @@ static void lab03_setup(struct vcpu *v)
 	vmcs_write(CR0_READ_SHADOW, vmcs_read(GUEST_CR0));
 	vmcs_write(CR4_GUEST_HOST_MASK, CR4_OWNED);
 	vmcs_write(CR4_READ_SHADOW, vmcs_read(GUEST_CR4) & ~CR4_VMXE);
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) |
-		      CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING | CPU_CR8_LOAD_EXITING |
-		      CPU_CR8_STORE_EXITING;
+	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_CR3_LOAD_EXITING |
+		      CPU_CR3_STORE_EXITING | CPU_CR8_LOAD_EXITING | CPU_CR8_STORE_EXITING;
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)primary, MSR_IA32_VMX_PROCBASED_CTLS,
 				       "primary processor-based controls"));

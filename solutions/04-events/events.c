@@ -35,10 +35,7 @@ void vcpu_queue_interrupt(struct vcpu *v, u8 vector)
 	lab04(v)->pending_irq[vector / 64] |= BIT(vector % 64);
 }
 
-void vcpu_queue_nmi(struct vcpu *v)
-{
-	lab04(v)->pending_nmi++;
-}
+void vcpu_queue_nmi(struct vcpu *v) { lab04(v)->pending_nmi++; }
 
 /* An external interrupt arrived while the guest ran: keep it or pass it to the guest. */
 static enum exit_verdict handle_external_interrupt(struct vcpu *v)
@@ -84,8 +81,8 @@ static enum exit_verdict handle_exception_or_nmi(struct vcpu *v)
 		vcpu_queue_nmi(v);
 		return EXIT_RESUME;
 	}
-	u32 error = (info & INTR_INFO_DELIVER_ERROR_CODE) ?
-		    (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;
+	u32 error =
+		(info & INTR_INFO_DELIVER_ERROR_CODE) ? (u32)vmcs_read(VM_EXIT_INTERRUPTION_ERROR_CODE) : 0;
 	if ((info & INTR_INFO_NMI_UNBLOCKING_DUE_TO_IRET) && INTR_INFO_VECTOR(info) != VEC_DF)
 		vmcs_set_bits(GUEST_INTERRUPTIBILITY_STATE, INTERRUPTIBILITY_BLOCKING_BY_NMI, true);
 	vmx_inject_exception(v, INTR_INFO_VECTOR(info), error);
@@ -157,20 +154,20 @@ static void events_before_entry(struct vcpu *v)
 	if (lab04(v)->pending_nmi) {
 		bool can = !injecting && !shadow && !(blocking & INTERRUPTIBILITY_BLOCKING_BY_NMI);
 		if (can) {
-			vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION, intr_info(VEC_NMI, INTR_TYPE_NMI, false));
+			vmcs_write(VM_ENTRY_INTERRUPTION_INFORMATION,
+				   intr_info(VEC_NMI, INTR_TYPE_NMI, false));
 			lab04(v)->pending_nmi--;
 			injecting = true;
 		}
 		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_NMI_WINDOW_EXITING,
 			      !can || lab04(v)->pending_nmi);
 	} else {
-		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_NMI_WINDOW_EXITING,
-			      false);
+		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_NMI_WINDOW_EXITING, false);
 	}
 	int vector = highest_pending_irq(v);
 	if (vector < 0) {
-		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
-			      CPU_INTERRUPT_WINDOW_EXITING, false);
+		vmcs_set_bits(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS, CPU_INTERRUPT_WINDOW_EXITING,
+			      false);
 		return;
 	}
 	bool can = !injecting && !shadow && (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF);

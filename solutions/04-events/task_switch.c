@@ -6,11 +6,11 @@
 #include "tss32.h"
 
 struct task_switch {
-	u16 selector;			/* the new task's TSS selector */
+	u16 selector; /* the new task's TSS selector */
 	enum task_switch_source source;
-	u64 *new_desc, *old_desc;	/* their GDT entries */
+	u64 *new_desc, *old_desc; /* their GDT entries */
 	struct tss32 *new_tss, *old_tss;
-	u32 fault_vector, fault_error;	/* an exception the checks raise instead (0: none) */
+	u32 fault_vector, fault_error; /* an exception the checks raise instead (0: none) */
 };
 
 #define GUEST_TR_BUSY_32 (AR_TYPE(SYS_TYPE_TSS32_BUSY) | AR_P)
@@ -33,7 +33,8 @@ bool task_switch_check(struct vcpu *v, struct task_switch *t)
 	t->source = ts_qual_source(q);
 	t->fault_error = t->selector & 0xfffc;
 	u16 old_selector = (u16)vmcs_read(GUEST_TR_SELECTOR);
-	if (!guest_gdt_entry(v, t->selector, &t->new_desc) || !guest_gdt_entry(v, old_selector, &t->old_desc)) {
+	if (!guest_gdt_entry(v, t->selector, &t->new_desc) ||
+	    !guest_gdt_entry(v, old_selector, &t->old_desc)) {
 		t->fault_vector = VEC_GP;
 		return false;
 	}
@@ -131,7 +132,10 @@ bool task_switch_load(struct vcpu *v, struct task_switch *t)
 	t->fault_error = n->ldt & 0xfffc;
 	if (!guest_load_segment(v, GUEST_LDTR_SELECTOR, n->ldt))
 		return false;
-	const struct { enum vmcs_field field; u16 sel; } segs[] = {
+	const struct {
+		enum vmcs_field field;
+		u16 sel;
+	} segs[] = {
 		{ GUEST_ES_SELECTOR, n->es }, { GUEST_CS_SELECTOR, n->cs }, { GUEST_SS_SELECTOR, n->ss },
 		{ GUEST_DS_SELECTOR, n->ds }, { GUEST_FS_SELECTOR, n->fs }, { GUEST_GS_SELECTOR, n->gs },
 	};

@@ -44,7 +44,7 @@ void mtf_trace_stop(struct vcpu *v)
 {
 	struct lab06_vcpu *s = lab06(v);
 	s->tracing = false;
-	mtf_set(v, s->stepping != NULL);	/* a breakpoint being stepped still needs it */
+	mtf_set(v, s->stepping != NULL); /* a breakpoint being stepped still needs it */
 }
 
 /* One step of the trace: the instruction before this exit has completed. */

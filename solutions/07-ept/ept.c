@@ -47,7 +47,8 @@ void ept_enable(struct vcpu *v, bool accessed_dirty)
 	e->pml4 = page_alloc();
 	e->eptp = ept_make_eptp(virt_to_phys(e->pml4), accessed_dirty);
 	vmcs_write(EPT_POINTER, e->eptp);
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_ACTIVATE_SECONDARY_CONTROLS;
+	u64 primary =
+		vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_ACTIVATE_SECONDARY_CONTROLS;
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)primary, MSR_IA32_VMX_PROCBASED_CTLS, "primary controls"));
 	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU2_ENABLE_EPT;
@@ -73,8 +74,8 @@ void ept_map(struct vcpu *v, u64 gpa, u64 hpa, u64 size, u64 permissions)
 	 */
 	unsigned leaf = size == SIZE_1G ? 3 : size == SIZE_2M ? 2 : 1;
 	if (ept_level_size(leaf) != size || (gpa | hpa) & (size - 1))
-		panic("ept_map: gpa 0x%lx, hpa 0x%lx, size 0x%lx: not a page size, or not aligned",
-		      gpa, hpa, size);
+		panic("ept_map: gpa 0x%lx, hpa 0x%lx, size 0x%lx: not a page size, or not aligned", gpa, hpa,
+		      size);
 	u64 *table = lab07(v)->pml4;
 	for (unsigned level = EPT_LEVELS; level > leaf; level--) {
 		u64 *entry = &table[ept_index(gpa, level)];
@@ -142,8 +143,9 @@ void ept_invalidate(struct vcpu *v)
 	u64 cap = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
 	if (!(cap & EPT_CAP_INVEPT))
 		panic("EPT: IA32_VMX_EPT_VPID_CAP[20] is 0: no INVEPT");
-	enum invept_type type = cap & EPT_CAP_INVEPT_SINGLE_CONTEXT ? INVEPT_SINGLE_CONTEXT :
-				cap & EPT_CAP_INVEPT_ALL_CONTEXT ? INVEPT_ALL_CONTEXT : 0;
+	enum invept_type type = cap & EPT_CAP_INVEPT_SINGLE_CONTEXT ? INVEPT_SINGLE_CONTEXT
+				: cap & EPT_CAP_INVEPT_ALL_CONTEXT  ? INVEPT_ALL_CONTEXT
+								    : 0;
 	if (!type)
 		panic("EPT: IA32_VMX_EPT_VPID_CAP[26:25] are 0: INVEPT offers no type");
 	enum vmx_status s = invept(type, lab07(v)->eptp);

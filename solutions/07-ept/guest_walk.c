@@ -63,7 +63,8 @@ enum exit_verdict mmio_emulate(struct vcpu *v, const struct mmio_device *d, u64 
 	struct mmio_instruction insn;
 	if (!mmio_decode(bytes, n, &insn)) {
 		printf("EPT: %s access at guest-physical 0x%lx by an instruction that does not decode "
-		       "(guest RIP 0x%lx, %u bytes readable)\n", d->name, gpa, v->exit.guest_rip, n);
+		       "(guest RIP 0x%lx, %u bytes readable)\n",
+		       d->name, gpa, v->exit.guest_rip, n);
 		return EXIT_STOP;
 	}
 	u64 offset = gpa - d->gpa;

@@ -9,8 +9,11 @@
 static __maybe_unused enum exit_verdict unhandled_violation(struct vcpu *v, u64 q, u64 gpa)
 {
 	unsigned allowed = ept_qual_allowed(q);
-	printf("EPT: unhandled EPT violation: %s at guest-physical 0x%lx (guest RIP 0x%lx", ept_qual_fetch(q) ?
-	       "instruction fetch" : ept_qual_write(q) ? "write" : "read", gpa, v->exit.guest_rip);
+	printf("EPT: unhandled EPT violation: %s at guest-physical 0x%lx (guest RIP 0x%lx",
+	       ept_qual_fetch(q)   ? "instruction fetch"
+	       : ept_qual_write(q) ? "write"
+				   : "read",
+	       gpa, v->exit.guest_rip);
 	if (ept_qual_linear_valid(q))
 		printf(", linear 0x%lx", vmcs_read(GUEST_LINEAR_ADDRESS));
 	printf("); the translation allowed %c%c%c\n", allowed & EPT_ACCESS_READ ? 'r' : '-',
@@ -111,11 +114,11 @@ enum ept_misconfig ept_entry_misconfig(u64 entry, unsigned level)
 	u64 reserved = (BIT(52) - 1) & ~(BIT(maxphyaddr) - 1);
 	bool leaf = level == 1 || (level <= 3 && (entry & EPT_LARGE_PAGE));
 	if (level == 4)
-		reserved |= 0xf8;				/* 7:3 */
+		reserved |= 0xf8; /* 7:3 */
 	else if (!leaf)
-		reserved |= 0x78;				/* 6:3 */
+		reserved |= 0x78; /* 6:3 */
 	else if (level > 1)
-		reserved |= (ept_level_size(level) - 1) & ~(SIZE_4K - 1);	/* 29:12 or 20:12 */
+		reserved |= (ept_level_size(level) - 1) & ~(SIZE_4K - 1); /* 29:12 or 20:12 */
 	if (entry & reserved)
 		return EPT_MISCONFIG_RESERVED_BIT;
 	unsigned type = (entry & EPT_MEMORY_TYPE_MASK) >> EPT_MEMORY_TYPE_SHIFT;
@@ -136,7 +139,8 @@ static enum exit_verdict handle_ept_misconfiguration(struct vcpu *v)
 		enum ept_misconfig why = ept_entry_misconfig(entry, level);
 		if (why != EPT_ENTRY_OK) {
 			printf("EPT: misconfiguration at guest-physical 0x%lx: the level-%u entry 0x%lx has %s "
-			       "(SDM 29.3.3.1)\n", gpa, level, entry, ept_misconfig_name(why));
+			       "(SDM 29.3.3.1)\n",
+			       gpa, level, entry, ept_misconfig_name(why));
 			return EXIT_STOP;
 		}
 		if (!(entry & EPT_RWX) || level == 1 || (entry & EPT_LARGE_PAGE))
@@ -144,7 +148,8 @@ static enum exit_verdict handle_ept_misconfiguration(struct vcpu *v)
 		table = phys_to_virt(entry & EPT_ADDRESS_MASK);
 	}
 	printf("EPT: misconfiguration at guest-physical 0x%lx, but no entry on its walk is "
-	       "misconfigured\n", gpa);
+	       "misconfigured\n",
+	       gpa);
 	return EXIT_STOP;
 }
 

@@ -17,8 +17,8 @@ void ug_inject_event(struct vcpu *v, u8 vector, enum interruption_type type, u32
 	 * an error code".
 	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-6.
 	 */
-	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) |
-				    BIT(VEC_GP) | BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
+	const u32 with_error_code = BIT(VEC_DF) | BIT(VEC_TS) | BIT(VEC_NP) | BIT(VEC_SS) | BIT(VEC_GP) |
+				    BIT(VEC_PF) | BIT(VEC_AC) | BIT(VEC_CP);
 	bool protected_mode = vmcs_read(GUEST_CR0) & CR0_PE;
 	bool deliver = protected_mode && type == INTR_TYPE_HARDWARE_EXCEPTION && vector < 32 &&
 		       (with_error_code & BIT(vector));

@@ -18,16 +18,16 @@ void ug_efer_setup(struct vcpu *v)
 	 */
 	vmcs_write(GUEST_IA32_EFER, 0);
 	u64 entry = (vmcs_read(VM_ENTRY_CONTROLS) & ~(u64)ENTRY_IA32E_MODE_GUEST) | ENTRY_LOAD_IA32_EFER;
-	vmcs_write(VM_ENTRY_CONTROLS, vmx_adjust_controls((u32)entry, MSR_IA32_VMX_ENTRY_CTLS,
-							  "VM-entry controls"));
+	vmcs_write(VM_ENTRY_CONTROLS,
+		   vmx_adjust_controls((u32)entry, MSR_IA32_VMX_ENTRY_CTLS, "VM-entry controls"));
 	u64 exit = vmcs_read(VM_EXIT_CONTROLS) | EXIT_SAVE_IA32_EFER;
-	vmcs_write(VM_EXIT_CONTROLS, vmx_adjust_controls((u32)exit, MSR_IA32_VMX_EXIT_CTLS,
-							 "VM-exit controls"));
+	vmcs_write(VM_EXIT_CONTROLS,
+		   vmx_adjust_controls((u32)exit, MSR_IA32_VMX_EXIT_CTLS, "VM-exit controls"));
 	/* END 08-4 */
 }
 
 #define PAE_PDPTES 4
-#define PAE_PDPT_ALIGN 0x1f	/* CR3 bits 4:0 are ignored with PAE paging (SDM 4.4.1) */
+#define PAE_PDPT_ALIGN 0x1f /* CR3 bits 4:0 are ignored with PAE paging (SDM 4.4.1) */
 
 /* For a guest the hypervisor puts into PAE paging itself: its PDPTEs, from its own CR3. */
 void ug_load_pdptes(struct vcpu *v)

@@ -7,9 +7,9 @@
 #include "lab09.h"
 #include "mmio.h"
 
-#define ICR_VECTOR(icr) ((u8)(icr))			/* 7:0 */
-#define ICR_DELIVERY_MODE(icr) (((icr) >> 8) & 7)	/* 10:8, 0 = fixed */
-#define ICR_SHORTHAND(icr) (((icr) >> 18) & 3)		/* 19:18, 1 = self */
+#define ICR_VECTOR(icr) ((u8)(icr))               /* 7:0 */
+#define ICR_DELIVERY_MODE(icr) (((icr) >> 8) & 7) /* 10:8, 0 = fixed */
+#define ICR_SHORTHAND(icr) (((icr) >> 18) & 3)    /* 19:18, 1 = self */
 
 void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtualization)
 {
@@ -27,8 +27,8 @@ void vapic_apic_access_enable(struct vcpu *v, u64 apic_pa, bool register_virtual
 		vapic_tpr_shadow_enable(v);
 	lab09(v)->apic_access_pa = apic_pa;
 	vmcs_write(APIC_ACCESS_ADDRESS, apic_pa);
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) |
-		      CPU_ACTIVATE_SECONDARY_CONTROLS;
+	u64 primary =
+		vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_ACTIVATE_SECONDARY_CONTROLS;
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)primary, MSR_IA32_VMX_PROCBASED_CTLS,
 				       "primary processor-based controls"));
@@ -82,7 +82,8 @@ static enum exit_verdict handle_apic_access(struct vcpu *v)
 	if (!linear || !bytes || !mmio_decode(bytes, MMIO_INSTRUCTION_MAX, &insn) || insn.size != 4 ||
 	    insn.store != (type == APIC_ACCESS_LINEAR_WRITE)) {
 		printf("APIC access: type %u at offset 0x%x by guest RIP 0x%lx is not a 4-byte MOV "
-		       "this hypervisor emulates\n", type, offset, v->exit.guest_rip);
+		       "this hypervisor emulates\n",
+		       type, offset, v->exit.guest_rip);
 		return EXIT_STOP;
 	}
 	if (insn.store) {

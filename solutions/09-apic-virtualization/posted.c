@@ -41,6 +41,7 @@ void vapic_post(struct vcpu *v, u8 vector)
 	__atomic_fetch_or(&pid->pir[vector / 64], BIT(vector % 64), __ATOMIC_SEQ_CST);
 	u64 old = __atomic_fetch_or(&pid->control, PID_OUTSTANDING_NOTIFICATION, __ATOMIC_SEQ_CST);
 	if (!(old & PID_OUTSTANDING_NOTIFICATION))
-		apic_write(APIC_ICR_LOW, APIC_ICR_SELF | (u32)vmcs_read(POSTED_INTERRUPT_NOTIFICATION_VECTOR));
+		apic_write(APIC_ICR_LOW,
+			   APIC_ICR_SELF | (u32)vmcs_read(POSTED_INTERRUPT_NOTIFICATION_VECTOR));
 	/* END 09-15 */
 }

@@ -17,13 +17,13 @@ void vapic_vid_enable(struct vcpu *v)
 	 */
 	if (!lab09(v)->virtual_apic)
 		vapic_tpr_shadow_enable(v);
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) |
-		      CPU_ACTIVATE_SECONDARY_CONTROLS;
+	u64 primary =
+		vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_ACTIVATE_SECONDARY_CONTROLS;
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)primary, MSR_IA32_VMX_PROCBASED_CTLS,
 				       "primary processor-based controls"));
-	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) |
-			CPU2_VIRTUAL_INTERRUPT_DELIVERY;
+	u64 secondary =
+		vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU2_VIRTUAL_INTERRUPT_DELIVERY;
 	vmcs_write(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)secondary, MSR_IA32_VMX_PROCBASED_CTLS2,
 				       "secondary processor-based controls"));

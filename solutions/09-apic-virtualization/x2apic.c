@@ -26,8 +26,8 @@ void vapic_x2apic_enable(struct vcpu *v)
 	 */
 	if (!lab09(v)->virtual_apic)
 		vapic_tpr_shadow_enable(v);
-	u64 primary = vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) |
-		      CPU_ACTIVATE_SECONDARY_CONTROLS;
+	u64 primary =
+		vmcs_read(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) | CPU_ACTIVATE_SECONDARY_CONTROLS;
 	vmcs_write(PRIMARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS,
 		   vmx_adjust_controls((u32)primary, MSR_IA32_VMX_PROCBASED_CTLS,
 				       "primary processor-based controls"));
@@ -42,7 +42,7 @@ void vapic_x2apic_enable(struct vcpu *v)
 	/* END 09-8 */
 }
 
-static exit_handler lab02_wrmsr;	/* lab 02's WRMSR handler, for every other MSR */
+static exit_handler lab02_wrmsr; /* lab 02's WRMSR handler, for every other MSR */
 
 /* A WRMSR the MSR bitmap made exit: an x2APIC register is emulated on the virtual-APIC page. */
 static enum exit_verdict handle_wrmsr(struct vcpu *v)

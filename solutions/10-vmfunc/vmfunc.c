@@ -47,7 +47,8 @@ static __maybe_unused u64 *copy_tables(const u64 *table, unsigned level)
 		bool leaf = level == 1 || (table[i] & EPT_LARGE_PAGE);
 		if ((table[i] & EPT_RWX) && !leaf)
 			copy[i] = (table[i] & ~EPT_ADDRESS_MASK) |
-				  virt_to_phys(copy_tables(phys_to_virt(table[i] & EPT_ADDRESS_MASK), level - 1));
+				  virt_to_phys(
+					  copy_tables(phys_to_virt(table[i] & EPT_ADDRESS_MASK), level - 1));
 	}
 	return copy;
 }
