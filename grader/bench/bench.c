@@ -18,7 +18,7 @@
 
 /* ---- host side: the floor handler, the bench's hypercalls, its I/O device ---- */
 
-static exit_handler lab_cpuid;	/* the lab's CPUID handler while the floor one is in */
+static exit_handler lab_cpuid; /* the lab's CPUID handler while the floor one is in */
 
 /* The floor: the least a handler can do, move the guest past the instruction. */
 static enum exit_verdict floor_handler(struct vcpu *v)
@@ -73,7 +73,8 @@ static enum exit_verdict hook_violation(struct vcpu *v);
  * the lab's alone. */
 static void hook_mode(u64 mode)
 {
-	exit_register(EXIT_REASON_EPT_VIOLATION, mode == BENCH_HOOK_BY_EXITS ? hook_violation : lab_violation);
+	exit_register(EXIT_REASON_EPT_VIOLATION,
+		      mode == BENCH_HOOK_BY_EXITS ? hook_violation : lab_violation);
 	u64 secondary = vmcs_read(SECONDARY_PROCESSOR_BASED_VM_EXECUTION_CONTROLS) & ~CPU2_EPT_VIOLATION_VE;
 	if (mode == BENCH_HOOK_BY_VE)
 		secondary |= CPU2_EPT_VIOLATION_VE;
@@ -123,7 +124,7 @@ static enum exit_verdict bench_hypercall(struct vcpu *v)
 		break;
 	default:
 #if __has_include("lab10.h")
-		if (v->regs.rax == HC_BENCH_HOOK) {	/* after the switch: the other rows' path unchanged */
+		if (v->regs.rax == HC_BENCH_HOOK) { /* after the switch: the other rows' path unchanged */
 			hook_mode(v->regs.rdi);
 			break;
 		}
@@ -136,7 +137,7 @@ static enum exit_verdict bench_hypercall(struct vcpu *v)
 }
 
 #if __has_include("lab02.h")
-static u32 device_state;	/* IN returns it and counts it up */
+static u32 device_state; /* IN returns it and counts it up */
 
 static u32 device_in(u16 port, unsigned size)
 {
@@ -158,7 +159,7 @@ static const struct io_device bench_device = {
 #endif
 
 #if __has_include("lab07.h")
-static u64 mmio_reads;	/* a load returns nonce ^ how many loads came before */
+static u64 mmio_reads; /* a load returns nonce ^ how many loads came before */
 
 static u64 mmio_read(u64 offset, unsigned size)
 {
@@ -175,8 +176,11 @@ static void mmio_write(u64 offset, unsigned size, u64 value)
 }
 
 static const struct mmio_device bench_mmio = {
-	.name = "bench counter", .gpa = BENCH_MMIO_GPA, .size = PAGE_SIZE,
-	.read = mmio_read, .write = mmio_write,
+	.name = "bench counter",
+	.gpa = BENCH_MMIO_GPA,
+	.size = PAGE_SIZE,
+	.read = mmio_read,
+	.write = mmio_write,
 };
 
 /* From lab 07 on, the guest runs with EPT: an identity map of the first 1 GiB, built with the

@@ -20,11 +20,11 @@
 static u64 nonce;
 
 struct row {
-	const char *name;			/* FACT keys bench.<name>.* */
-	u64 (*once)(u64 i, u64 *result);	/* ticks of execution i; *result what it produced */
-	u64 (*expected)(u64 i);			/* the correct result of execution i, or NULL */
+	const char *name;                /* FACT keys bench.<name>.* */
+	u64 (*once)(u64 i, u64 *result); /* ticks of execution i; *result what it produced */
+	u64 (*expected)(u64 i);          /* the correct result of execution i, or NULL */
 	void (*before)(void), (*after)(void);
-	u64 iterations;				/* timed executions; 0: BENCH_ITERATIONS */
+	u64 iterations; /* timed executions; 0: BENCH_ITERATIONS */
 };
 
 /* ---- the timed executions: RDTSC, the instruction, RDTSC ---- */
@@ -79,7 +79,11 @@ static u64 tsc_aux_once(u64 i, u64 *result)
 	return rdtsc() - t0;
 }
 
-static u64 tsc_aux_value(u64 i) { (void)i; return (u32)nonce; }
+static u64 tsc_aux_value(u64 i)
+{
+	(void)i;
+	return (u32)nonce;
+}
 static void tsc_aux_write(void) { wrmsr(MSR_IA32_TSC_AUX, (u32)nonce); }
 
 /* RDMSR of IA32_SYSENTER_CS: not intercepted, so no exit (the bitmap's other side). */
@@ -160,7 +164,8 @@ static u64 hook_once(u64 i, u64 *result)
 	u64 value, bytes;
 	u64 t0 = rdtsc();
 	__asm__ volatile("call *%2\n\tmov (%2), %1"
-			 : "=&a"(value), "=&r"(bytes) : "r"((u64)BENCH_HOOK_GPA), "D"(nonce ^ i)
+			 : "=&a"(value), "=&r"(bytes)
+			 : "r"((u64)BENCH_HOOK_GPA), "D"(nonce ^ i)
 			 : "rcx", "memory");
 	u64 t = rdtsc() - t0;
 	*result = value ^ bytes ^ *(const u64 *)bench_hook_original;

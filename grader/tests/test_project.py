@@ -31,7 +31,7 @@ STORMS = [
     ("rip-never-advanced", LOOPING[1], LOOPING[2], LOOPING[3], LOOPING[4], LOOPING[5],
      "exit storm: 2000 VM exits in a row for CPUID"),
     ("interrupt-window-left-on", "04", "events.c",
-     "CPU_INTERRUPT_WINDOW_EXITING, false);", "CPU_INTERRUPT_WINDOW_EXITING, true);",
+     "CPU_INTERRUPT_WINDOW_EXITING,\n\t\t\t      false);", "CPU_INTERRUPT_WINDOW_EXITING,\n\t\t\t      true);",
      "extint-reinject", "interrupt-window exiting stays on although no interrupt is injected"),
 ]
 
