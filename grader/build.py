@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import manifest  # noqa: E402
@@ -419,7 +420,9 @@ def layout_padding(layout_seed, out):
         proc = run_tool([CC, *ASFLAGS, "-c", str(src), "-o", str(src.with_suffix(".o"))])
         if proc.returncode != 0:
             raise BuildError(f"layout padding does not assemble:\n{clipped(proc.stdout)}")
-        os.replace(src.with_suffix(".o"), cached)
+        tmp = CACHE / f"{cached.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        shutil.copyfile(src.with_suffix(".o"), tmp)     # out may be on another file system (/dev/shm)
+        os.replace(tmp, cached)
         pads.append(cached)
     return pads
 
