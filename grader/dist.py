@@ -15,13 +15,14 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import manifest  # noqa: E402
 import classroom  # noqa: E402
+import docsite  # noqa: E402
 import skeleton  # noqa: E402
 
 ROOT = manifest.ROOT
 TAKEN = ["Makefile", "README.md", "labs.toml", "mkdocs.yml", ".gitignore", ".clang-format", ".editorconfig", "common", "labs", "docs", "grader"]
 INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py",
                    "grader/instructor_tables.py", "docs/instructors-bugs.md"}
-BEGIN_INSTRUCTORS, END_INSTRUCTORS = "<!-- instructors -->", "<!-- /instructors -->"
+BEGIN_INSTRUCTORS, END_INSTRUCTORS = docsite.BEGIN_INSTRUCTORS, docsite.END_INSTRUCTORS
 
 
 class DistError(Exception):
@@ -34,16 +35,8 @@ def ignore(folder, names):
 
 
 def student_text(text):
-    """Drops the parts of a Markdown file marked for instructors."""
-    out, keep = [], True
-    for line in text.splitlines(keepends=True):
-        if line.strip() == BEGIN_INSTRUCTORS:
-            keep = False
-        elif line.strip() == END_INSTRUCTORS:
-            keep = True
-        elif keep:
-            out.append(line)
-    return "".join(out)
+    """Drops the parts of a Markdown file marked for instructors (as the docs site does)."""
+    return docsite.drop_instructor_blocks(text)
 
 
 def secret_lines():

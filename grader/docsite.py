@@ -241,6 +241,7 @@ def student_only(rel):
 
 
 def drop_instructor_blocks(text):
+    """Text without the parts marked for instructors (the release and the site drop them)."""
     out, keep = [], True
     for line in text.splitlines(keepends=True):
         if line.strip() == BEGIN_INSTRUCTORS:
