@@ -94,7 +94,7 @@
 #define CPUID_1_ECX_VMX BIT(5)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
 
-/* Exception vectors (SDM 6.3.1) */
+/* Exception vectors (SDM 7.3.1) */
 enum {
 	VEC_DE = 0,
 	VEC_DB = 1,
@@ -314,7 +314,7 @@ static inline void write_dr(unsigned n, u64 v)
 static inline void cli(void) { __asm__ volatile("cli"); }
 static inline void hlt(void) { __asm__ volatile("hlt"); }
 
-/* 4-level paging (SDM 4.5, Tables 4-15 to 4-20): the bits a page walk reads */
+/* 4-level paging (SDM 5.5, Tables 5-15 to 5-20): the bits a page walk reads */
 #define PTE_PRESENT BIT(0)
 #define PTE_WRITABLE BIT(1)
 #define PTE_USER BIT(2)

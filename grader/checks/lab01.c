@@ -284,7 +284,7 @@ static volatile u64 interrupt_rip;
 static volatile unsigned nmis, nmi_depth, nmi_max_depth;
 
 /* The first NMI requests a second one, then executes CPUID: the second must wait for the IRET,
- * because blocking by NMI lasts until then (SDM 25.4.2; Vol. 3A 6.7.1), exit or no exit. */
+ * because blocking by NMI lasts until then (SDM 25.4.2; Vol. 3A 7.7.1), exit or no exit. */
 static void shadow_nmi(void)
 {
 	nmis++;

@@ -66,7 +66,7 @@ static void build_guest_memory(u8 *ram, u64 phases)
 	pdpt[0] = G_PD_LOW | rw;
 	pdpt[1] = SIZE_1G | rw | PTE_PAGE_SIZE;
 	pdpt[ALIAS_LINEAR / SIZE_1G] = G_PD_ALIAS | rw;
-	/* Bit 12 of a 2-MiB PDE is PAT, not address (Table 4-17): PAT index 4, write-back. */
+	/* Bit 12 of a 2-MiB PDE is PAT, not address (Table 5-17): PAT index 4, write-back. */
 	for (unsigned i = 0; i < 512; i++)
 		pd_low[i] = (i * SIZE_2M) % WINDOW_LINEAR | rw | PTE_PAGE_SIZE | PDE_2M_PAT;
 	pd_alias[0] = G_PT_ALIAS | rw;

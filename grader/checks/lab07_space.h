@@ -5,7 +5,7 @@
 
 #define HOST_RAM_END 0x8000000UL  /* Bochs's 128 MiB (mm.c) */
 #define HOST_IMAGE_END 0x200000UL /* the kernel, its stacks and tables (mm.c starts here) */
-#define PDE_2M_PAT BIT(12)        /* the PAT bit of a 2-MiB PDE (SDM 3A Table 4-17) */
+#define PDE_2M_PAT BIT(12)        /* the PAT bit of a 2-MiB PDE (SDM 3A Table 5-17) */
 
 extern u8 *lab07_guest_ram, *lab07_big_page; /* host blocks behind guest RAM and BIG_GPA */
 

@@ -173,7 +173,7 @@ static void report_controls(void)
 }
 
 /* ug_setup_real_mode() with another CS:IP and SS:SP, from the nonce: CS base = selector * 16
- * (SDM 20.1.1), RIP the offset; then the check's own start again. */
+ * (SDM 21.1.1), RIP the offset; then the check's own start again. */
 static void probe_other_start(struct vcpu *v)
 {
 	u32 n = (u32)boot_params.nonce;

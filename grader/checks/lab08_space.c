@@ -33,7 +33,7 @@ static void build_page_tables(u32 nonce)
 	for (unsigned i = 0; i < 4; i++) {
 		u64 *pd = (u64 *)(lab08_ram + UG_PD + i * PAGE_SIZE),
 		    *pt = (u64 *)(lab08_ram + UG_PT + i * PAGE_SIZE);
-		((u64 *)(lab08_ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT; /* SDM 4.4.1 */
+		((u64 *)(lab08_ram + UG_PAE_PDPT))[i] = (UG_PD + i * PAGE_SIZE) | PTE_PRESENT; /* SDM 5.4.1 */
 		if (i == 0)
 			pd[0] = 0 | rw | PTE_PAGE_SIZE; /* the first 2 MiB: linear = physical */
 		pd[UG_DATA_LINEAR / SIZE_2M] = (UG_PT + i * PAGE_SIZE) | rw;
@@ -86,7 +86,7 @@ void lab08_space_build(struct vcpu *v, u64 phases)
 }
 
 /* A copy of the PDPT at a 32-byte boundary that is not a page's, its entries with PWT and PCD
- * from the nonce (SDM 4.4.1: CR3 bits 31:5 locate it; Table 4-8: PDPTE bits 3 and 4). */
+ * from the nonce (SDM 5.4.1: CR3 bits 31:5 locate it; Table 5-8: PDPTE bits 3 and 4). */
 static u64 lab08_pae_pdpt(u32 nonce)
 {
 	u64 pdpt = UG_PAE_PDPT + PAE_PDPT_SIZE * (1 + nonce % PAE_PDPT_SLOTS);

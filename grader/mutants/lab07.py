@@ -104,7 +104,7 @@ MUTANTS = [
     ("misconfig-nonleaf-reserved-bits-ignored", "07", "violation.c",
      "\telse if (!leaf)\n\t\treserved |= 0x78; /* 6:3 */\n", "",
      "ept-misconfig", "BAD      misconfig.classified"),
-    # 07-13: the guest's page walk (SDM 4.5)
+    # 07-13: the guest's page walk (SDM 5.5)
     ("walk-ignores-large-guest-pages", "07", "guest_walk.c",
      "if (level == 1 || (level <= 3 && (entry & PTE_PAGE_SIZE))) {", "if (level == 1) {",
      "ept-mmio", "BAD      device.accesses"),

@@ -86,7 +86,7 @@ MUTANTS = [
     ("pdpt-cr3-low-bits-kept", "08", "modes.c",
      "vmcs_read(GUEST_CR3) & 0xffffffff & ~(u64)PAE_PDPT_ALIGN);", "vmcs_read(GUEST_CR3));",
      "ug-pae-pdptes", "bits 31:5 locate the PDPT"),
-    # 08-6: events into a real-mode guest (SDM 27.2.1.3, 20.1.4)
+    # 08-6: events into a real-mode guest (SDM 27.2.1.3, 3A 21.1.4)
     ("error-code-in-real-mode", "08", "events.c",
      "bool deliver = protected_mode && type", "bool deliver = type",
      "ug-real-mode-events", "while CR0.PE is 0"),
@@ -156,7 +156,7 @@ MUTANTS = [
      "memset(lab02(v)->io_bitmap_a, 0, PAGE_SIZE);\n\tmemset(lab02(v)->io_bitmap_b, 0, PAGE_SIZE);",
      "memset(lab02(v)->io_bitmap_a, 0xff, PAGE_SIZE);\n\tmemset(lab02(v)->io_bitmap_b, 0xff, PAGE_SIZE);",
      "ug-bios-services", "each machine-wide port exits"),
-    # 08-9: the INT 15h hook (SDM Vol. 3A, 20.1.4)
+    # 08-9: the INT 15h hook (SDM Vol. 3A, 21.1.4)
     ("int15-not-hooked", "08", "firmware.c",
      "\tvector[0] = (u16)(stub_gpa & 0xf);\n\tvector[1] = (u16)(stub_gpa >> 4);\n", "",
      "ug-bios-services", "BAD      bios.e820"),

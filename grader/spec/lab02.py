@@ -76,7 +76,7 @@ def vmx_instructions(r):
     expect_injections(r, [(VEC_UD, None)] * 11, "one #UD (vector 6, hardware exception) per VMX instruction")
 
 
-# (fact name, vector VEC_<NAME>, pushes an error code): SDM 6.3.1 and 27.2.1.3. Same order as lab02.c.
+# (fact name, vector VEC_<NAME>, pushes an error code): SDM 7.3.1 and 27.2.1.3. Same order as lab02.c.
 INJECTIONS = [(name, C[f"VEC_{name.upper()}"], has_error) for name, has_error in [
     ("ud", False), ("gp", True), ("db", False), ("de", False), ("bp", False), ("of", False),
     ("br", False), ("nm", False), ("df", True), ("ts", True), ("np", True), ("ss", True),

@@ -109,7 +109,7 @@ def ug_real_mode(r):
     r.expect_eq("start.rflags", 2, "RFLAGS = 2: bit 1 is always 1, IF = 0, VM = 0")
     r.expect_eq("start.other", other_start(nonce32(r)),
                 "ug_setup_real_mode(v, cs, ip, sp) with another cs, ip and sp: CS = cs with base "
-                "cs * 16 (a real-mode address is base + offset, SDM 20.1.1), RIP = ip, RSP = sp")
+                "cs * 16 (a real-mode address is base + offset, SDM 21.1.1), RIP = ip, RSP = sp")
     r.expect_eq("start.segments", ",".join(["0x0:0x0:0xffff"] * 5),
                 "SS, DS, ES, FS, GS (selector:base:limit): selector 0, base 0, limit 0xFFFF, each of them "
                 "overwritten (lab 01 left a 64-bit guest's segments there)")
@@ -158,7 +158,7 @@ def ug_pae_pdptes(r):
         r.expect_eq(f"pdpte.{i}", C["UG_PD"] + i * 0x1000 | (n >> 4 + 2 * i & 3) << 3 | 1,
                     f"GUEST_PDPTE{i} = the guest's PDPTE {i}, read at guest-physical {pdpt + 8 * i:#x}: "
                     f"CR3 = {pdpt | 0x18:#x}, whose bits 31:5 locate the PDPT (bits 4:0 are ignored, "
-                    "SDM 4.4.1), through the EPT (SDM 27.3.2.4: with EPT the entry loads them from the VMCS)")
+                    "SDM 5.4.1), through the EPT (SDM 27.3.2.4: with EPT the entry loads them from the VMCS)")
     r.expect_eq("guest.pae", pae_digest(nonce32(r)),
                 "the guest read its four data pages, one through each PDPTE")
     r.expect_eq("mode.pae", "pae", "the guest was in PAE paging")
@@ -177,7 +177,7 @@ def ug_real_mode_events(r):
                         "real mode \"deliver error code\" must be 0 (SDM 27.2.1.3)")
     r.expect_eq("guest.interrupt", n ^ 1 << 16 ^ IF << 4,
                 "the guest's IVT handler ran once, saw the IP after the guest's VMCALL and IF = 1 "
-                "(an external interrupt, SDM 20.1.4)")
+                "(an external interrupt, SDM 21.1.4)")
     r.expect_eq("guest.exception", n ^ 1 << 16,
                 "the #GP handler ran once and saw the IP after the VMCALL: no error code was pushed")
     r.expect_absent("guest.stray_vector_taken", "no other IVT entry was taken")

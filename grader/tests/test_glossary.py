@@ -264,7 +264,7 @@ def test_a_term_without_the_linking_lab_is_caught(tmp_path):
 
 
 def test_a_digit_group_comes_first():
-    digits = "## 0-9\n\n### 4-level paging\n**中文** 4 级分页 · **SDM** 3A 4.5 · **Lab** 07\n\nCR3 to PTE.\n\n"
+    digits = "## 0-9\n\n### 4-level paging\n**中文** 4 级分页 · **SDM** 3A 5.5 · **Lab** 07\n\nCR3 to PTE.\n\n"
     assert problems(parse(GOOD.replace("## E\n\n", digits + "## E\n\n"))) == []
     late = GOOD + "\n" + digits
     assert any("not in alphabetical order" in line for line in problems(parse(late)))
@@ -272,7 +272,7 @@ def test_a_digit_group_comes_first():
 
 @pytest.mark.parametrize("sdm, lab", [
     ("3C A.7", "07"), ("3C A.3.1, 3C 27.2.1.2", "05, 06"), ("2A 3 INT3", "06"), ("2B 4", "03"),
-    ("3A 4.1.4, 2A 3 CPUID", "03"), ("ACPI 6.5 15.1", "08"), ("3C 29.3.3.2", "01, 04, 10"),
+    ("3A 5.1.4, 2A 3 CPUID", "03"), ("ACPI 6.5 15.1", "08"), ("3C 29.3.3.2", "01, 04, 10"),
 ])
 def test_other_sources_and_several_labs_are_accepted(sdm, lab):
     good = GOOD.replace("**SDM** 3C 29.3.3.2 · **Lab** 07", f"**SDM** {sdm} · **Lab** {lab}")

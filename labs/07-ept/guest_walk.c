@@ -1,4 +1,4 @@
-/* Lab 07: the guest's own page walk (guest-virtual -> guest-physical, SDM Vol. 3A 4.5), each
+/* Lab 07: the guest's own page walk (guest-virtual -> guest-physical, SDM Vol. 3A 5.5), each
  * table read through the EPT (guest-physical -> host-physical), and the emulation of a device
  * access that needs the instruction at the guest's RIP. */
 #include "lab.h"

@@ -1,5 +1,5 @@
 /* Lab 08: events into a real-mode guest, and the entry checks of its state, made before the
- * entry (SDM Vol. 3C, 27.2.1, 27.3.1, 27.6.1; Vol. 3A, 6.3.1, 20.1.4). */
+ * entry (SDM Vol. 3C, 27.2.1, 27.3.1, 27.6.1; Vol. 3A, 7.3.1, 21.1.4). */
 #include "lab.h"
 #include "lab08.h"
 

@@ -47,7 +47,7 @@ void ug_hook_int15(struct vcpu *v, u64 stub_gpa)
 	 * INT 15h vector (the operand of its far jump), so that E820h calls exit to the hypervisor
 	 * and every other call reaches the BIOS; lab08(v)->int15_ip and int15_cs keep the BIOS's
 	 * vector.
-	 * SDM Vol. 3A 20.1.4: "The interrupt vector table is an array of 4-byte entries ... Each
+	 * SDM Vol. 3A 21.1.4: "The interrupt vector table is an array of 4-byte entries ... Each
 	 * entry consists of a far pointer to a handler procedure, made up of a segment selector and
 	 * an offset."
 	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-9.
@@ -80,7 +80,7 @@ void ug_e820_answer(struct vcpu *v)
 	 * [ram_end, machine_end) reserved. A call without the signature or with a buffer smaller
 	 * than an entry fails (CF = 1). The stub returns with RETF 2, so the flags in the VMCS are
 	 * the ones the caller gets.
-	 * SDM Vol. 3A 20.1.1: a real-mode segment's base is its selector times 16. ACPI (E820h):
+	 * SDM Vol. 3A 21.1.1: a real-mode segment's base is its selector times 16. ACPI (E820h):
 	 * the buffer is ES:DI, one entry per call, EBX the next call's continuation value, 0 after
 	 * the last entry.
 	 * Hints: docs/labs/08-unrestricted-guest.md, step 08-10.

@@ -27,7 +27,7 @@ void ug_efer_setup(struct vcpu *v)
 }
 
 #define PAE_PDPTES 4
-#define PAE_PDPT_ALIGN 0x1f /* CR3 bits 4:0 are ignored with PAE paging (SDM 4.4.1) */
+#define PAE_PDPT_ALIGN 0x1f /* CR3 bits 4:0 are ignored with PAE paging (SDM 5.4.1) */
 
 /* For a guest the hypervisor puts into PAE paging itself: its PDPTEs, from its own CR3. */
 void ug_load_pdptes(struct vcpu *v)
