@@ -22,7 +22,6 @@ ROOT = manifest.ROOT
 TAKEN = ["Makefile", "README.md", "labs.toml", "mkdocs.yml", ".gitignore", ".clang-format", ".editorconfig", "common", "labs", "docs", "grader"]
 INSTRUCTOR_ONLY = {"grader/mutants", "grader/tests", "grader/dist.py", "grader/batch.py", "docs/instructors.md", "grader/hidden", "grader/gradescope.py", "grader/classroom.py",
                    "grader/instructor_tables.py", "docs/instructors-bugs.md"}
-BEGIN_INSTRUCTORS, END_INSTRUCTORS = docsite.BEGIN_INSTRUCTORS, docsite.END_INSTRUCTORS
 
 
 class DistError(Exception):

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """`make grade`: builds the image once (sealed), runs every check of labs 01..LAB in its own
 Bochs run, in parallel, prints a line per check as it finishes, then the failures explained
-once, then the points, then how many written questions (answers.md) each lab has answered. Exit status: 0 for full marks, 1 otherwise, 2 when it cannot grade, 130
-when interrupted (no score is printed then).
+once, then the points, then how many written questions (answers.md) each lab has answered.
+Exit status: 0 for full marks, 1 otherwise, 2 when it cannot grade, 130 when interrupted (no
+score is printed then).
 
     grade.py --lab NN [--source TREE] [--earlier TREE] [--check NAME] [--seed SEED] [--hidden]
 """

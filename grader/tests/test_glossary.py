@@ -14,6 +14,8 @@ import re
 
 import pytest
 
+import docsite
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GLOSSARY = ROOT / "docs" / "glossary.md"
 HANDOUTS = ROOT / "docs" / "labs"
@@ -47,8 +49,8 @@ class Term:
 
 
 def anchor(heading):
-    """GitHub's anchor for a heading: lowercase, punctuation but hyphens dropped, spaces to hyphens."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+    """GitHub's anchor for a heading (the one the docs' link check and the site use)."""
+    return docsite.github_slug(heading)
 
 
 def parse(text):
